@@ -1,0 +1,372 @@
+/*
+ * EVATok adaptive-length video tokenizer: decoder glue for libevatok.
+ *
+ * Thin wrapper: each packet is one self-contained group of up to clip_frames
+ * frames. The model is loaded lazily on the first packet (ffprobe opens
+ * decoders only to probe), the stream header (extradata) is checked against
+ * it, and evatok_decode_block() writes all frames of the packet into buffers
+ * from ff_get_buffer(); they are then returned one per receive_frame call
+ * with their own timestamps (containers keep one timestamp per packet).
+ *
+ * This file is part of the EVATok FFmpeg integration; it is compiled into
+ * FFmpeg (LGPL-2.1-or-later).
+ */
+
+#include <string.h>
+
+#include <evatok/evatok.h>
+
+#include "libavutil/bprint.h"
+#include "libavutil/common.h"
+#include "libavutil/dict.h"
+#include "libavutil/frame.h"
+#include "libavutil/imgutils.h"
+#include "libavutil/mem.h"
+#include "libavutil/opt.h"
+
+#include "avcodec.h"
+#include "codec_internal.h"
+#include "decode.h"
+#include "internal.h"
+
+#define ERR_SIZE 512
+
+typedef struct LibEvatokDecContext {
+    const AVClass *class;
+
+    /* options */
+    char *model_path;
+    char *device;
+
+    EvatokModel *model;
+    const EvatokModelInfo *info;
+    int load_error;       /* sticky error of model loading / header check  */
+    int header_checked;
+    AVRational fps;       /* from the stream header; 0/0 if unknown         */
+
+    AVPacket *pkt;
+    AVFrame **out;        /* decoded frames of the current packet           */
+    int nb_out, next_out;
+} LibEvatokDecContext;
+
+static int status_to_averror(EvatokStatus st)
+{
+    switch (st) {
+    case EVATOK_OK:                   return 0;
+    case EVATOK_ERR_INVALID_ARGUMENT: return AVERROR(EINVAL);
+    case EVATOK_ERR_IO:               return AVERROR(ENOENT);
+    case EVATOK_ERR_NO_MEMORY:        return AVERROR(ENOMEM);
+    case EVATOK_ERR_UNSUPPORTED:      return AVERROR_PATCHWELCOME;
+    case EVATOK_ERR_DEVICE:           return AVERROR(ENODEV);
+    case EVATOK_ERR_MODEL_FORMAT:
+    case EVATOK_ERR_MODEL_MISMATCH:
+    case EVATOK_ERR_BITSTREAM:        return AVERROR_INVALIDDATA;
+    default:                          return AVERROR_EXTERNAL;
+    }
+}
+
+static av_cold int libevatok_decode_init(AVCodecContext *avctx)
+{
+    LibEvatokDecContext *s = avctx->priv_data;
+
+    avctx->pix_fmt = AV_PIX_FMT_RGB24;
+    s->pkt = av_packet_alloc();
+    if (!s->pkt)
+        return AVERROR(ENOMEM);
+    return 0;
+}
+
+static void drop_output(LibEvatokDecContext *s)
+{
+    if (s->out)
+        for (int i = 0; i < s->nb_out; i++)
+            av_frame_free(&s->out[i]);
+    s->nb_out = s->next_out = 0;
+}
+
+/* Loads the model and checks the stream header; runs once, on the first packet. */
+static int load_model(AVCodecContext *avctx)
+{
+    LibEvatokDecContext *s = avctx->priv_data;
+    EvatokOpenOptions oo = { 0 };
+    const char *path;
+    char err[ERR_SIZE] = "";
+    EvatokStatus st;
+    int fps_num = 0, fps_den = 0;
+
+    if (s->load_error)
+        return s->load_error;
+    if (s->model)
+        return 0;
+
+    path = s->model_path && *s->model_path ? s->model_path : evatok_default_model_path();
+    if (!path || !*path) {
+        av_log(avctx, AV_LOG_ERROR, "evatok: no model given and no default model found; "
+               "use -model PATH or set EVATOK_MODEL\n");
+        return s->load_error = AVERROR(EINVAL);
+    }
+
+    oo.device  = s->device;
+    oo.threads = avctx->thread_count > 0 ? avctx->thread_count : 0;
+    st = evatok_model_open(path, &oo, &s->model, err, sizeof(err));
+    if (st != EVATOK_OK) {
+        av_log(avctx, AV_LOG_ERROR, "evatok: cannot load model '%s': %s (%s)\n",
+               path, err[0] ? err : evatok_status_string(st), evatok_status_string(st));
+        s->model = NULL;
+        return s->load_error = status_to_averror(st);
+    }
+    s->info = evatok_model_get_info(s->model);
+    if (s->info->clip_frames < 1) {
+        av_log(avctx, AV_LOG_ERROR, "evatok: model reports %d frames per clip\n",
+               s->info->clip_frames);
+        return s->load_error = AVERROR_EXTERNAL;
+    }
+    av_log(avctx, AV_LOG_VERBOSE, "evatok: model '%s' (%s), fingerprint %s\n",
+           path, s->info->name, s->info->fingerprint_hex);
+
+    if (avctx->extradata_size > 0) {
+        st = evatok_extradata_check(s->model, avctx->extradata, avctx->extradata_size,
+                                    &fps_num, &fps_den, err, sizeof(err));
+        if (st != EVATOK_OK) {
+            if (st == EVATOK_ERR_MODEL_MISMATCH)
+                av_log(avctx, AV_LOG_ERROR, "evatok: the stream was made with another model "
+                       "than '%s' (fingerprint %s): %s; pass the matching model with "
+                       "-model PATH\n", path, s->info->fingerprint_hex, err);
+            else
+                av_log(avctx, AV_LOG_ERROR, "evatok: invalid stream header (extradata): %s\n",
+                       err[0] ? err : evatok_status_string(st));
+            return s->load_error = status_to_averror(st);
+        }
+        if (fps_num > 0 && fps_den > 0)
+            s->fps = (AVRational){ fps_num, fps_den };
+    } else {
+        av_log(avctx, AV_LOG_WARNING, "evatok: stream has no header (extradata); the model "
+               "cannot be verified and frame timing is guessed\n");
+    }
+    if (!s->fps.num && avctx->framerate.num > 0 && avctx->framerate.den > 0)
+        s->fps = avctx->framerate;
+
+    s->out = av_calloc(s->info->clip_frames, sizeof(*s->out));
+    if (!s->out)
+        return s->load_error = AVERROR(ENOMEM);
+    return 0;
+}
+
+static int attach_metadata(AVCodecContext *avctx, AVFrame *f, const AVPacket *pkt,
+                           const EvatokPacketInfo *pi)
+{
+    LibEvatokDecContext *s = avctx->priv_data;
+    char err[ERR_SIZE];
+    int *idx, count = 0, max, ret = 0;
+    AVBPrint bp;
+
+    if ((ret = av_dict_set_int(&f->metadata, "lavc.evatok.tokens", pi->total_tokens, 0)) < 0)
+        return ret;
+    if (pi->tiles_x < 1 || pi->tiles_y < 1 || pi->num_blocks < 1 ||
+        pi->tiles_x > INT_MAX / pi->tiles_y / pi->num_blocks)
+        return 0;
+    max = pi->tiles_x * pi->tiles_y * pi->num_blocks;
+    idx = av_malloc_array(max, sizeof(*idx));
+    if (!idx)
+        return AVERROR(ENOMEM);
+    if (evatok_packet_assignment(s->model, pkt->data, pkt->size, idx, max, &count,
+                                 err, sizeof(err)) == EVATOK_OK) {
+        /* blocks of a tile separated by ',', tiles by ';' */
+        av_bprint_init(&bp, 0, AV_BPRINT_SIZE_UNLIMITED);
+        for (int i = 0; i < count; i++) {
+            int c = idx[i];
+            if (i)
+                av_bprint_chars(&bp, i % pi->num_blocks ? ',' : ';', 1);
+            av_bprintf(&bp, "%d", c >= 0 && c < s->info->num_choices ? s->info->choices[c] : -1);
+        }
+        if (av_bprint_is_complete(&bp))
+            ret = av_dict_set(&f->metadata, "lavc.evatok.assignment", bp.str, 0);
+        else
+            ret = AVERROR(ENOMEM);
+        av_bprint_finalize(&bp, NULL);
+    }
+    av_free(idx);
+    return ret;
+}
+
+static int decode_packet(AVCodecContext *avctx, const AVPacket *pkt)
+{
+    LibEvatokDecContext *s = avctx->priv_data;
+    EvatokPacketInfo pi;
+    EvatokImage *imgs = NULL;
+    char err[ERR_SIZE] = "";
+    EvatokStatus st;
+    AVRational tb;
+    int nb = 0, ret;
+    int64_t dur = 0;
+
+    if ((ret = load_model(avctx)) < 0)
+        return ret;
+
+    st = evatok_packet_probe(s->model, pkt->data, pkt->size, &pi, err, sizeof(err));
+    if (st != EVATOK_OK) {
+        av_log(avctx, AV_LOG_ERROR, "evatok: invalid packet (%d bytes): %s\n", pkt->size,
+               err[0] ? err : evatok_status_string(st));
+        return status_to_averror(st);
+    }
+    if (pi.nb_frames < 1 || pi.nb_frames > s->info->clip_frames) {
+        av_log(avctx, AV_LOG_ERROR, "evatok: packet claims %d frames (model clips have %d)\n",
+               pi.nb_frames, s->info->clip_frames);
+        return AVERROR_INVALIDDATA;
+    }
+    if ((ret = av_image_check_size(pi.width, pi.height, 0, avctx)) < 0)
+        return AVERROR_INVALIDDATA;
+    if (pi.width != avctx->width || pi.height != avctx->height) {
+        if ((ret = ff_set_dimensions(avctx, pi.width, pi.height)) < 0)
+            return ret;
+    }
+    avctx->pix_fmt = AV_PIX_FMT_RGB24;
+
+    imgs = av_calloc(pi.nb_frames, sizeof(*imgs));
+    if (!imgs)
+        return AVERROR(ENOMEM);
+    for (int i = 0; i < pi.nb_frames; i++) {
+        AVFrame *f = av_frame_alloc();
+        if (!f) {
+            ret = AVERROR(ENOMEM);
+            goto fail;
+        }
+        s->out[s->nb_out++] = f;
+        if ((ret = ff_get_buffer(avctx, f, 0)) < 0)
+            goto fail;
+        imgs[i].data[0]     = f->data[0];
+        imgs[i].linesize[0] = f->linesize[0];
+    }
+
+    st = evatok_decode_block(s->model, pkt->data, pkt->size, imgs, pi.nb_frames,
+                             EVATOK_PIX_RGB24, &nb, err, sizeof(err));
+    if (st != EVATOK_OK) {
+        av_log(avctx, AV_LOG_ERROR, "evatok: decoding packet failed: %s\n",
+               err[0] ? err : evatok_status_string(st));
+        ret = status_to_averror(st);
+        goto fail;
+    }
+    if (nb < 1 || nb > pi.nb_frames) {
+        av_log(avctx, AV_LOG_ERROR, "evatok: library decoded %d frames, header says %d\n",
+               nb, pi.nb_frames);
+        ret = AVERROR_EXTERNAL;
+        goto fail;
+    }
+    while (s->nb_out > nb)
+        av_frame_free(&s->out[--s->nb_out]);
+
+    /* Timestamps: frame i of the packet is i frame durations after the packet. */
+    tb = avctx->pkt_timebase;
+    if (tb.num <= 0 || tb.den <= 0)
+        tb = s->fps.num > 0 ? av_inv_q(s->fps) : (AVRational){ 0, 0 };
+    if (s->fps.num > 0 && tb.num > 0)
+        dur = av_rescale_q(1, av_inv_q(s->fps), tb);
+    else if (pkt->duration > 0)
+        dur = pkt->duration / nb;
+
+    for (int i = 0; i < nb; i++) {
+        AVFrame *f = s->out[i];
+        int64_t off = 0;
+
+        if (s->fps.num > 0 && tb.num > 0)
+            off = av_rescale_q(i, av_inv_q(s->fps), tb);
+        else
+            off = i * dur;
+        f->pts          = pkt->pts == AV_NOPTS_VALUE ? AV_NOPTS_VALUE : pkt->pts + off;
+        f->pkt_dts      = pkt->dts == AV_NOPTS_VALUE ? f->pts : pkt->dts + off;
+        f->pkt_duration = dur;
+        f->pkt_pos      = i ? -1 : pkt->pos;
+        f->pkt_size     = pkt->size;
+        f->key_frame    = i == 0;
+        f->pict_type    = i ? AV_PICTURE_TYPE_P : AV_PICTURE_TYPE_I;
+        if ((ret = attach_metadata(avctx, f, pkt, &pi)) < 0)
+            goto fail;
+    }
+    av_free(imgs);
+    return 0;
+
+fail:
+    av_free(imgs);
+    drop_output(s);
+    return ret;
+}
+
+static int libevatok_receive_frame(AVCodecContext *avctx, AVFrame *frame)
+{
+    LibEvatokDecContext *s = avctx->priv_data;
+    int ret;
+
+    while (s->next_out >= s->nb_out) {
+        drop_output(s);
+        ret = ff_decode_get_packet(avctx, s->pkt);
+        if (ret < 0)
+            return ret; /* EAGAIN or EOF */
+        if (!s->pkt->size) {
+            av_packet_unref(s->pkt);
+            continue;
+        }
+        ret = decode_packet(avctx, s->pkt);
+        av_packet_unref(s->pkt);
+        if (ret < 0)
+            return ret;
+    }
+    av_frame_move_ref(frame, s->out[s->next_out]);
+    av_frame_free(&s->out[s->next_out]);
+    s->next_out++;
+    return 0;
+}
+
+static av_cold void libevatok_decode_flush(AVCodecContext *avctx)
+{
+    LibEvatokDecContext *s = avctx->priv_data;
+
+    drop_output(s);
+    av_packet_unref(s->pkt);
+}
+
+static av_cold int libevatok_decode_close(AVCodecContext *avctx)
+{
+    LibEvatokDecContext *s = avctx->priv_data;
+
+    drop_output(s);
+    av_freep(&s->out);
+    av_packet_free(&s->pkt);
+    evatok_model_close(&s->model);
+    s->info = NULL;
+    return 0;
+}
+
+#define OFFSET(x) offsetof(LibEvatokDecContext, x)
+#define VD AV_OPT_FLAG_VIDEO_PARAM | AV_OPT_FLAG_DECODING_PARAM
+static const AVOption options[] = {
+    { "model",  "EVATok model file (.safetensors); default: $EVATOK_MODEL or the installed default model",
+      OFFSET(model_path), AV_OPT_TYPE_STRING, { .str = NULL }, 0, 0, VD },
+    { "device", "compute device: cpu, cuda or cuda:N",
+      OFFSET(device), AV_OPT_TYPE_STRING, { .str = "cpu" }, 0, 0, VD },
+    { NULL },
+};
+
+static const AVClass libevatok_dec_class = {
+    .class_name = "libevatok decoder",
+    .item_name  = av_default_item_name,
+    .option     = options,
+    .version    = LIBAVUTIL_VERSION_INT,
+};
+
+const FFCodec ff_libevatok_decoder = {
+    .p.name         = "libevatok",
+    .p.long_name    = NULL_IF_CONFIG_SMALL("EVATok adaptive-length video tokenizer (libevatok)"),
+    .p.type         = AVMEDIA_TYPE_VIDEO,
+    .p.id           = AV_CODEC_ID_EVATOK,
+    .priv_data_size = sizeof(LibEvatokDecContext),
+    .init           = libevatok_decode_init,
+    .close          = libevatok_decode_close,
+    .flush          = libevatok_decode_flush,
+    FF_CODEC_RECEIVE_FRAME_CB(libevatok_receive_frame),
+    .p.capabilities = AV_CODEC_CAP_DELAY | AV_CODEC_CAP_DR1 | AV_CODEC_CAP_OTHER_THREADS,
+    .caps_internal  = FF_CODEC_CAP_INIT_THREADSAFE | FF_CODEC_CAP_INIT_CLEANUP |
+                      FF_CODEC_CAP_SETS_PKT_DTS | FF_CODEC_CAP_SETS_FRAME_PROPS |
+                      FF_CODEC_CAP_AUTO_THREADS,
+    .p.priv_class   = &libevatok_dec_class,
+    .p.wrapper_name = "libevatok",
+};
