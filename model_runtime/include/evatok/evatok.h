@@ -1,0 +1,164 @@
+/*
+ * libevatok: adaptive-length video tokenization (EVATok) behind a small C API.
+ *
+ * Plain C so FFmpeg's C code (and any other host) can call it. Every call that
+ * can fail returns an EvatokStatus; a human-readable message goes into the
+ * caller's `err` buffer when one is given. Nothing here aborts the host.
+ *
+ * Typical use:
+ *   EvatokModel *m;  evatok_model_open(path, &opts, &m, err, sizeof err);
+ *   evatok_encode_block(m, frames, n, &enc_opts, &pkt, &pkt_size, ...);
+ *   evatok_decode_block(m, pkt, pkt_size, out_frames, n_out, ...);
+ *   evatok_model_close(&m);
+ */
+#ifndef EVATOK_EVATOK_H
+#define EVATOK_EVATOK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define EVATOK_API_VERSION 1
+#define EVATOK_MAX_CHOICES 8      /* token-count options per block            */
+#define EVATOK_MAX_BLOCKS 16      /* temporal blocks per clip                 */
+#define EVATOK_FINGERPRINT_SIZE 16
+
+typedef enum EvatokStatus {
+    EVATOK_OK = 0,
+    EVATOK_ERR_INVALID_ARGUMENT = -1, /* bad option value, NULL pointer, bad size   */
+    EVATOK_ERR_IO = -2,               /* file missing or unreadable                  */
+    EVATOK_ERR_MODEL_FORMAT = -3,     /* not a valid evatok model file               */
+    EVATOK_ERR_MODEL_MISMATCH = -4,   /* stream made with another model              */
+    EVATOK_ERR_BITSTREAM = -5,        /* packet/extradata corrupt or out of bounds   */
+    EVATOK_ERR_DEVICE = -6,           /* requested device unavailable                */
+    EVATOK_ERR_NO_MEMORY = -7,
+    EVATOK_ERR_UNSUPPORTED = -8,      /* valid but not supported by this build/model */
+    EVATOK_ERR_INTERNAL = -9          /* unexpected runtime failure (message says)   */
+} EvatokStatus;
+
+/* Short static name of a status code ("invalid argument", ...). */
+const char *evatok_status_string(EvatokStatus status);
+
+typedef struct EvatokModel EvatokModel;
+
+/* Geometry and vocabulary of a loaded tokenizer model (read-only). */
+typedef struct EvatokModelInfo {
+    char name[64];
+    int clip_frames;                 /* frames per clip, e.g. 16                 */
+    int clip_height, clip_width;     /* native tile size, e.g. 64x64 or 128x128  */
+    int patch_t, patch_s;            /* 3D patch: frames, pixels                 */
+    int num_blocks;                  /* clip_frames / patch_t                    */
+    int num_choices;
+    int choices[EVATOK_MAX_CHOICES]; /* tokens per block, descending             */
+    int codebook_size;
+    int has_router;                  /* router weights present in the file       */
+    int64_t num_parameters;
+    uint8_t fingerprint[EVATOK_FINGERPRINT_SIZE];
+    char fingerprint_hex[2 * EVATOK_FINGERPRINT_SIZE + 1];
+} EvatokModelInfo;
+
+typedef struct EvatokOpenOptions {
+    const char *device; /* "cpu" (default, NULL), "cuda", "cuda:N"               */
+    int threads;        /* intra-op threads; 0 = library default                 */
+} EvatokOpenOptions;
+
+/* Path used when the caller gives none: $EVATOK_MODEL if set, else the
+ * build's installed default model (see docs/user-guide.md). */
+const char *evatok_default_model_path(void);
+
+EvatokStatus evatok_model_open(const char *path, const EvatokOpenOptions *opts,
+                               EvatokModel **out, char *err, size_t err_size);
+void evatok_model_close(EvatokModel **model);
+const EvatokModelInfo *evatok_model_get_info(const EvatokModel *model);
+
+/* ---- images -------------------------------------------------------------- */
+
+typedef enum EvatokPixelFormat {
+    EVATOK_PIX_RGB24 = 0,   /* packed R,G,B bytes; data[0]/linesize[0]          */
+    EVATOK_PIX_YUV420P = 1  /* planar 8-bit 4:2:0, BT.601 limited range          */
+} EvatokPixelFormat;
+
+typedef struct EvatokImage {
+    uint8_t *data[3];
+    int linesize[3];
+} EvatokImage;
+
+/* ---- assignment (how many tokens each block gets) ------------------------ */
+
+typedef enum EvatokAssignMode {
+    EVATOK_ASSIGN_ROUTER = 0,  /* router network predicts the assignment       */
+    EVATOK_ASSIGN_UNIFORM = 1, /* every block gets uniform_tokens              */
+    EVATOK_ASSIGN_SEARCH = 2   /* max proxy reward over all candidates         */
+} EvatokAssignMode;
+
+typedef struct EvatokEncodeOptions {
+    EvatokAssignMode mode;
+    int uniform_tokens;  /* for EVATOK_ASSIGN_UNIFORM: one of info->choices    */
+    float wq, wl;        /* reward weights for SEARCH (defaults 1.2, 0.8)      */
+} EvatokEncodeOptions;
+
+/* Fills defaults: router, wq=1.2, wl=0.8. */
+void evatok_encode_options_default(EvatokEncodeOptions *opts);
+
+/* ---- packets --------------------------------------------------------------
+ * One packet = one clip_frames-frame group of a whole frame (all tiles), a
+ * self-contained keyframe. Layout: docs/bitstream.md. */
+
+typedef struct EvatokPacketInfo {
+    int version;
+    int width, height;            /* output frame size                          */
+    int nb_frames;                /* true frames in this packet (1..clip_frames) */
+    int tiles_x, tiles_y;
+    int num_blocks;
+    int total_tokens;             /* sum over tiles and blocks                   */
+} EvatokPacketInfo;
+
+/* Encodes nb_frames (1..clip_frames) frames of width x height. Fewer frames
+ * than clip_frames are padded (last frame repeated) and their true count is
+ * stored. On success *packet is allocated with evatok_free-able memory. */
+EvatokStatus evatok_encode_block(EvatokModel *model, const EvatokImage *frames, int nb_frames,
+                                 int width, int height, EvatokPixelFormat fmt,
+                                 const EvatokEncodeOptions *opts,
+                                 uint8_t **packet, size_t *packet_size,
+                                 char *err, size_t err_size);
+
+/* Parses and validates a packet header against the model (no network run). */
+EvatokStatus evatok_packet_probe(const EvatokModel *model, const uint8_t *packet, size_t size,
+                                 EvatokPacketInfo *info, char *err, size_t err_size);
+
+/* Writes the token count of every (tile, block) of a packet into
+ * tokens_per_block (tiles in raster order, blocks inner), at most max_entries
+ * values; *count receives tiles * blocks. */
+EvatokStatus evatok_packet_assignment(const EvatokModel *model, const uint8_t *packet, size_t size,
+                                      int *tokens_per_block, int max_entries, int *count,
+                                      char *err, size_t err_size);
+
+/* Decodes a packet into up to max_frames caller-owned images of the packet's
+ * width x height in `fmt`. *nb_frames receives the true frame count. */
+EvatokStatus evatok_decode_block(EvatokModel *model, const uint8_t *packet, size_t size,
+                                 const EvatokImage *frames, int max_frames, EvatokPixelFormat fmt,
+                                 int *nb_frames, char *err, size_t err_size);
+
+/* ---- extradata (codec private data, identifies the model) ---------------- */
+
+/* Writes the stream header for `model` and the stream's frame rate
+ * (fps_num/fps_den, frames per second; 0/0 if unknown); *data is
+ * evatok_free-able. The decoder needs the rate to time frames 2..N of a packet,
+ * because containers keep only one timestamp per packet. */
+EvatokStatus evatok_extradata_create(const EvatokModel *model, int fps_num, int fps_den,
+                                     uint8_t **data, size_t *size, char *err, size_t err_size);
+/* Checks that a stream header was made with `model` (fingerprint + geometry)
+ * and returns the stored frame rate (either pointer may be NULL). Works with
+ * model == NULL to validate the header alone. */
+EvatokStatus evatok_extradata_check(const EvatokModel *model, const uint8_t *data, size_t size,
+                                    int *fps_num, int *fps_den, char *err, size_t err_size);
+
+void evatok_free(void *ptr);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* EVATOK_EVATOK_H */

@@ -1,0 +1,84 @@
+/* EVATok bitstream v1: packet and extradata layout (docs/bitstream.md).
+ * Plain C, no LibTorch: the parser is unit-tested and fuzzed on its own. */
+#ifndef EVATOK_BITSTREAM_H
+#define EVATOK_BITSTREAM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define EVBS_PACKET_MAGIC 0xEA
+#define EVBS_VERSION 1
+#define EVBS_MAX_DIM 16384       /* frame width/height limit                 */
+#define EVBS_MAX_CHOICES 8
+#define EVBS_MAX_BLOCKS 16
+#define EVBS_FINGERPRINT_SIZE 16
+
+/* What the model fixes; every packet field is checked against it. */
+typedef struct EvbsParams {
+    int clip_frames, tile_h, tile_w;
+    int num_blocks;
+    int num_choices;
+    int choices[EVBS_MAX_CHOICES];
+    int codebook_size;
+} EvbsParams;
+
+typedef struct EvbsHeader {
+    int version;
+    int width, height, nb_frames;
+    int tiles_x, tiles_y;
+    int num_blocks, bits_per_token;
+} EvbsHeader;
+
+/* Result codes; 0 is success. */
+enum { EVBS_OK = 0, EVBS_EINVAL = -1, EVBS_ECORRUPT = -2, EVBS_ESPACE = -3 };
+
+int evbs_bits_per_token(int codebook_size);
+int evbs_tiles(int size, int tile);
+
+/* Fills a header for a frame of width x height with nb_frames frames. */
+int evbs_header_init(const EvbsParams *p, int width, int height, int nb_frames, EvbsHeader *h);
+
+/* Total tokens of an assignment (tiles*blocks choice indices). */
+long evbs_total_tokens(const EvbsParams *p, const EvbsHeader *h, const uint8_t *choice_idx);
+
+/* Exact packet size in bytes for this header and assignment, or < 0. */
+long evbs_packet_size(const EvbsParams *p, const EvbsHeader *h, const uint8_t *choice_idx);
+
+/* Writes a packet. tokens holds evbs_total_tokens() indices, tiles in raster
+ * order, blocks in order, tokens in order. Returns bytes written or < 0. */
+long evbs_write_packet(const EvbsParams *p, const EvbsHeader *h, const uint8_t *choice_idx,
+                       const uint32_t *tokens, uint8_t *out, size_t out_size);
+
+/* Validates a whole packet (header, assignment, size, checksum) and fills h.
+ * err receives a readable reason on failure. */
+int evbs_parse_header(const EvbsParams *p, const uint8_t *buf, size_t size, EvbsHeader *h,
+                      char *err, size_t err_size);
+
+/* After evbs_parse_header: copies the assignment (tiles*blocks entries) and the
+ * tokens (at most max_tokens). Token values are checked against the codebook. */
+int evbs_read_payload(const EvbsParams *p, const EvbsHeader *h, const uint8_t *buf, size_t size,
+                      uint8_t *choice_idx, uint32_t *tokens, long max_tokens,
+                      char *err, size_t err_size);
+
+/* ---- extradata ---- */
+typedef struct EvbsStreamInfo {
+    int version;
+    uint8_t fingerprint[EVBS_FINGERPRINT_SIZE];
+    EvbsParams params;
+    uint32_t fps_num, fps_den;
+} EvbsStreamInfo;
+
+long evbs_extradata_size(const EvbsParams *p);
+long evbs_write_extradata(const EvbsStreamInfo *s, uint8_t *out, size_t out_size);
+int evbs_parse_extradata(const uint8_t *buf, size_t size, EvbsStreamInfo *s, char *err, size_t err_size);
+
+uint32_t evbs_crc32(const uint8_t *buf, size_t size);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,42 @@
+// Model configuration: everything that defines a model's geometry and widths.
+// Stored as JSON inside the model file, so a file is self-describing.
+#pragma once
+#include <string>
+#include <vector>
+
+namespace evatok {
+
+struct ModelConfig {
+  std::string name = "evatok";
+  int clip_frames = 16, clip_height = 64, clip_width = 64;
+  int patch_t = 4, patch_s = 8;
+  std::vector<int> choices{128, 64, 32, 16, 8};  // tokens per block, descending
+  int codebook_size = 4096, code_dim = 8;
+  int enc_dim = 192, enc_layers = 3, enc_heads = 4;
+  int dec_dim = 192, dec_layers = 4, dec_heads = 4;
+  int mlp_ratio = 4, stem_channels = 32, head_channels = 32;
+  int router_dim = 128, router_layers = 2, router_heads = 4, router_patch_s = 16;
+  // Proxy reward R = wq*z(Q) - wl*z(L); z-scoring statistics come from training.
+  float reward_wq = 1.2f, reward_wl = 0.8f;
+  float q_mean = 0.f, q_std = 1.f, l_mean = 0.f, l_std = 1.f;
+
+  int num_blocks() const { return clip_frames / patch_t; }
+  int grid_h() const { return clip_height / patch_s; }
+  int grid_w() const { return clip_width / patch_s; }
+  int patches_per_block() const { return grid_h() * grid_w(); }
+  int max_choice() const { return choices.empty() ? 0 : choices.front(); }
+  int num_assignments() const;  // choices^blocks
+  int bits_per_token() const;   // ceil(log2(codebook_size))
+  // Assignment index <-> choice index per block (block 0 most significant).
+  std::vector<int> assignment_choices(int assignment) const;
+  int assignment_index(const std::vector<int>& choice_idx) const;
+  int choice_index(int tokens) const;  // -1 if not a choice
+
+  // Throws std::runtime_error with a readable message on an invalid config.
+  void validate() const;
+  std::string to_json() const;
+  static ModelConfig from_json(const std::string& text);  // validates
+  static ModelConfig from_file(const std::string& path);
+};
+
+}  // namespace evatok

@@ -1,0 +1,115 @@
+#include "data.h"
+
+#include <algorithm>
+#include <cmath>
+#include <dirent.h>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+#include "frames.h"
+
+namespace evatok {
+
+Video read_y4m(const std::string& path, int max_frames) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) throw std::runtime_error("cannot open video " + path);
+  std::string header;
+  std::getline(f, header);
+  if (header.rfind("YUV4MPEG2", 0) != 0) throw std::runtime_error(path + " is not a Y4M file");
+  Video v;
+  v.name = path;
+  std::string chroma = "420";
+  std::istringstream hs(header.substr(9));
+  std::string tok;
+  while (hs >> tok) {
+    if (tok[0] == 'W') v.width = std::stoi(tok.substr(1));
+    if (tok[0] == 'H') v.height = std::stoi(tok.substr(1));
+    if (tok[0] == 'C') chroma = tok.substr(1);
+  }
+  if (v.width < 1 || v.height < 1 || v.width > 8192 || v.height > 8192)
+    throw std::runtime_error(path + ": bad Y4M frame size");
+  const bool is444 = chroma.rfind("444", 0) == 0;
+  if (!is444 && chroma.rfind("420", 0) != 0) throw std::runtime_error(path + ": only 4:2:0 and 4:4:4 Y4M supported");
+  const int cw = is444 ? v.width : (v.width + 1) / 2, ch = is444 ? v.height : (v.height + 1) / 2;
+  const size_t frame_bytes = (size_t)v.width * v.height + 2 * (size_t)cw * ch;
+  std::vector<uint8_t> buf(frame_bytes);
+  std::vector<torch::Tensor> frames;
+  std::string line;
+  std::vector<uint8_t> rgb((size_t)v.width * v.height * 3);
+  while ((int)frames.size() < max_frames && std::getline(f, line)) {
+    if (line.rfind("FRAME", 0) != 0) throw std::runtime_error(path + ": bad FRAME marker");
+    f.read(reinterpret_cast<char*>(buf.data()), (std::streamsize)frame_bytes);
+    if (!f) break;  // truncated last frame: ignore it
+    auto out = torch::empty({v.height, v.width, 3}, torch::kUInt8);
+    auto* o = out.data_ptr<uint8_t>();
+    const uint8_t* Yp = buf.data();
+    const uint8_t* Up = Yp + (size_t)v.width * v.height;
+    const uint8_t* Vp = Up + (size_t)cw * ch;
+    for (int y = 0; y < v.height; ++y)
+      for (int x = 0; x < v.width; ++x) {
+        const int cx = is444 ? x : x / 2, cy = is444 ? y : y / 2;
+        const float Y = 1.164f * (Yp[(size_t)y * v.width + x] - 16);
+        const float U = Up[(size_t)cy * cw + cx] - 128.f, V = Vp[(size_t)cy * cw + cx] - 128.f;
+        const float rgbf[3] = {Y + 1.596f * V, Y - 0.392f * U - 0.813f * V, Y + 2.017f * U};
+        for (int c = 0; c < 3; ++c)
+          o[((size_t)y * v.width + x) * 3 + c] = (uint8_t)std::min(255.f, std::max(0.f, std::nearbyint(rgbf[c])));
+      }
+    frames.push_back(out);
+  }
+  if (frames.empty()) throw std::runtime_error(path + ": no complete frames");
+  v.frames = torch::stack(frames);
+  return v;
+}
+
+std::vector<std::string> list_videos(const std::string& dir) {
+  std::vector<std::string> out;
+  DIR* d = opendir(dir.c_str());
+  if (!d) throw std::runtime_error("cannot open data folder " + dir);
+  while (dirent* e = readdir(d)) {
+    std::string n = e->d_name;
+    if (n.size() > 4 && n.substr(n.size() - 4) == ".y4m") out.push_back(dir + "/" + n);
+  }
+  closedir(d);
+  std::sort(out.begin(), out.end());
+  if (out.empty()) throw std::runtime_error("no .y4m videos in " + dir);
+  return out;
+}
+
+ClipSampler::ClipSampler(std::vector<Video> videos, int frames, int height, int width, uint64_t seed)
+    : videos_(std::move(videos)), T_(frames), H_(height), W_(width), rng_(seed) {
+  for (const auto& v : videos_)
+    if (v.width < W_ || v.height < H_)
+      throw std::runtime_error(v.name + " is smaller than the clip size");
+}
+
+torch::Tensor ClipSampler::crop(const Video& v, int start, int y, int x, bool flip) const {
+  const int64_t F = v.frames.size(0);
+  auto idx = torch::arange(start, start + T_, torch::kInt64).clamp_max(F - 1);
+  auto c = v.frames.index_select(0, idx).slice(1, y, y + H_).slice(2, x, x + W_);
+  if (flip) c = c.flip({2});
+  return c.permute({3, 0, 1, 2}).to(torch::kFloat32).div(255.0).sub(0.5);
+}
+
+torch::Tensor ClipSampler::sample(int batch) {
+  std::vector<torch::Tensor> out;
+  for (int i = 0; i < batch; ++i) {
+    const auto& v = videos_[rng_() % videos_.size()];
+    const int F = (int)v.frames.size(0);
+    const int start = F > T_ ? (int)(rng_() % (F - T_ + 1)) : 0;
+    const int y = (int)(rng_() % (v.height - H_ + 1)), x = (int)(rng_() % (v.width - W_ + 1));
+    out.push_back(crop(v, start, y, x, rng_() & 1));
+  }
+  return torch::stack(out);
+}
+
+torch::Tensor ClipSampler::fixed(int max_clips) const {
+  std::vector<torch::Tensor> out;
+  for (size_t i = 0; i < videos_.size() && (int)out.size() < max_clips; ++i) {
+    const auto& v = videos_[i];
+    out.push_back(crop(v, 0, (v.height - H_) / 2, (v.width - W_) / 2, false));
+  }
+  return torch::stack(out);
+}
+
+}  // namespace evatok

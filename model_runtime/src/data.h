@@ -1,0 +1,40 @@
+// Training/evaluation data: Y4M videos (any FFmpeg can write:
+// `ffmpeg -i in.mp4 -pix_fmt yuv420p out.y4m`) held in memory as RGB, and
+// random clip sampling at the model's geometry.
+#pragma once
+#include <torch/torch.h>
+
+#include <random>
+#include <string>
+#include <vector>
+
+namespace evatok {
+
+struct Video {
+  std::string name;
+  int width = 0, height = 0;
+  torch::Tensor frames;  // uint8 [F, H, W, 3]
+};
+
+// Reads one Y4M file (4:2:0 or 4:4:4, 8-bit); throws with a reason.
+Video read_y4m(const std::string& path, int max_frames = 100000);
+// All *.y4m files in a folder, sorted by name.
+std::vector<std::string> list_videos(const std::string& dir);
+
+class ClipSampler {
+ public:
+  ClipSampler(std::vector<Video> videos, int frames, int height, int width, uint64_t seed);
+  // [B,3,T,H,W] float in [-0.5,0.5]: random video, start, crop, flip.
+  torch::Tensor sample(int batch);
+  // Deterministic clips: the first window of each video, centre crop.
+  torch::Tensor fixed(int max_clips) const;
+  size_t size() const { return videos_.size(); }
+
+ private:
+  torch::Tensor crop(const Video& v, int start, int y, int x, bool flip) const;
+  std::vector<Video> videos_;
+  int T_, H_, W_;
+  std::mt19937_64 rng_;
+};
+
+}  // namespace evatok

@@ -1,0 +1,183 @@
+#include "model.h"
+
+#include <cmath>
+#include <stdexcept>
+
+#include "safetensors.h"
+
+namespace evatok {
+using torch::Tensor;
+
+float psnr_from_mse(double mse) { return (float)(10.0 * std::log10(1.0 / std::max(mse, 1e-10))); }
+
+Model::Model(const ModelConfig& c, uint64_t seed, torch::Device dev) : cfg(c), device(dev) {
+  torch::manual_seed(seed);
+  net = EvaTok(cfg);
+  net->to(device);
+  net->eval();
+  fp = fingerprint(cfg.to_json(), state());
+}
+
+std::map<std::string, Tensor> Model::state() const {
+  std::map<std::string, Tensor> out;
+  for (const auto& p : net->named_parameters()) out[p.key()] = p.value();
+  for (const auto& b : net->named_buffers()) out[b.key()] = b.value();
+  return out;
+}
+
+int64_t Model::num_parameters() const {
+  int64_t n = 0;
+  for (const auto& p : net->parameters()) n += p.numel();
+  return n;
+}
+
+void Model::save(const std::string& path) const {
+  TensorFile f;
+  f.tensors = state();
+  const std::string cj = cfg.to_json();
+  auto fpr = fingerprint(cj, f.tensors);
+  f.metadata = info;
+  f.metadata["format"] = "evatok-model";
+  f.metadata["evatok.version"] = "1";
+  f.metadata["evatok.config"] = cj;
+  f.metadata["evatok.fingerprint"] = to_hex(fpr.data(), fpr.size());
+  f.metadata["evatok.has_router"] = has_router ? "1" : "0";
+  save_safetensors(path, f);
+}
+
+std::unique_ptr<Model> Model::load(const std::string& path, torch::Device device) {
+  TensorFile f = load_safetensors(path);
+  auto meta = [&](const char* k) -> const std::string& {
+    auto it = f.metadata.find(k);
+    if (it == f.metadata.end())
+      throw std::runtime_error("'" + path + "' is not an evatok model file (no " + k + " metadata)");
+    return it->second;
+  };
+  if (meta("format") != "evatok-model")
+    throw std::runtime_error("'" + path + "' is not an evatok model file (format " + meta("format") + ")");
+  ModelConfig cfg = ModelConfig::from_json(meta("evatok.config"));
+  auto fpr = fingerprint(meta("evatok.config"), f.tensors);
+  if (to_hex(fpr.data(), fpr.size()) != meta("evatok.fingerprint"))
+    throw std::runtime_error("model file '" + path + "' is corrupt: its content does not match its fingerprint");
+  auto m = std::make_unique<Model>(cfg, 0, torch::kCPU);
+  torch::NoGradGuard ng;
+  auto params = m->net->named_parameters();
+  auto buffers = m->net->named_buffers();
+  size_t matched = 0;
+  for (auto* dict : {&params, &buffers}) {
+    for (auto& p : *dict) {
+      auto it = f.tensors.find(p.key());
+      if (it == f.tensors.end()) throw std::runtime_error("model file '" + path + "' lacks tensor " + p.key());
+      if (it->second.sizes() != p.value().sizes())
+        throw std::runtime_error("model file '" + path + "': tensor " + p.key() + " has the wrong shape for its config");
+      p.value().copy_(it->second.to(p.value().dtype()));
+      ++matched;
+    }
+  }
+  if (matched != f.tensors.size()) throw std::runtime_error("model file '" + path + "' has unexpected tensors");
+  m->fp = fpr;
+  m->has_router = f.metadata.count("evatok.has_router") && f.metadata["evatok.has_router"] == "1";
+  for (auto& [k, v] : f.metadata)
+    if (k.rfind("train.", 0) == 0) m->info[k] = v;
+  m->device = device;
+  m->net->to(device);
+  m->net->eval();
+  return m;
+}
+
+Tensor Model::lengths() const {
+  const int A = cfg.num_assignments();
+  auto out = torch::empty({A});
+  for (int a = 0; a < A; ++a) {
+    int L = 0;
+    for (int c : cfg.assignment_choices(a)) L += cfg.choices[c];
+    out[a] = (float)L;
+  }
+  return out;
+}
+
+std::vector<Assignment> Model::route(const Tensor& clips, float wq) {
+  torch::NoGradGuard ng;
+  auto x = clips.to(device);
+  auto wqt = torch::full({x.size(0)}, wq, x.options());
+  auto best = net->router(x, wqt).argmax(-1).cpu();
+  std::vector<Assignment> out;
+  for (int64_t i = 0; i < best.size(0); ++i) out.push_back(cfg.assignment_choices((int)best[i].item<int64_t>()));
+  return out;
+}
+
+Tensor Model::quality_table(const Tensor& clips, int max_batch) {
+  torch::NoGradGuard ng;
+  const int A = cfg.num_assignments();
+  const int64_t N = clips.size(0);
+  auto x = clips.to(device);
+  auto table = torch::empty({N, A});
+  // Every (clip, assignment) pair is one sample; batch them in chunks.
+  std::vector<std::pair<int64_t, int>> jobs;
+  for (int64_t n = 0; n < N; ++n)
+    for (int a = 0; a < A; ++a) jobs.emplace_back(n, a);
+  for (size_t s = 0; s < jobs.size(); s += max_batch) {
+    const size_t e = std::min(jobs.size(), s + (size_t)max_batch);
+    std::vector<Assignment> as;
+    std::vector<int64_t> idx;
+    for (size_t j = s; j < e; ++j) {
+      as.push_back(cfg.assignment_choices(jobs[j].second));
+      idx.push_back(jobs[j].first);
+    }
+    auto xb = x.index_select(0, torch::tensor(idx, torch::kInt64).to(device));
+    auto rec = reconstruct(xb, as).clamp(-0.5, 0.5);
+    auto mse = (rec - xb).pow(2).flatten(1).mean(1).cpu();
+    for (size_t j = s; j < e; ++j) table[jobs[j].first][jobs[j].second] = psnr_from_mse(mse[j - s].item<double>());
+  }
+  return table;
+}
+
+Tensor Model::reward(const Tensor& quality, float wq, float wl) const {
+  auto zq = (quality - cfg.q_mean) / cfg.q_std;
+  auto zl = (lengths() - cfg.l_mean) / cfg.l_std;
+  return wq * zq - wl * zl.unsqueeze(0);
+}
+
+std::vector<Assignment> Model::search(const Tensor& clips, float wq, float wl) {
+  auto best = reward(quality_table(clips), wq, wl).argmax(-1);
+  std::vector<Assignment> out;
+  for (int64_t i = 0; i < best.size(0); ++i) out.push_back(cfg.assignment_choices((int)best[i].item<int64_t>()));
+  return out;
+}
+
+std::vector<std::vector<int64_t>> Model::encode(const Tensor& clips, const std::vector<Assignment>& as) {
+  torch::NoGradGuard ng;
+  auto L = Layout::make(cfg, as, device);
+  auto z = net->encoder(clips.to(device), L);
+  auto q = net->quantizer(z, L.valid);
+  auto idx = q.indices.cpu();
+  std::vector<std::vector<int64_t>> out;
+  for (int s = 0; s < L.batch; ++s) {
+    int len = 0;
+    for (int k : L.counts[s]) len += k;
+    auto row = idx[s].slice(0, 0, len).contiguous();
+    out.emplace_back(row.data_ptr<int64_t>(), row.data_ptr<int64_t>() + len);
+  }
+  return out;
+}
+
+Tensor Model::decode(const std::vector<Assignment>& as, const std::vector<std::vector<int64_t>>& tokens) {
+  torch::NoGradGuard ng;
+  auto L = Layout::make(cfg, as, device);
+  auto idx = torch::zeros({L.batch, L.max_len}, torch::kInt64);
+  for (int s = 0; s < L.batch; ++s)
+    if (!tokens[s].empty())
+      idx[s].slice(0, 0, (int64_t)tokens[s].size()).copy_(torch::tensor(tokens[s], torch::kInt64));
+  auto codes = net->quantizer->lookup(idx.to(device));
+  return net->decoder(codes, L);
+}
+
+Tensor Model::reconstruct(const Tensor& clips, const std::vector<Assignment>& as) {
+  torch::NoGradGuard ng;
+  auto L = Layout::make(cfg, as, device);
+  auto z = net->encoder(clips.to(device), L);
+  auto q = net->quantizer(z, L.valid);
+  return net->decoder(q.codes, L);
+}
+
+}  // namespace evatok

@@ -1,0 +1,52 @@
+// A loaded EVATok model: config + networks + fingerprint, with the clip-level
+// operations (route, search, encode, decode) the C API and the trainer use.
+#pragma once
+#include <array>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "config.h"
+#include "tokenizer.h"
+
+namespace evatok {
+
+using Assignment = std::vector<int>;  // choice index per block
+
+class Model {
+ public:
+  // Untrained networks from a config (training starts here).
+  Model(const ModelConfig& cfg, uint64_t seed, torch::Device device = torch::kCPU);
+  // Loads and verifies a model file; throws std::runtime_error with a reason.
+  static std::unique_ptr<Model> load(const std::string& path, torch::Device device);
+  void save(const std::string& path) const;
+
+  // clips: [N,3,T,H,W] float in [-0.5, 0.5] on any device.
+  std::vector<Assignment> route(const torch::Tensor& clips, float wq);
+  // Exhaustive max-proxy-reward search (quality = PSNR of the reconstruction).
+  std::vector<Assignment> search(const torch::Tensor& clips, float wq, float wl);
+  // PSNR of every clip under every candidate assignment: [N, A].
+  torch::Tensor quality_table(const torch::Tensor& clips, int max_batch = 64);
+  // Reward R = wq*z(Q) - wl*z(L) for a quality table; [N, A].
+  torch::Tensor reward(const torch::Tensor& quality, float wq, float wl) const;
+  std::vector<std::vector<int64_t>> encode(const torch::Tensor& clips, const std::vector<Assignment>& a);
+  torch::Tensor decode(const std::vector<Assignment>& a, const std::vector<std::vector<int64_t>>& tokens);
+  // Encode + decode in one pass (training-free evaluation helper).
+  torch::Tensor reconstruct(const torch::Tensor& clips, const std::vector<Assignment>& a);
+
+  int64_t num_parameters() const;
+  std::map<std::string, torch::Tensor> state() const;
+
+  ModelConfig cfg;
+  EvaTok net{nullptr};
+  torch::Device device;
+  std::array<uint8_t, 16> fp{};
+  bool has_router = false;     // router weights were trained (file metadata)
+  std::map<std::string, std::string> info;  // free-form metadata (training record)
+  torch::Tensor lengths() const;            // [A] total tokens per assignment
+};
+
+float psnr_from_mse(double mse);
+
+}  // namespace evatok

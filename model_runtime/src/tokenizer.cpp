@@ -1,0 +1,272 @@
+#include "tokenizer.h"
+
+#include <cmath>
+
+namespace evatok {
+namespace F = torch::nn::functional;
+using torch::Tensor;
+
+static Tensor param(torch::nn::Module& m, const char* name, std::vector<int64_t> shape) {
+  return m.register_parameter(name, torch::randn(shape) * 0.02);
+}
+
+// Factor k into a near-square grid qh x qw (qh*qw == k) for 2D query pooling.
+static std::pair<int64_t, int64_t> near_square(int k) {
+  int qh = (int)std::sqrt((double)k);
+  while (qh > 1 && k % qh) --qh;
+  return {qh, k / qh};
+}
+
+Layout Layout::make(const ModelConfig& cfg, const std::vector<std::vector<int>>& choice_idx,
+                    torch::Device device) {
+  Layout l;
+  l.batch = (int)choice_idx.size();
+  const int nb = cfg.num_blocks();
+  for (const auto& a : choice_idx) {
+    std::vector<int> c(nb);
+    int total = 0;
+    for (int b = 0; b < nb; ++b) total += (c[b] = cfg.choices.at(a.at(b)));
+    l.counts.push_back(c);
+    l.max_len = std::max(l.max_len, total);
+  }
+  auto opt = torch::TensorOptions().dtype(torch::kInt64);
+  auto block = torch::zeros({l.batch, l.max_len}, opt), pos = torch::zeros({l.batch, l.max_len}, opt);
+  auto choice = torch::zeros({l.batch, l.max_len}, opt), first = torch::zeros({l.batch, nb}, opt);
+  auto valid = torch::zeros({l.batch, l.max_len}, torch::kBool);
+  auto pb = block.accessor<int64_t, 2>(), pp = pos.accessor<int64_t, 2>();
+  auto pc = choice.accessor<int64_t, 2>(), pf = first.accessor<int64_t, 2>();
+  auto pv = valid.accessor<bool, 2>();
+  for (int s = 0; s < l.batch; ++s) {
+    int i = 0;
+    for (int b = 0; b < nb; ++b) {
+      pf[s][b] = i;
+      for (int k = 0; k < l.counts[s][b]; ++k, ++i) {
+        pb[s][i] = b;
+        pp[s][i] = k;
+        pc[s][i] = choice_idx[s][b];
+        pv[s][i] = true;
+      }
+    }
+  }
+  l.block = block.to(device);
+  l.pos = pos.to(device);
+  l.choice = choice.to(device);
+  l.valid = valid.to(device);
+  l.first = first.to(device);
+  return l;
+}
+
+AttentionImpl::AttentionImpl(int dim, int heads_) : heads(heads_) {
+  to_q = register_module("to_q", torch::nn::Linear(dim, dim));
+  to_kv = register_module("to_kv", torch::nn::Linear(dim, 2 * dim));
+  out = register_module("out", torch::nn::Linear(dim, dim));
+}
+
+Tensor AttentionImpl::forward(const Tensor& x, const Tensor& ctx, const Tensor& mask) {
+  const auto B = x.size(0), N = x.size(1), M = ctx.size(1), D = x.size(2), dh = D / heads;
+  auto q = to_q(x).view({B, N, heads, dh}).transpose(1, 2);
+  auto kv = to_kv(ctx).view({B, M, 2, heads, dh});
+  auto k = kv.select(2, 0).transpose(1, 2), v = kv.select(2, 1).transpose(1, 2);
+  auto att = torch::matmul(q, k.transpose(-2, -1)) * (1.0 / std::sqrt((double)dh));
+  att = att.masked_fill(mask.logical_not().unsqueeze(1), -1e9);
+  att = torch::softmax(att, -1);
+  return out(torch::matmul(att, v).transpose(1, 2).reshape({B, N, D}));
+}
+
+MlpImpl::MlpImpl(int dim, int hidden) {
+  fc1 = register_module("fc1", torch::nn::Linear(dim, hidden));
+  fc2 = register_module("fc2", torch::nn::Linear(hidden, dim));
+}
+Tensor MlpImpl::forward(const Tensor& x) { return fc2(F::gelu(fc1(x))); }
+
+static torch::nn::LayerNorm layer_norm(int dim) {
+  return torch::nn::LayerNorm(torch::nn::LayerNormOptions({dim}));
+}
+
+BlockImpl::BlockImpl(int dim, int heads, int mlp_ratio, bool cross) {
+  n1 = register_module("n1", layer_norm(dim));
+  self_attn = register_module("self_attn", Attention(dim, heads));
+  if (cross) {
+    n2 = register_module("n2", layer_norm(dim));
+    nc = register_module("nc", layer_norm(dim));
+    cross_attn = register_module("cross_attn", Attention(dim, heads));
+  }
+  n3 = register_module("n3", layer_norm(dim));
+  mlp = register_module("mlp", Mlp(dim, dim * mlp_ratio));
+}
+
+Tensor BlockImpl::forward(Tensor x, const Tensor& self_mask, const Tensor& ctx, const Tensor& cross_mask) {
+  auto h = n1(x);
+  x = x + self_attn(h, h, self_mask);
+  if (cross_attn) x = x + cross_attn(n2(x), nc(ctx), cross_mask);
+  return x + mlp(n3(x));
+}
+
+// ---------------------------------------------------------------- encoder
+EncoderImpl::EncoderImpl(const ModelConfig& c) : cfg(c) {
+  const int D = cfg.enc_dim;
+  stem = register_module("stem", torch::nn::Conv2d(torch::nn::Conv2dOptions(3, cfg.stem_channels, 3).padding(1)));
+  patch = register_module("patch", torch::nn::Conv3d(torch::nn::Conv3dOptions(
+                                       cfg.stem_channels, D, {cfg.patch_t, cfg.patch_s, cfg.patch_s})
+                                       .stride({cfg.patch_t, cfg.patch_s, cfg.patch_s})));
+  emb_pos = param(*this, "emb_pos", {cfg.num_blocks() * cfg.patches_per_block(), D});
+  query_pos = param(*this, "query_pos", {cfg.max_choice(), D});
+  choice_emb = param(*this, "choice_emb", {(int64_t)cfg.choices.size(), D});
+  block_emb = param(*this, "block_emb", {cfg.num_blocks(), D});
+  layers = register_module("layers", torch::nn::ModuleList());
+  for (int i = 0; i < cfg.enc_layers; ++i) layers->push_back(Block(D, cfg.enc_heads, cfg.mlp_ratio, true));
+  norm = register_module("norm", layer_norm(D));
+  to_code = register_module("to_code", torch::nn::Linear(D, cfg.code_dim));
+}
+
+// Embedding positions' block ids, for block-causal cross-attention.
+static Tensor embedding_blocks(const ModelConfig& cfg, torch::Device dev) {
+  return torch::arange(cfg.num_blocks(), torch::TensorOptions().dtype(torch::kInt64).device(dev))
+      .repeat_interleave(cfg.patches_per_block());
+}
+
+Tensor EncoderImpl::forward(const Tensor& x, const Layout& L) {
+  const int64_t B = x.size(0), T = cfg.clip_frames, H = cfg.clip_height, W = cfg.clip_width;
+  const int64_t D = cfg.enc_dim, nb = cfg.num_blocks(), gh = cfg.grid_h(), gw = cfg.grid_w();
+  // Per-frame conv stem, then the 3D patch embedding.
+  auto f = x.permute({0, 2, 1, 3, 4}).reshape({B * T, 3, H, W});
+  f = F::gelu(stem(f)).view({B, T, cfg.stem_channels, H, W}).permute({0, 2, 1, 3, 4});
+  auto grid = patch(f);                                                 // [B, D, nb, gh, gw]
+  auto emb = grid.flatten(2).transpose(1, 2) + emb_pos;                 // [B, nb*gh*gw, D]
+  // Queries of block t start from a 2D pooling of that block's embeddings
+  // to as many cells as the block has tokens.
+  auto per_block = (grid.permute({0, 2, 1, 3, 4}) + emb_pos.view({nb, gh, gw, D}).permute({0, 3, 1, 2}))
+                       .reshape({B * nb, D, gh, gw});
+  std::vector<Tensor> pooled(cfg.choices.size());
+  std::vector<bool> needed(cfg.choices.size(), false);
+  for (const auto& c : L.counts)
+    for (int k : c) needed[cfg.choice_index(k)] = true;
+  for (size_t ci = 0; ci < cfg.choices.size(); ++ci) {
+    if (!needed[ci]) continue;
+    auto [qh, qw] = near_square(cfg.choices[ci]);
+    pooled[ci] = F::adaptive_avg_pool2d(per_block, F::AdaptiveAvgPool2dFuncOptions({qh, qw}))
+                     .flatten(2).transpose(1, 2).view({B, nb, qh * qw, D});
+  }
+  std::vector<Tensor> rows;
+  for (int64_t s = 0; s < B; ++s) {
+    std::vector<Tensor> parts;
+    int len = 0;
+    for (int64_t b = 0; b < nb; ++b) {
+      const int k = L.counts[s][b];
+      parts.push_back(pooled[cfg.choice_index(k)][s][b]);
+      len += k;
+    }
+    if (len < L.max_len) parts.push_back(torch::zeros({L.max_len - len, D}, x.options()));
+    rows.push_back(torch::cat(parts, 0));
+  }
+  auto q = torch::stack(rows) + query_pos.index_select(0, L.pos.flatten()).view({B, L.max_len, D}) +
+           choice_emb.index_select(0, L.choice.flatten()).view({B, L.max_len, D}) +
+           block_emb.index_select(0, L.block.flatten()).view({B, L.max_len, D});
+  // Block-causal masks: a query of block t sees queries/embeddings of blocks <= t.
+  auto self_mask = L.valid.unsqueeze(1) & (L.block.unsqueeze(1) <= L.block.unsqueeze(2));
+  auto eblk = embedding_blocks(cfg, x.device());
+  auto cross_mask = eblk.view({1, 1, -1}) <= L.block.unsqueeze(2);
+  for (auto& m : *layers) q = m->as<Block>()->forward(q, self_mask, emb, cross_mask);
+  return F::normalize(to_code(norm(q)), F::NormalizeFuncOptions().dim(-1));
+}
+
+// ---------------------------------------------------------------- quantizer
+QuantizerImpl::QuantizerImpl(const ModelConfig& cfg) {
+  codebook = register_parameter("codebook", torch::randn({cfg.codebook_size, cfg.code_dim}));
+}
+
+Tensor QuantizerImpl::lookup(const Tensor& indices) {
+  auto cb = F::normalize(codebook, F::NormalizeFuncOptions().dim(-1));
+  auto shape = indices.sizes().vec();
+  shape.push_back(cb.size(1));
+  return cb.index_select(0, indices.flatten()).view(shape);
+}
+
+QuantizerImpl::Out QuantizerImpl::forward(const Tensor& z, const Tensor& valid) {
+  auto cb = F::normalize(codebook, F::NormalizeFuncOptions().dim(-1));
+  auto flat = z.reshape({-1, z.size(-1)});
+  auto idx = torch::matmul(flat, cb.t()).argmax(-1);
+  auto zq = cb.index_select(0, idx).view(z.sizes());
+  auto w = valid.unsqueeze(-1).to(z.dtype());
+  const auto n = w.sum().clamp_min(1) * z.size(-1);
+  auto commit = ((z - zq.detach()).pow(2) * w).sum() / n;
+  auto book = ((zq - z.detach()).pow(2) * w).sum() / n;
+  Out o;
+  o.codes = z + (zq - z).detach();
+  o.indices = idx.view(valid.sizes());
+  o.loss = book + 0.25 * commit;
+  return o;
+}
+
+// ---------------------------------------------------------------- decoder
+DecoderImpl::DecoderImpl(const ModelConfig& c) : cfg(c) {
+  const int D = cfg.dec_dim;
+  from_code = register_module("from_code", torch::nn::Linear(cfg.code_dim, D));
+  tok_pos = param(*this, "tok_pos", {cfg.max_choice(), D});
+  choice_emb = param(*this, "choice_emb", {(int64_t)cfg.choices.size(), D});
+  block_emb = param(*this, "block_emb", {cfg.num_blocks(), D});
+  query3d_pos = param(*this, "query3d_pos", {cfg.num_blocks() * cfg.patches_per_block(), D});
+  layers = register_module("layers", torch::nn::ModuleList());
+  for (int i = 0; i < cfg.dec_layers; ++i) layers->push_back(Block(D, cfg.dec_heads, cfg.mlp_ratio, true));
+  norm = register_module("norm", layer_norm(D));
+  const int hc = cfg.head_channels;
+  to_pixels = register_module("to_pixels", torch::nn::Linear(D, cfg.patch_t * cfg.patch_s * cfg.patch_s * hc));
+  head1 = register_module("head1", torch::nn::Conv2d(torch::nn::Conv2dOptions(hc, hc, 3).padding(1)));
+  head2 = register_module("head2", torch::nn::Conv2d(torch::nn::Conv2dOptions(hc, 3, 3).padding(1)));
+}
+
+Tensor DecoderImpl::forward(const Tensor& codes, const Layout& L) {
+  const int64_t B = codes.size(0), D = cfg.dec_dim, nb = cfg.num_blocks(), P = cfg.patches_per_block();
+  const int64_t gh = cfg.grid_h(), gw = cfg.grid_w(), pt = cfg.patch_t, ps = cfg.patch_s;
+  const int64_t hc = cfg.head_channels, T = cfg.clip_frames, H = cfg.clip_height, W = cfg.clip_width;
+  auto tok = from_code(codes) + tok_pos.index_select(0, L.pos.flatten()).view({B, L.max_len, D}) +
+             choice_emb.index_select(0, L.choice.flatten()).view({B, L.max_len, D}) +
+             block_emb.index_select(0, L.block.flatten()).view({B, L.max_len, D});
+  // 3D queries of block t start from that block's first 1D token.
+  auto firsts = tok.gather(1, L.first.unsqueeze(-1).expand({B, nb, D}));  // [B, nb, D]
+  auto q = firsts.unsqueeze(2).expand({B, nb, P, D}).reshape({B, nb * P, D}) + query3d_pos;
+  auto qblk = embedding_blocks(cfg, codes.device());
+  auto self_mask = (qblk.view({1, -1}) <= qblk.view({-1, 1})).unsqueeze(0);
+  auto cross_mask = L.valid.unsqueeze(1) & (L.block.unsqueeze(1) <= qblk.view({1, -1, 1}));
+  for (auto& m : *layers) q = m->as<Block>()->forward(q, self_mask, tok, cross_mask);
+  // Un-patchify to a feature video, then a small per-frame conv head whose
+  // first three channels are a direct RGB path.
+  auto pix = to_pixels(norm(q)).view({B, nb, gh, gw, pt, ps, ps, hc});
+  pix = pix.permute({0, 1, 4, 7, 2, 5, 3, 6}).reshape({B * T, hc, H, W});
+  auto rgb = pix.slice(1, 0, 3) + head2(F::gelu(head1(pix)));
+  return rgb.view({B, T, 3, H, W}).permute({0, 2, 1, 3, 4});
+}
+
+// ---------------------------------------------------------------- router
+RouterImpl::RouterImpl(const ModelConfig& c) : cfg(c) {
+  const int D = cfg.router_dim, rp = cfg.router_patch_s;
+  patch = register_module("patch", torch::nn::Conv3d(torch::nn::Conv3dOptions(3, D, {cfg.patch_t, rp, rp})
+                                                        .stride({cfg.patch_t, rp, rp})));
+  const int64_t n = cfg.num_blocks() * (cfg.clip_height / rp) * (cfg.clip_width / rp);
+  pos = param(*this, "pos", {n, D});
+  cls = param(*this, "cls", {1, 1, D});
+  pref = register_module("pref", torch::nn::Linear(1, D));
+  layers = register_module("layers", torch::nn::ModuleList());
+  for (int i = 0; i < cfg.router_layers; ++i) layers->push_back(Block(D, cfg.router_heads, cfg.mlp_ratio, false));
+  norm = register_module("norm", layer_norm(D));
+  head = register_module("head", torch::nn::Linear(D, cfg.num_assignments()));
+}
+
+Tensor RouterImpl::forward(const Tensor& x, const Tensor& wq) {
+  const int64_t B = x.size(0);
+  auto t = patch(x).flatten(2).transpose(1, 2) + pos;
+  auto c = cls.expand({B, 1, cfg.router_dim}) + pref(wq.view({B, 1}).to(x.dtype())).unsqueeze(1);
+  t = torch::cat({c, t}, 1);
+  auto all = torch::ones({1, 1, 1}, torch::TensorOptions().dtype(torch::kBool).device(x.device()));
+  for (auto& m : *layers) t = m->as<Block>()->forward(t, all, Tensor(), Tensor());
+  return head(norm(t.select(1, 0)));
+}
+
+EvaTokImpl::EvaTokImpl(const ModelConfig& c) : cfg(c) {
+  encoder = register_module("encoder", Encoder(cfg));
+  quantizer = register_module("quantizer", Quantizer(cfg));
+  decoder = register_module("decoder", Decoder(cfg));
+  router = register_module("router", Router(cfg));
+}
+
+}  // namespace evatok

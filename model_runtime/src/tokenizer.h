@@ -1,0 +1,119 @@
+// The EVATok networks: 1D variable-length Q-Former tokenizer (encoder, VQ,
+// decoder) and the router, as LibTorch modules built from a ModelConfig.
+#pragma once
+#include <torch/torch.h>
+
+#include <vector>
+
+#include "config.h"
+
+namespace evatok {
+
+// Token layout of a batch where every sample has its own assignment
+// (choice index per block). Sequences are padded to the longest sample.
+struct Layout {
+  int batch = 0, max_len = 0;
+  std::vector<std::vector<int>> counts;  // [B][block] tokens
+  torch::Tensor block, pos, choice;      // [B, max_len] int64 (padding: 0)
+  torch::Tensor valid;                   // [B, max_len] bool
+  torch::Tensor first;                   // [B, blocks] index of each block's first token
+  static Layout make(const ModelConfig& cfg, const std::vector<std::vector<int>>& choice_idx,
+                     torch::Device device);
+};
+
+// Multi-head attention; mask is "allowed" (true = may attend), broadcastable
+// to [B, Nq, Nk].
+struct AttentionImpl : torch::nn::Module {
+  AttentionImpl(int dim, int heads);
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& ctx, const torch::Tensor& mask);
+  torch::nn::Linear to_q{nullptr}, to_kv{nullptr}, out{nullptr};
+  int heads;
+};
+TORCH_MODULE(Attention);
+
+struct MlpImpl : torch::nn::Module {
+  MlpImpl(int dim, int hidden);
+  torch::Tensor forward(const torch::Tensor& x);
+  torch::nn::Linear fc1{nullptr}, fc2{nullptr};
+};
+TORCH_MODULE(Mlp);
+
+// Self-attention, optional cross-attention, MLP; pre-norm residual.
+struct BlockImpl : torch::nn::Module {
+  BlockImpl(int dim, int heads, int mlp_ratio, bool cross);
+  torch::Tensor forward(torch::Tensor x, const torch::Tensor& self_mask, const torch::Tensor& ctx,
+                        const torch::Tensor& cross_mask);
+  torch::nn::LayerNorm n1{nullptr}, n2{nullptr}, nc{nullptr}, n3{nullptr};
+  Attention self_attn{nullptr}, cross_attn{nullptr};
+  Mlp mlp{nullptr};
+};
+TORCH_MODULE(Block);
+
+struct EncoderImpl : torch::nn::Module {
+  explicit EncoderImpl(const ModelConfig& cfg);
+  // x: [B,3,T,H,W] in [-0.5,0.5] -> l2-normalised codes [B, max_len, code_dim]
+  torch::Tensor forward(const torch::Tensor& x, const Layout& layout);
+  ModelConfig cfg;
+  torch::nn::Conv2d stem{nullptr};
+  torch::nn::Conv3d patch{nullptr};
+  torch::Tensor emb_pos, query_pos, choice_emb, block_emb;
+  torch::nn::ModuleList layers;
+  torch::nn::LayerNorm norm{nullptr};
+  torch::nn::Linear to_code{nullptr};
+};
+TORCH_MODULE(Encoder);
+
+struct DecoderImpl : torch::nn::Module {
+  explicit DecoderImpl(const ModelConfig& cfg);
+  // codes [B, max_len, code_dim] -> pixels [B,3,T,H,W]
+  torch::Tensor forward(const torch::Tensor& codes, const Layout& layout);
+  ModelConfig cfg;
+  torch::nn::Linear from_code{nullptr};
+  torch::Tensor tok_pos, choice_emb, block_emb, query3d_pos;
+  torch::nn::ModuleList layers;
+  torch::nn::LayerNorm norm{nullptr};
+  torch::nn::Linear to_pixels{nullptr};
+  torch::nn::Conv2d head1{nullptr}, head2{nullptr};
+};
+TORCH_MODULE(Decoder);
+
+// Vector quantizer over l2-normalised low-dimensional codes (cosine lookup).
+struct QuantizerImpl : torch::nn::Module {
+  explicit QuantizerImpl(const ModelConfig& cfg);
+  struct Out {
+    torch::Tensor codes;    // straight-through quantised codes
+    torch::Tensor indices;  // int64 [...]
+    torch::Tensor loss;     // commitment + codebook loss over valid entries
+  };
+  Out forward(const torch::Tensor& z, const torch::Tensor& valid);
+  torch::Tensor lookup(const torch::Tensor& indices);  // -> normalised codes
+  torch::Tensor codebook;                              // [K, code_dim]
+};
+TORCH_MODULE(Quantizer);
+
+// ViT classifier over all candidate assignments, conditioned on the quality
+// weight wq of the proxy reward (the rate knob).
+struct RouterImpl : torch::nn::Module {
+  explicit RouterImpl(const ModelConfig& cfg);
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& wq);  // -> logits [B, A]
+  ModelConfig cfg;
+  torch::nn::Conv3d patch{nullptr};
+  torch::Tensor pos, cls;
+  torch::nn::Linear pref{nullptr};
+  torch::nn::ModuleList layers;
+  torch::nn::LayerNorm norm{nullptr};
+  torch::nn::Linear head{nullptr};
+};
+TORCH_MODULE(Router);
+
+struct EvaTokImpl : torch::nn::Module {
+  explicit EvaTokImpl(const ModelConfig& cfg);
+  ModelConfig cfg;
+  Encoder encoder{nullptr};
+  Quantizer quantizer{nullptr};
+  Decoder decoder{nullptr};
+  Router router{nullptr};
+};
+TORCH_MODULE(EvaTok);
+
+}  // namespace evatok

@@ -1,0 +1,303 @@
+#include "train.h"
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <random>
+#include <sys/stat.h>
+
+#include "data.h"
+#include "model.h"
+#include "safetensors.h"
+
+namespace evatok {
+using torch::Tensor;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+bool exists(const std::string& p) {
+  struct stat st;
+  return stat(p.c_str(), &st) == 0;
+}
+
+std::vector<Video> load_dir(const std::string& dir, int max_frames = 64) {
+  std::vector<Video> v;
+  for (const auto& p : list_videos(dir)) v.push_back(read_y4m(p, max_frames));
+  return v;
+}
+
+double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+std::string eta(double s) {
+  char b[32];
+  snprintf(b, sizeof b, "%dm%02ds", (int)s / 60, (int)s % 60);
+  return b;
+}
+
+torch::Device parse_device(const std::string& d) {
+  torch::Device dev(d);
+  if (dev.is_cuda() && !torch::cuda::is_available()) throw std::runtime_error("--device " + d + ": no CUDA in this LibTorch");
+  return dev;
+}
+
+std::unique_ptr<Model> open_or_create(const TrainOptions& o, torch::Device dev) {
+  if (!o.out.empty() && exists(o.out)) {
+    printf("resuming from %s\n", o.out.c_str());
+    return Model::load(o.out, dev);
+  }
+  if (!o.init.empty()) return Model::load(o.init, dev);
+  if (o.config.empty()) throw std::runtime_error("give --config (new model) or --init (existing model)");
+  auto m = std::make_unique<Model>(ModelConfig::from_file(o.config), o.seed, dev);
+  m->info["train.step"] = "0";
+  return m;
+}
+
+int info_int(const Model& m, const char* k) {
+  auto it = m.info.find(k);
+  return it == m.info.end() ? 0 : std::stoi(it->second);
+}
+
+}  // namespace
+
+int train_tokenizer(const TrainOptions& o) {
+  auto dev = parse_device(o.device);
+  if (o.threads > 0) torch::set_num_threads(o.threads);
+  auto model = open_or_create(o, dev);
+  auto& cfg = model->cfg;
+  if (o.uniform_tokens > 0 && cfg.choice_index(o.uniform_tokens) < 0)
+    throw std::runtime_error("--uniform must be one of the config's choices");
+  ClipSampler data(load_dir(o.data_dir), cfg.clip_frames, cfg.clip_height, cfg.clip_width, o.seed + 17);
+  std::unique_ptr<ClipSampler> val;
+  if (!o.val_dir.empty()) val = std::make_unique<ClipSampler>(load_dir(o.val_dir), cfg.clip_frames, cfg.clip_height, cfg.clip_width, 5);
+  printf("tokenizer %s: %lld parameters, %zu training videos, %d steps x batch %d\n", cfg.name.c_str(),
+         (long long)model->num_parameters(), data.size(), o.steps, o.batch);
+
+  auto& net = model->net;
+  std::vector<Tensor> params;
+  for (auto& p : net->encoder->parameters()) params.push_back(p);
+  for (auto& p : net->quantizer->parameters()) params.push_back(p);
+  for (auto& p : net->decoder->parameters()) params.push_back(p);
+  torch::optim::AdamW opt(params, torch::optim::AdamWOptions(o.lr).betas({0.9, 0.99}).weight_decay(0.01));
+  const std::string state_path = o.out + ".optim";
+  int step = info_int(*model, "train.step");
+  if (step > 0 && exists(state_path)) {
+    torch::serialize::InputArchive ar;
+    ar.load_from(state_path);
+    opt.load(ar);
+  }
+  std::mt19937_64 rng(o.seed * 7919 + step);  // resumed runs continue with a fresh but fixed stream
+  torch::manual_seed(o.seed + step);
+  const int nc = (int)cfg.choices.size(), nb = cfg.num_blocks();
+  std::vector<int64_t> usage(cfg.codebook_size, 0);
+  auto save = [&]() {
+    model->info["train.step"] = std::to_string(step);
+    model->info["train.kind"] = o.uniform_tokens ? "uniform-" + std::to_string(o.uniform_tokens) : "random-assignment";
+    model->save(o.out);
+    torch::serialize::OutputArchive ar;
+    opt.save(ar);
+    ar.save_to(state_path);
+  };
+  const auto t0 = Clock::now();
+  const int start_step = step;
+  double loss_acc = 0, psnr_acc = 0;
+  int acc_n = 0;
+  net->train();
+  while (step < o.steps) {
+    // Cosine schedule with a short warmup.
+    const double warm = std::min(1.0, (step + 1) / 100.0);
+    const double lr = o.lr * warm * (0.1 + 0.9 * 0.5 * (1 + std::cos(M_PI * step / (double)o.steps)));
+    for (auto& g : opt.param_groups()) static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr);
+    auto x = data.sample(o.batch).to(dev);
+    std::vector<Assignment> as(o.batch, Assignment(nb));
+    for (auto& a : as)
+      for (auto& c : a) c = o.uniform_tokens ? cfg.choice_index(o.uniform_tokens) : (int)(rng() % nc);
+    auto L = Layout::make(cfg, as, dev);
+    auto z = net->encoder(x, L);
+    auto q = net->quantizer(z, L.valid);
+    auto rec = net->decoder(q.codes, L);
+    auto mse = (rec - x).pow(2).mean();
+    auto loss = (rec - x).abs().mean() + mse + q.loss;
+    opt.zero_grad();
+    loss.backward();
+    torch::nn::utils::clip_grad_norm_(params, 1.0);
+    opt.step();
+    ++step;
+    // Revive codes unused for a while with current encoder outputs, so the
+    // codebook stays in use on short CPU runs.
+    {
+      torch::NoGradGuard ng;
+      auto used = q.indices.masked_select(L.valid).cpu();
+      auto* u = used.data_ptr<int64_t>();
+      for (int64_t i = 0; i < used.numel(); ++i) usage[u[i]] = step;
+      if (step % 50 == 0) {
+        auto zs = z.masked_select(L.valid.unsqueeze(-1)).view({-1, cfg.code_dim}).detach();
+        int revived = 0;
+        for (int k = 0; k < cfg.codebook_size && zs.size(0) > 0; ++k)
+          if (step - usage[k] > 200) {
+            net->quantizer->codebook[k].copy_(zs[(int64_t)(rng() % zs.size(0))] + 0.01 * torch::randn({cfg.code_dim}, zs.options()));
+            usage[k] = step;
+            ++revived;
+          }
+        (void)revived;
+      }
+    }
+    loss_acc += loss.item<double>();
+    psnr_acc += psnr_from_mse(mse.item<double>());
+    ++acc_n;
+    if (step % o.log_every == 0 || step == o.steps) {
+      const double el = seconds_since(t0), rate = (step - start_step) / std::max(el, 1e-9);
+      int active = 0;
+      for (auto u : usage) active += step - u <= 200;
+      printf("step %d/%d loss %.4f train-psnr %.2f dB codes-in-use %d lr %.2e | %.2f steps/s ETA %s\n", step, o.steps,
+             loss_acc / acc_n, psnr_acc / acc_n, active, lr, rate, eta((o.steps - step) / std::max(rate, 1e-9)).c_str());
+      fflush(stdout);
+      loss_acc = psnr_acc = 0;
+      acc_n = 0;
+    }
+    if (step % o.ckpt_every == 0) save();
+    if (o.max_minutes > 0 && seconds_since(t0) > o.max_minutes * 60) {
+      printf("time limit reached at step %d; checkpoint saved, rerun to resume\n", step);
+      break;
+    }
+  }
+  net->eval();
+  if (val) {
+    auto vx = val->fixed(32);
+    for (int c = 0; c < nc; ++c) {
+      auto rec = model->reconstruct(vx, std::vector<Assignment>(vx.size(0), Assignment(nb, c))).clamp(-0.5, 0.5);
+      const double m = (rec.cpu() - vx).pow(2).mean().item<double>();
+      printf("held-out uniform %d tokens/block: PSNR %.2f dB\n", cfg.choices[c], psnr_from_mse(m));
+      model->info["train.val_psnr_uniform_" + std::to_string(cfg.choices[c])] = std::to_string(psnr_from_mse(m));
+    }
+  }
+  save();
+  printf("saved %s (fingerprint %s)\n", o.out.c_str(), to_hex(model->fp.data(), 16).c_str());
+  return 0;
+}
+
+namespace {
+// Percentile (0..100) of picked reward among all assignments, per clip.
+double reward_percentile(const Tensor& reward_row, int picked) {
+  const float r = reward_row[picked].item<float>();
+  return 100.0 * (reward_row <= r).sum().item<int64_t>() / (double)reward_row.size(0);
+}
+}  // namespace
+
+int train_router(const TrainOptions& o) {
+  auto dev = parse_device(o.device);
+  if (o.threads > 0) torch::set_num_threads(o.threads);
+  if (o.init.empty()) throw std::runtime_error("router training needs --init <trained tokenizer model>");
+  auto model = Model::load(o.init, dev);
+  auto& cfg = model->cfg;
+  ClipSampler data(load_dir(o.data_dir), cfg.clip_frames, cfg.clip_height, cfg.clip_width, o.seed + 31);
+  ClipSampler val(load_dir(o.val_dir), cfg.clip_frames, cfg.clip_height, cfg.clip_width, 3);
+  // Stage 2: quality of every candidate assignment for every labelled clip.
+  auto t0 = Clock::now();
+  auto x = data.sample(o.label_clips);
+  std::vector<Tensor> qs;
+  for (int64_t s = 0; s < x.size(0); s += 8) {
+    qs.push_back(model->quality_table(x.slice(0, s, std::min(x.size(0), s + 8))));
+    const double el = seconds_since(t0);
+    const int64_t done = std::min(x.size(0), s + 8);
+    printf("labelling %lld/%lld clips, %.2f clips/s, ETA %s\n", (long long)done, (long long)x.size(0), done / el,
+           eta((x.size(0) - done) / (done / el)).c_str());
+    fflush(stdout);
+  }
+  auto Q = torch::cat(qs);
+  auto vx = val.fixed(o.val_clips);
+  auto VQ = model->quality_table(vx);
+  // z-scoring statistics over videos x assignments (as published).
+  auto lens = model->lengths();
+  cfg.q_mean = Q.mean().item<float>();
+  cfg.q_std = std::max(Q.std().item<float>(), 1e-3f);
+  cfg.l_mean = lens.mean().item<float>();
+  cfg.l_std = lens.std().item<float>();
+  printf("quality stats: mean %.2f dB std %.2f; length mean %.1f std %.1f\n", cfg.q_mean, cfg.q_std, cfg.l_mean, cfg.l_std);
+
+  // Stage 3: router, cross-entropy on argmax-reward labels; wq is an input so
+  // one router serves every rate preference.
+  auto& router = model->net->router;
+  torch::manual_seed(o.seed);
+  std::mt19937_64 rng(o.seed);
+  std::uniform_real_distribution<float> wq_dist(0.3f, 2.5f);
+  torch::optim::AdamW opt(router->parameters(), torch::optim::AdamWOptions(o.lr).weight_decay(0.05));
+  router->train();
+  const int64_t N = x.size(0);
+  auto xd = x.to(dev);
+  for (int step = 1; step <= o.steps; ++step) {
+    std::vector<int64_t> idx(o.batch);
+    std::vector<float> wq(o.batch);
+    std::vector<int64_t> target(o.batch);
+    for (int i = 0; i < o.batch; ++i) {
+      idx[i] = (int64_t)(rng() % N);
+      wq[i] = wq_dist(rng);
+      target[i] = model->reward(Q[idx[i]].unsqueeze(0), wq[i], cfg.reward_wl).argmax(-1).item<int64_t>();
+    }
+    auto xb = xd.index_select(0, torch::tensor(idx).to(dev));
+    if (rng() & 1) xb = xb.flip({4});  // a mirrored clip keeps its label
+    auto logits = router(xb, torch::tensor(wq).to(dev));
+    auto loss = torch::nn::functional::cross_entropy(logits, torch::tensor(target).to(dev));
+    opt.zero_grad();
+    loss.backward();
+    opt.step();
+    if (step % o.log_every == 0) {
+      printf("router step %d/%d loss %.3f\n", step, o.steps, loss.item<double>());
+      fflush(stdout);
+    }
+  }
+  router->eval();
+  // Validation on held-out clips at the default preference.
+  auto R = model->reward(VQ, cfg.reward_wq, cfg.reward_wl);
+  auto logits = [&] {
+    torch::NoGradGuard ng;
+    return router(vx.to(dev), torch::full({vx.size(0)}, cfg.reward_wq).to(dev)).cpu();
+  }();
+  auto label = R.argmax(-1);
+  auto top5 = std::get<1>(logits.topk(5, -1));
+  double top1 = 0, in5 = 0, pct = 0;
+  for (int64_t i = 0; i < vx.size(0); ++i) {
+    const int64_t pick = logits[i].argmax().item<int64_t>();
+    top1 += pick == label[i].item<int64_t>();
+    in5 += (top5[i] == label[i]).any().item().toBool();
+    pct += reward_percentile(R[i], (int)pick);
+  }
+  const double n = (double)vx.size(0);
+  printf("router held-out: top-1 %.1f%% top-5 %.1f%% mean reward percentile %.1f\n", 100 * top1 / n, 100 * in5 / n, pct / n);
+  model->has_router = true;
+  model->info["train.router_top1"] = std::to_string(100 * top1 / n);
+  model->info["train.router_top5"] = std::to_string(100 * in5 / n);
+  model->info["train.router_reward_percentile"] = std::to_string(pct / n);
+  model->save(o.out);
+  printf("saved %s (fingerprint %s)\n", o.out.c_str(), to_hex(model->fp.data(), 16).c_str());
+  return 0;
+}
+
+int evaluate(const std::string& path, const std::string& dir, int clips, float wq, const std::string& device,
+             bool with_search) {
+  auto model = Model::load(path, parse_device(device));
+  auto& cfg = model->cfg;
+  ClipSampler val(load_dir(dir), cfg.clip_frames, cfg.clip_height, cfg.clip_width, 3);
+  auto x = val.fixed(clips);
+  const int nb = cfg.num_blocks();
+  auto report = [&](const char* name, const std::vector<Assignment>& as) {
+    auto rec = model->reconstruct(x, as).clamp(-0.5, 0.5).cpu();
+    double psnr = 0, tokens = 0;
+    for (int64_t i = 0; i < x.size(0); ++i) {
+      psnr += psnr_from_mse((rec[i] - x[i]).pow(2).mean().item<double>());
+      for (int c : as[i]) tokens += cfg.choices[c];
+    }
+    printf("%-12s tokens/clip %7.1f  PSNR %.2f dB\n", name, tokens / x.size(0), psnr / x.size(0));
+  };
+  printf("%lld held-out clips from %s\n", (long long)x.size(0), dir.c_str());
+  for (size_t c = 0; c < cfg.choices.size(); ++c)
+    report(("uniform-" + std::to_string(cfg.choices[c])).c_str(), std::vector<Assignment>(x.size(0), Assignment(nb, (int)c)));
+  if (model->has_router) report("router", model->route(x, wq));
+  if (with_search) report("search", model->search(x, wq, cfg.reward_wl));
+  return 0;
+}
+
+}  // namespace evatok

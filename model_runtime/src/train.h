@@ -1,0 +1,33 @@
+// Training stages of the EVATok pipeline (design section 2):
+//  1. tokenizer under random assignments (proxy tokenizer / uniform baseline),
+//  2. proxy-reward labels (quality of every assignment, z-scored),
+//  3. router trained on argmax-reward labels, conditioned on wq.
+// Each writes a self-describing model file and resumes from its checkpoint.
+#pragma once
+#include <string>
+
+namespace evatok {
+
+struct TrainOptions {
+  std::string data_dir;      // training .y4m videos
+  std::string val_dir;       // held-out .y4m videos (validation/report only)
+  std::string config;        // model config JSON (new model) ...
+  std::string init;          // ... or an existing model file to start from
+  std::string out;           // model file written at every checkpoint
+  std::string device = "cpu";
+  int steps = 1000, batch = 8, threads = 0, log_every = 25, ckpt_every = 250;
+  float lr = 1e-3f;
+  unsigned long long seed = 1;
+  int uniform_tokens = 0;    // >0: fixed-length baseline (every block this many tokens)
+  // router stage
+  int label_clips = 256, val_clips = 64;
+  float max_minutes = 0;     // stop (with a checkpoint) after this wall time; 0 = no limit
+};
+
+int train_tokenizer(const TrainOptions& o);
+int train_router(const TrainOptions& o);
+// Prints PSNR/tokens of router, uniform-K and search assignments on held-out clips.
+int evaluate(const std::string& model, const std::string& data_dir, int clips, float wq,
+             const std::string& device, bool with_search);
+
+}  // namespace evatok
