@@ -8,11 +8,11 @@ Matroska file after applying damage to chosen packets or to the stream header:
   evatok_mkv.py info IN
   evatok_mkv.py mutate IN OUT [--truncate I:N] [--corrupt I:OFF:COUNT:SEED]
                               [--scramble I:SEED] [--append I:N] [--replace I:N:SEED]
-                              [--extradata garbage:N:SEED | --extradata none]
+                              [--extradata garbage:N:SEED | --extradata none] [--keep N]
 
 I is a packet index; --truncate keeps the first N bytes, --corrupt overwrites
 COUNT bytes from OFF with random values, --scramble randomises every byte,
---append adds N random bytes, --replace substitutes N random bytes.
+--append adds N random bytes, --replace substitutes N random bytes, --keep N drops all packets after the first N.
 """
 import json
 import random
@@ -128,8 +128,7 @@ def enc_id(eid):
 def enc_size(n):
     for length in range(1, 9):
         if n < (1 << (7 * length)) - 1:
-            return ((1 << (7 * length + (8 - length))) >> (8 - length) | n).to_bytes(length, "big") \
-                if False else (n | (1 << (7 * length))).to_bytes(length, "big")
+            return (n | (1 << (7 * length))).to_bytes(length, "big")
     raise ValueError("element too large")
 
 
@@ -194,6 +193,9 @@ def main(argv):
         opt, val = args[0], args[1]
         args = args[2:]
         f = val.split(":")
+        if opt == "--keep":
+            del pk[int(f[0]):]
+            continue
         if opt == "--extradata":
             info["track"]["codec_private"] = b"" if f[0] == "none" else rand_bytes(int(f[1]), int(f[2]))
             continue

@@ -1,0 +1,322 @@
+#!/bin/bash
+# End-to-end tests of the evatok codec in the patched FFmpeg.
+#
+#   e2e.sh CASE FFMPEG FFPROBE MODEL [EVATOK_TOOL]
+#
+# CASE: roundtrip-mkv roundtrip-nut pixfmt-rgb24 pixfmt-yuv420p adaptive
+#       options corrupt extradata model edge
+# MODEL is the model used for encoding and decoding; EVATOK_TOOL (optional,
+# the `evatok` CLI) creates a second, untrained model for the fingerprint test.
+# Environment: EVATOK_PSNR_FLOOR (dB, default 18), EVATOK_TEST_TIMEOUT
+# (seconds per command, default 300), EVATOK_TEST_KEEP=1 keeps the work dir.
+# Exit status: 0 pass, 1 fail, 77 skip (meson convention).
+set -u
+
+case_name=${1:?usage: e2e.sh CASE FFMPEG FFPROBE MODEL [EVATOK_TOOL]}
+FFMPEG=${2:?missing FFMPEG}
+FFPROBE=${3:?missing FFPROBE}
+MODEL=${4:?missing MODEL}
+TOOL=${5:-}
+PSNR_FLOOR=${EVATOK_PSNR_FLOOR:-18}
+TMO=${EVATOK_TEST_TIMEOUT:-300}
+HELPER="$(cd "$(dirname "$0")" && pwd)/evatok_mkv.py"
+
+[ -x "$FFMPEG" ] && [ -x "$FFPROBE" ] || { echo "FAIL: ffmpeg/ffprobe not built: $FFMPEG $FFPROBE"; exit 1; }
+[ -f "$MODEL" ] || { echo "FAIL: model file '$MODEL' missing"; exit 1; }
+MODEL=$(cd "$(dirname "$MODEL")" && pwd)/$(basename "$MODEL")
+export EVATOK_MODEL=$MODEL  # default model for every ffmpeg/ffprobe below
+
+W=$(mktemp -d "${TMPDIR:-/tmp}/evatok-e2e-$case_name.XXXXXX")
+[ "${EVATOK_TEST_KEEP:-0}" = 1 ] || trap 'rm -rf "$W"' EXIT
+cd "$W" || exit 1
+
+failures=0
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+ok()   { echo "ok:   $*"; }
+die()  { echo "FAIL: $*"; exit 1; }
+
+# run LOG CMD...: runs under a timeout with output in LOG; a hang or a signal
+# (crash) is always a failure; returns the command's exit status otherwise.
+run() {
+    local log=$1; shift
+    timeout -k 10 "$TMO" "$@" >"$log" 2>&1
+    local rc=$?
+    if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then
+        fail "timed out after ${TMO}s: $*"; tail -n 5 "$log"
+    elif [ $rc -ge 128 ]; then
+        fail "killed by signal $((rc - 128)) (crash): $*"; tail -n 20 "$log"
+    fi
+    return $rc
+}
+ff()  { local log=$1; shift; run "$log" "$FFMPEG" -nostdin -hide_banner -y "$@"; }
+fp()  { "$FFPROBE" -v error "$@" 2>/dev/null; }   # metadata queries only
+
+# make_src NAME W H FRAMES PIXFMT [lavfi source]: lossless reference clip in NUT
+make_src() {
+    local src=${6:-testsrc2=size=${2}x${3}:rate=25}
+    ff "make_$1.log" -f lavfi -i "$src" -frames:v "$4" -pix_fmt "$5" -c:v rawvideo "$1.nut" ||
+        die "cannot make source clip $1 (see above)"
+}
+# psnr DECODED REFERENCE -> average PSNR (rgb24) on stdout
+psnr() {
+    "$FFMPEG" -nostdin -hide_banner -i "$1" -i "$2" \
+        -lavfi "[0:v]format=rgb24[a];[1:v]format=rgb24[b];[a][b]psnr" -f null - 2>&1 |
+        sed -n 's/.*PSNR.* average:\([0-9.inf]*\).*/\1/p' | tail -n 1
+}
+ge() { awk -v a="$1" -v b="$2" 'BEGIN { exit !((a == "inf") || (a + 0 >= b + 0)) }'; }
+nb_frames() { fp -count_frames -select_streams v:0 -show_entries stream=nb_read_frames -of csv=p=0 "$1"; }
+pts_list()  { fp -select_streams v:0 -show_entries frame=pts_time -of csv=p=0 "$1"; }
+model_choices() {   # token counts the model allows, from the encoder's error message
+    "$FFMPEG" -nostdin -hide_banner -f lavfi -i testsrc2=size=64x64 -frames:v 1 \
+        -c:v evatok -assign uniform:0 -f null - 2>&1 |
+        sed -n 's/.*token counts: \([0-9, ]*\).*/\1/p' | tr -d ' ' | tr ',' ' '
+}
+
+# check_roundtrip NAME ENCODED SOURCE FRAMES W H NPACKETS
+check_roundtrip() {
+    local name=$1 enc=$2 src=$3 frames=$4 w=$5 h=$6 npk=$7
+    local codec dims n sizes pts_src pts_dec p
+    codec=$(fp -select_streams v:0 -show_entries stream=codec_name -of csv=p=0 "$enc")
+    [ "$codec" = evatok ] && ok "$name: ffprobe codec_name evatok" || fail "$name: codec_name '$codec'"
+    sizes=$(fp -select_streams v:0 -show_entries packet=size -of csv=p=0 "$enc" | tr '\n' ' ')
+    set -- $sizes
+    [ $# -eq "$npk" ] && ok "$name: $npk packets (sizes $sizes)" || fail "$name: expected $npk packets, got $# ($sizes)"
+    n=$(fp -select_streams v:0 -show_entries packet=flags -of csv=p=0 "$enc" | grep -c '^K')
+    [ "$n" -eq "$npk" ] && ok "$name: all packets are keyframes" || fail "$name: $n of $npk packets keyframes"
+    n=$(nb_frames "$enc")
+    [ "$n" = "$frames" ] && ok "$name: $frames frames decoded" || fail "$name: decoded '$n' frames, expected $frames"
+    dims=$(fp -select_streams v:0 -show_entries frame=width,height -of csv=p=0 "$enc" | sort -u | tr '\n' ' ')
+    [ "$dims" = "$w,$h " ] && ok "$name: frames are ${w}x${h}" || fail "$name: frame sizes '$dims'"
+    pts_src=$(pts_list "$src"); pts_dec=$(pts_list "$enc")
+    [ -n "$pts_dec" ] && [ "$pts_src" = "$pts_dec" ] && ok "$name: frame timestamps equal the input's" ||
+        { fail "$name: timestamps differ"; diff <(echo "$pts_src") <(echo "$pts_dec") | head -n 8; }
+    n=$(fp -select_streams v:0 -show_entries frame_tags=lavc.evatok.tokens -of csv=p=0 "$enc" | grep -c '^[1-9][0-9]*$')
+    [ "$n" = "$frames" ] && ok "$name: every frame carries lavc.evatok.tokens" || fail "$name: $n frames with token metadata"
+    ff "dec_$name.log" -i "$enc" -c:v rawvideo -pix_fmt rgb24 "dec_$name.nut" || fail "$name: decoding to rawvideo failed"
+    p=$(psnr "dec_$name.nut" "$src")
+    if [ -n "$p" ] && ge "$p" "$PSNR_FLOOR"; then ok "$name: PSNR $p dB >= $PSNR_FLOOR"
+    else fail "$name: PSNR '$p' dB below floor $PSNR_FLOOR"; fi
+}
+
+case $case_name in
+roundtrip-mkv|roundtrip-nut)
+    ext=${case_name#roundtrip-}
+    make_src src 200 150 37 rgb24
+    ff enc.log -v verbose -i src.nut -c:v evatok "out.$ext" || die "encoding failed: $(tail -n 3 enc.log)"
+    n=$(grep -c 'evatok: packet [0-9]*: [0-9]* frames' enc.log)
+    [ "$n" = 3 ] && ok "verbose log shows the assignment of 3 packets" || fail "verbose log has $n assignment lines"
+    grep -q 'evatok: packet 2: 5 frames' enc.log && ok "last packet holds the 5 remaining frames" ||
+        fail "no 'packet 2: 5 frames' line in the log"
+    check_roundtrip "$ext" "out.$ext" src.nut 37 200 150 3
+    # explicit -model on the decoder side, model from the option, not from the environment
+    EVATOK_MODEL=/nonexistent/evatok.safetensors run dec_opt.log "$FFMPEG" -nostdin -hide_banner \
+        -model "$MODEL" -i "out.$ext" -f framecrc framecrc.txt ||
+        fail "decoding with -model failed: $(tail -n 2 dec_opt.log)"
+    n=$(grep -vc '^#' framecrc.txt)
+    [ "$n" = 37 ] && ok "decoder -model option: 37 frames" || fail "decoder -model option: $n frames"
+    ;;
+
+pixfmt-rgb24|pixfmt-yuv420p)
+    fmt=${case_name#pixfmt-}
+    make_src src 200 150 20 "$fmt"
+    ff enc.log -i src.nut -c:v evatok out.mkv || die "encoding $fmt failed: $(tail -n 3 enc.log)"
+    grep -q "Video: evatok.*, $fmt" enc.log && ok "encoder took $fmt without conversion" ||
+        fail "encoder input was not $fmt: $(grep 'Video: evatok' enc.log)"
+    check_roundtrip "$fmt" out.mkv src.nut 20 200 150 2
+    ;;
+
+adaptive)
+    # A still block then a moving one: the router should spend more on the latter.
+    ff still.log -f lavfi -i "testsrc2=size=128x128:rate=25" \
+        -vf "trim=end_frame=1,loop=loop=15:size=1,setpts=N/25/TB" -frames:v 16 -pix_fmt rgb24 -c:v rawvideo still.nut ||
+        die "cannot make still clip"
+    ff move.log -f lavfi -i "mandelbrot=size=128x128:rate=25,rotate=a=t*4" -frames:v 16 \
+        -pix_fmt rgb24 -c:v rawvideo move.nut || die "cannot make moving clip"
+    ff cat.log -i still.nut -i move.nut -lavfi "[0:v][1:v]concat=n=2:v=1[v]" -map "[v]" \
+        -c:v rawvideo src.nut || die "cannot concatenate"
+    ff enc.log -i src.nut -c:v evatok -assign router out.mkv || die "router encode failed: $(tail -n 3 enc.log)"
+    t=$(fp -select_streams v:0 -show_entries frame_tags=lavc.evatok.tokens -of csv=p=0 out.mkv | uniq | tr '\n' ' ')
+    set -- $t
+    if [ $# -eq 2 ] && [ "$1" -lt "$2" ]; then ok "router: still block $1 tokens < moving block $2 tokens"
+    else fail "router: token counts per packet '$t' (expected still < moving)"; fi
+    s=$(fp -select_streams v:0 -show_entries packet=size -of csv=p=0 out.mkv | tr '\n' ' ')
+    set -- $s
+    if [ $# -eq 2 ] && [ "$1" -lt "$2" ]; then ok "router: packet sizes vary ($s)"
+    else fail "router: packet sizes '$s' do not grow with the token count"; fi
+
+    choices=$(model_choices)
+    [ -n "$choices" ] || die "cannot read the model's choices"
+    set -- $choices
+    hi=$1; lo=${!#}
+    for k in "$hi" "$lo"; do
+        ff "u$k.log" -i src.nut -c:v evatok -assign "uniform:$k" "u$k.mkv" || fail "uniform:$k failed"
+        bad=$(fp -select_streams v:0 -show_entries frame_tags=lavc.evatok.assignment -of csv=p=0 "u$k.mkv" |
+              tr ',;' '\n\n' | grep -vcx "$k")
+        [ "$bad" = 0 ] && ok "uniform:$k: every block has $k tokens" || fail "uniform:$k: $bad blocks differ"
+    done
+    sh=$(fp -show_entries format=size -of csv=p=0 "u$hi.mkv"); sl=$(fp -show_entries format=size -of csv=p=0 "u$lo.mkv")
+    [ "$sh" -gt "$sl" ] && ok "uniform:$hi file ($sh B) larger than uniform:$lo ($sl B)" ||
+        fail "uniform:$hi ($sh B) not larger than uniform:$lo ($sl B)"
+    ;;
+
+options)
+    make_src src 64 64 16 rgb24
+    ff search.log -v verbose -i src.nut -c:v evatok -assign search -wq 2.0 s.mkv &&
+        grep -q 'evatok: packet 0: 16 frames' search.log && ok "assign=search works" ||
+        fail "assign=search: $(tail -n 3 search.log)"
+    ff threads.log -threads 1 -i src.nut -c:v evatok -threads 1 t.mkv && [ "$(nb_frames t.mkv)" = 16 ] &&
+        ok "-threads 1 works" || fail "-threads 1: $(tail -n 3 threads.log)"
+    for a in foo uniform: uniform:7 uniform:64x "uniform:-32" ""; do
+        ff "bad.log" -i src.nut -c:v evatok -assign "$a" bad.mkv
+        rc=$?
+        if [ $rc -ne 0 ] && [ $rc -lt 128 ] && grep -q 'evatok: invalid -assign' bad.log; then ok "-assign '$a' rejected clearly"
+        else fail "-assign '$a': rc=$rc $(grep "evatok: " bad.log | head -n 2)"; fi
+    done
+    ff wq.log -i src.nut -c:v evatok -wq -1 bad.mkv
+    rc=$?; [ $rc -ne 0 ] && [ $rc -lt 128 ] && ok "-wq -1 rejected" || fail "-wq -1: rc=$rc"
+    ff dev.log -i src.nut -c:v evatok -device nosuchdevice bad.mkv
+    rc=$?
+    if [ $rc -ne 0 ] && [ $rc -lt 128 ] && grep -q 'evatok: cannot load model' dev.log; then ok "bad -device rejected clearly"
+    else fail "bad -device: rc=$rc $(grep "evatok: " dev.log | head -n 2)"; fi
+    run help.log "$FFMPEG" -hide_banner -h encoder=libevatok
+    for o in model assign wq device; do grep -q -- "-$o " help.log || fail "option -$o missing from help"; done
+    ok "encoder help lists model, assign, wq, device"
+    ;;
+
+corrupt)
+    make_src src 200 150 37 rgb24
+    ff enc.log -i src.nut -c:v evatok out.mkv || die "encoding failed: $(tail -n 3 enc.log)"
+    python3 "$HELPER" info out.mkv > info.json || die "helper cannot read out.mkv"
+    size1=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["packets"][1]["size"])' info.json)
+    # damage -> expected decoded frames ("" = any count; no crash or hang either way)
+    variants="truncate-half:--truncate 1:$((size1 / 2)):21
+truncate-1:--truncate 1:1:21
+truncate-last-byte:--truncate 1:$((size1 - 1)):21
+header-bytes:--corrupt 1:0:8:1:
+header-byte-4:--corrupt 1:4:1:2:
+payload-bytes:--corrupt 1:$((size1 / 2)):16:3:
+scramble:--scramble 1:4:
+append-1MB:--append 1:1048576:
+replace-16MB:--replace 1:16777216:5:
+replace-tiny:--replace 1:3:6:21
+all-scrambled:--scramble 0:7 --scramble 1:8 --scramble 2:9:"
+    while IFS= read -r line; do
+        name=${line%%:*}; rest=${line#*:}; want=${rest##*:}; args=${rest%:*}
+        # shellcheck disable=SC2086
+        python3 "$HELPER" mutate out.mkv "$name.mkv" $args || { fail "$name: helper failed"; continue; }
+        ff "$name.log" -i "$name.mkv" -f framecrc "$name.crc"
+        rc=$?
+        [ $rc -ge 124 ] && continue   # run() already reported the hang/crash
+        n=$(grep -vc '^#' "$name.crc" 2>/dev/null)
+        msg=$(grep -m1 'evatok: ' "$name.log")
+        if [ -n "$want" ] && [ "$n" != "$want" ]; then
+            fail "$name: decoded $n frames, expected $want (rc=$rc) $msg"
+        elif [ "$n" != 37 ] && [ -z "$msg" ]; then
+            fail "$name: $n frames but no evatok error message (rc=$rc)"
+        else
+            ok "$name: rc=$rc, $n frames${msg:+, message: ${msg#*] }}"
+        fi
+    done <<< "$variants"
+    ;;
+
+extradata)
+    make_src src 200 150 20 rgb24
+    ff enc.log -i src.nut -c:v evatok out.mkv || die "encoding failed"
+    python3 "$HELPER" mutate out.mkv garbage.mkv --extradata garbage:64:1 || die "helper failed"
+    python3 "$HELPER" mutate out.mkv short.mkv --extradata garbage:3:2 || die "helper failed"
+    for v in garbage short; do
+        ff "$v.log" -i "$v.mkv" -f framecrc "$v.crc"
+        rc=$?; n=$(grep -vc '^#' "$v.crc" 2>/dev/null)
+        if [ $rc -lt 124 ] && [ "$n" = 0 ] && grep -q 'evatok: invalid stream header' "$v.log"; then
+            ok "$v extradata: rejected clearly (rc=$rc)"
+        else fail "$v extradata: rc=$rc, $n frames, $(grep -m1 "evatok: " "$v.log")"; fi
+    done
+    python3 "$HELPER" mutate out.mkv none.mkv --extradata none || die "helper failed"
+    ff none.log -i none.mkv -f framecrc none.crc
+    rc=$?; n=$(grep -vc '^#' none.crc 2>/dev/null)
+    if [ $rc -eq 0 ] && [ "$n" = 20 ] && grep -q 'stream has no header' none.log; then ok "no extradata: warning, 20 frames"
+    else fail "no extradata: rc=$rc, $n frames"; fi
+    ;;
+
+model)
+    make_src src 64 64 20 rgb24
+    ff enc.log -i src.nut -c:v evatok out.mkv || die "encoding failed"
+    echo "this is not a model" > text.safetensors
+    : > empty.safetensors
+    head -c 100000 "$MODEL" > truncated.safetensors
+    for m in text empty truncated; do
+        ff "dec_$m.log" -model "$m.safetensors" -i out.mkv -f null -
+        rc=$?
+        if [ $rc -ne 0 ] && [ $rc -lt 124 ] && grep -q "evatok: cannot load model" "dec_$m.log"; then ok "decoder, $m model: clear error (rc=$rc)"
+        else fail "decoder, $m model: rc=$rc $(grep -m1 "evatok: " "dec_$m.log")"; fi
+        ff "enc_$m.log" -i src.nut -c:v evatok -model "$m.safetensors" bad.mkv
+        rc=$?
+        if [ $rc -ne 0 ] && [ $rc -lt 124 ] && grep -q "evatok: cannot load model" "enc_$m.log"; then ok "encoder, $m model: clear error (rc=$rc)"
+        else fail "encoder, $m model: rc=$rc $(grep -m1 "evatok: " "enc_$m.log")"; fi
+    done
+    ff dec_missing.log -model /nonexistent/dir/m.safetensors -i out.mkv -f null -
+    rc=$?
+    [ $rc -ne 0 ] && [ $rc -lt 124 ] && grep -q "cannot load model '/nonexistent/dir/m.safetensors'" dec_missing.log &&
+        ok "decoder, missing model path: clear error" || fail "decoder, missing model: rc=$rc"
+    EVATOK_MODEL=/nonexistent/dir/m.safetensors ff enc_missing.log -i src.nut -c:v evatok bad.mkv
+    rc=$?
+    [ $rc -ne 0 ] && [ $rc -lt 124 ] && grep -q "cannot load model '/nonexistent/dir/m.safetensors'" enc_missing.log &&
+        ok "encoder, EVATOK_MODEL pointing nowhere: clear error" || fail "encoder, missing model: rc=$rc"
+    # ffprobe must not need the model to show the stream (lazy loading)
+    c=$(EVATOK_MODEL=/nonexistent "$FFPROBE" -v error -show_entries stream=codec_name,width,height -of csv=p=0 out.mkv)
+    [ "$c" = "evatok,64,64" ] && ok "ffprobe -show_streams works without a model" || fail "ffprobe without model: '$c'"
+    if [ -n "$TOOL" ] && [ -x "$TOOL" ]; then
+        cfg="$(dirname "$0")/../../model_runtime/configs/small.json"
+        if run init.log "$TOOL" init --config "$cfg" --out other.safetensors; then
+            ff dec_other.log -model other.safetensors -i out.mkv -f null -
+            rc=$?
+            if [ $rc -ne 0 ] && [ $rc -lt 124 ] && grep -q "evatok: the stream was made with another model" dec_other.log; then
+                ok "decoder, model with another fingerprint: clear error"
+            else fail "decoder, other model: rc=$rc $(grep -m1 "evatok: " dec_other.log)"; fi
+        else fail "cannot create a second model with $TOOL: $(tail -n 2 init.log)"; fi
+    else
+        echo "note: no evatok tool given; fingerprint-mismatch check skipped"
+    fi
+    ;;
+
+edge)
+    # zero frames: ffmpeg never opens the encoder; must end cleanly
+    ff zero.log -f lavfi -i testsrc2=size=64x64 -frames:v 0 -c:v evatok zero.nut
+    rc=$?; [ $rc -lt 124 ] && ok "zero-frame encode ends cleanly (rc=$rc)"
+    # an evatok track without packets decodes to nothing
+    make_src src 64 64 3 rgb24
+    ff enc.log -i src.nut -c:v evatok one_pkt.mkv || die "encoding failed"
+    python3 "$HELPER" mutate one_pkt.mkv nopkt.mkv --keep 0 || die "helper failed"
+    ff nopkt.log -i nopkt.mkv -f framecrc nopkt.crc
+    rc=$?; n=$(grep -vc '^#' nopkt.crc 2>/dev/null)
+    [ $rc -lt 124 ] && [ "${n:-0}" = 0 ] && ok "evatok track without packets: 0 frames (rc=$rc)" ||
+        fail "track without packets: rc=$rc n=$n"
+    # one frame
+    make_src one 200 150 1 rgb24
+    ff enc1.log -i one.nut -c:v evatok one.mkv || fail "1-frame encode: $(tail -n 3 enc1.log)"
+    check_roundtrip one one.mkv one.nut 1 200 150 1
+    # odd size, 17 frames = one full group + a single frame
+    make_src odd 37 23 17 rgb24 "testsrc=size=37x23:rate=25"   # testsrc2 rounds to even sizes
+    ff encodd.log -i odd.nut -c:v evatok odd.nut.mkv || fail "37x23 encode: $(tail -n 3 encodd.log)"
+    check_roundtrip odd odd.nut.mkv odd.nut 17 37 23 2
+    # tiny frames
+    make_src tiny 1 1 4 rgb24 "testsrc=size=1x1:rate=25"
+    ff enctiny.log -i tiny.nut -c:v evatok tiny.mkv
+    rc=$?
+    if [ $rc -eq 0 ]; then [ "$(nb_frames tiny.mkv)" = 4 ] && ok "1x1 frames: round trip" || fail "1x1: frame count"
+    elif [ $rc -lt 124 ] && grep -q 'evatok: ' enctiny.log; then ok "1x1 frames: refused clearly"
+    else fail "1x1 frames: rc=$rc"; fi
+    # AVI (FourCC EVTK) and cutting by packets
+    make_src avisrc 64 64 20 rgb24
+    ff avi.log -i avisrc.nut -c:v evatok out.avi || fail "AVI encode: $(tail -n 2 avi.log)"
+    check_roundtrip avi out.avi avisrc.nut 20 64 64 2
+    ;;
+
+*)
+    die "unknown case '$case_name'"
+    ;;
+esac
+
+[ $failures -eq 0 ] || { echo "$case_name: $failures check(s) failed (work dir $W)"; exit 1; }
+echo "$case_name: all checks passed"
+exit 0
