@@ -157,7 +157,7 @@ static int attach_metadata(AVCodecContext *avctx, AVFrame *f, const AVPacket *pk
 {
     LibEvatokDecContext *s = avctx->priv_data;
     char err[ERR_SIZE];
-    int *idx, count = 0, max, ret = 0;
+    int *tok, count = 0, max, ret = 0;
     AVBPrint bp;
 
     if ((ret = av_dict_set_int(&f->metadata, "lavc.evatok.tokens", pi->total_tokens, 0)) < 0)
@@ -166,18 +166,17 @@ static int attach_metadata(AVCodecContext *avctx, AVFrame *f, const AVPacket *pk
         pi->tiles_x > INT_MAX / pi->tiles_y / pi->num_blocks)
         return 0;
     max = pi->tiles_x * pi->tiles_y * pi->num_blocks;
-    idx = av_malloc_array(max, sizeof(*idx));
-    if (!idx)
+    tok = av_malloc_array(max, sizeof(*tok));
+    if (!tok)
         return AVERROR(ENOMEM);
-    if (evatok_packet_assignment(s->model, pkt->data, pkt->size, idx, max, &count,
+    if (evatok_packet_assignment(s->model, pkt->data, pkt->size, tok, max, &count,
                                  err, sizeof(err)) == EVATOK_OK) {
         /* blocks of a tile separated by ',', tiles by ';' */
         av_bprint_init(&bp, 0, AV_BPRINT_SIZE_UNLIMITED);
-        for (int i = 0; i < count; i++) {
-            int c = idx[i];
+        for (int i = 0; i < FFMIN(count, max); i++) {
             if (i)
                 av_bprint_chars(&bp, i % pi->num_blocks ? ',' : ';', 1);
-            av_bprintf(&bp, "%d", c >= 0 && c < s->info->num_choices ? s->info->choices[c] : -1);
+            av_bprintf(&bp, "%d", tok[i]); /* tokens of this block */
         }
         if (av_bprint_is_complete(&bp))
             ret = av_dict_set(&f->metadata, "lavc.evatok.assignment", bp.str, 0);
@@ -185,7 +184,7 @@ static int attach_metadata(AVCodecContext *avctx, AVFrame *f, const AVPacket *pk
             ret = AVERROR(ENOMEM);
         av_bprint_finalize(&bp, NULL);
     }
-    av_free(idx);
+    av_free(tok);
     return ret;
 }
 

@@ -222,7 +222,7 @@ static void log_assignment(AVCodecContext *avctx, const uint8_t *data, size_t si
     LibEvatokEncContext *s = avctx->priv_data;
     EvatokPacketInfo pi;
     char err[ERR_SIZE];
-    int *idx, count = 0, max;
+    int *tok, count = 0, max;
     AVBPrint bp;
 
     if (av_log_get_level() < AV_LOG_VERBOSE)
@@ -232,26 +232,24 @@ static void log_assignment(AVCodecContext *avctx, const uint8_t *data, size_t si
         pi.tiles_x > INT_MAX / pi.tiles_y / pi.num_blocks)
         return;
     max = pi.tiles_x * pi.tiles_y * pi.num_blocks;
-    idx = av_malloc_array(max, sizeof(*idx));
-    if (!idx)
+    tok = av_malloc_array(max, sizeof(*tok));
+    if (!tok)
         return;
-    if (evatok_packet_assignment(s->model, data, size, idx, max, &count, err, sizeof(err)) == EVATOK_OK) {
+    if (evatok_packet_assignment(s->model, data, size, tok, max, &count, err, sizeof(err)) == EVATOK_OK) {
         av_bprint_init(&bp, 0, AV_BPRINT_SIZE_UNLIMITED);
         av_bprintf(&bp, "evatok: packet %"PRId64": %d frames", s->nb_packets, nb_frames);
-        for (int i = 0; i < count; i++) {
-            int c = idx[i];
-            int tokens = c >= 0 && c < s->info->num_choices ? s->info->choices[c] : -1;
+        for (int i = 0; i < FFMIN(count, max); i++) {
             if (i % pi.num_blocks == 0)
                 av_bprintf(&bp, ", tile %d: ", i / pi.num_blocks);
             else
                 av_bprintf(&bp, ",");
-            av_bprintf(&bp, "%d", tokens);
+            av_bprintf(&bp, "%d", tok[i]); /* tokens of this block */
         }
         av_bprintf(&bp, " tokens (%d total)", pi.total_tokens);
         av_log(avctx, AV_LOG_VERBOSE, "%s\n", bp.str);
         av_bprint_finalize(&bp, NULL);
     }
-    av_free(idx);
+    av_free(tok);
 }
 
 static int emit_group(AVCodecContext *avctx, AVPacket *pkt)

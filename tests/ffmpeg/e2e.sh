@@ -8,7 +8,9 @@
 # MODEL is the model used for encoding and decoding; EVATOK_TOOL (optional,
 # the `evatok` CLI) creates a second, untrained model for the fingerprint test.
 # Environment: EVATOK_PSNR_FLOOR (dB, default 18), EVATOK_TEST_TIMEOUT
-# (seconds per command, default 300), EVATOK_TEST_KEEP=1 keeps the work dir.
+# (seconds per command, default 300), EVATOK_TEST_KEEP=1 keeps the work dir,
+# EVATOK_TEST_ENC_OPTS (extra encoder options for the round trips, e.g.
+# "-assign uniform:32" with a model that has no router).
 # Exit status: 0 pass, 1 fail, 77 skip (meson convention).
 set -u
 
@@ -19,6 +21,7 @@ MODEL=${4:?missing MODEL}
 TOOL=${5:-}
 PSNR_FLOOR=${EVATOK_PSNR_FLOOR:-18}
 TMO=${EVATOK_TEST_TIMEOUT:-300}
+ENC_OPTS=${EVATOK_TEST_ENC_OPTS:-}
 HELPER="$(cd "$(dirname "$0")" && pwd)/evatok_mkv.py"
 
 [ -x "$FFMPEG" ] && [ -x "$FFPROBE" ] || { echo "FAIL: ffmpeg/ffprobe not built: $FFMPEG $FFPROBE"; exit 1; }
@@ -102,7 +105,7 @@ case $case_name in
 roundtrip-mkv|roundtrip-nut)
     ext=${case_name#roundtrip-}
     make_src src 200 150 37 rgb24
-    ff enc.log -v verbose -i src.nut -c:v evatok "out.$ext" || die "encoding failed: $(tail -n 3 enc.log)"
+    ff enc.log -v verbose -i src.nut -c:v evatok $ENC_OPTS "out.$ext" || die "encoding failed: $(tail -n 3 enc.log)"
     n=$(grep -c 'evatok: packet [0-9]*: [0-9]* frames' enc.log)
     [ "$n" = 3 ] && ok "verbose log shows the assignment of 3 packets" || fail "verbose log has $n assignment lines"
     grep -q 'evatok: packet 2: 5 frames' enc.log && ok "last packet holds the 5 remaining frames" ||
@@ -119,7 +122,7 @@ roundtrip-mkv|roundtrip-nut)
 pixfmt-rgb24|pixfmt-yuv420p)
     fmt=${case_name#pixfmt-}
     make_src src 200 150 20 "$fmt"
-    ff enc.log -i src.nut -c:v evatok out.mkv || die "encoding $fmt failed: $(tail -n 3 enc.log)"
+    ff enc.log -i src.nut -c:v evatok $ENC_OPTS out.mkv || die "encoding $fmt failed: $(tail -n 3 enc.log)"
     grep -q "Video: evatok.*, $fmt" enc.log && ok "encoder took $fmt without conversion" ||
         fail "encoder input was not $fmt: $(grep 'Video: evatok' enc.log)"
     check_roundtrip "$fmt" out.mkv src.nut 20 200 150 2
@@ -164,7 +167,7 @@ options)
     ff search.log -v verbose -i src.nut -c:v evatok -assign search -wq 2.0 s.mkv &&
         grep -q 'evatok: packet 0: 16 frames' search.log && ok "assign=search works" ||
         fail "assign=search: $(tail -n 3 search.log)"
-    ff threads.log -threads 1 -i src.nut -c:v evatok -threads 1 t.mkv && [ "$(nb_frames t.mkv)" = 16 ] &&
+    ff threads.log -threads 1 -i src.nut -c:v evatok $ENC_OPTS -threads 1 t.mkv && [ "$(nb_frames t.mkv)" = 16 ] &&
         ok "-threads 1 works" || fail "-threads 1: $(tail -n 3 threads.log)"
     for a in foo uniform: uniform:7 uniform:64x "uniform:-32" ""; do
         ff "bad.log" -i src.nut -c:v evatok -assign "$a" bad.mkv
@@ -174,7 +177,7 @@ options)
     done
     ff wq.log -i src.nut -c:v evatok -wq -1 bad.mkv
     rc=$?; [ $rc -ne 0 ] && [ $rc -lt 128 ] && ok "-wq -1 rejected" || fail "-wq -1: rc=$rc"
-    ff dev.log -i src.nut -c:v evatok -device nosuchdevice bad.mkv
+    ff dev.log -i src.nut -c:v evatok $ENC_OPTS -device nosuchdevice bad.mkv
     rc=$?
     if [ $rc -ne 0 ] && [ $rc -lt 128 ] && grep -q 'evatok: cannot load model' dev.log; then ok "bad -device rejected clearly"
     else fail "bad -device: rc=$rc $(grep "evatok: " dev.log | head -n 2)"; fi
@@ -185,7 +188,7 @@ options)
 
 corrupt)
     make_src src 200 150 37 rgb24
-    ff enc.log -i src.nut -c:v evatok out.mkv || die "encoding failed: $(tail -n 3 enc.log)"
+    ff enc.log -i src.nut -c:v evatok $ENC_OPTS out.mkv || die "encoding failed: $(tail -n 3 enc.log)"
     python3 "$HELPER" info out.mkv > info.json || die "helper cannot read out.mkv"
     size1=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["packets"][1]["size"])' info.json)
     # damage -> expected decoded frames ("" = any count; no crash or hang either way)
@@ -221,7 +224,7 @@ all-scrambled:--scramble 0:7 --scramble 1:8 --scramble 2:9:"
 
 extradata)
     make_src src 200 150 20 rgb24
-    ff enc.log -i src.nut -c:v evatok out.mkv || die "encoding failed"
+    ff enc.log -i src.nut -c:v evatok $ENC_OPTS out.mkv || die "encoding failed"
     python3 "$HELPER" mutate out.mkv garbage.mkv --extradata garbage:64:1 || die "helper failed"
     python3 "$HELPER" mutate out.mkv short.mkv --extradata garbage:3:2 || die "helper failed"
     for v in garbage short; do
@@ -240,7 +243,7 @@ extradata)
 
 model)
     make_src src 64 64 20 rgb24
-    ff enc.log -i src.nut -c:v evatok out.mkv || die "encoding failed"
+    ff enc.log -i src.nut -c:v evatok $ENC_OPTS out.mkv || die "encoding failed"
     echo "this is not a model" > text.safetensors
     : > empty.safetensors
     head -c 100000 "$MODEL" > truncated.safetensors
@@ -249,7 +252,7 @@ model)
         rc=$?
         if [ $rc -ne 0 ] && [ $rc -lt 124 ] && grep -q "evatok: cannot load model" "dec_$m.log"; then ok "decoder, $m model: clear error (rc=$rc)"
         else fail "decoder, $m model: rc=$rc $(grep -m1 "evatok: " "dec_$m.log")"; fi
-        ff "enc_$m.log" -i src.nut -c:v evatok -model "$m.safetensors" bad.mkv
+        ff "enc_$m.log" -i src.nut -c:v evatok $ENC_OPTS -model "$m.safetensors" bad.mkv
         rc=$?
         if [ $rc -ne 0 ] && [ $rc -lt 124 ] && grep -q "evatok: cannot load model" "enc_$m.log"; then ok "encoder, $m model: clear error (rc=$rc)"
         else fail "encoder, $m model: rc=$rc $(grep -m1 "evatok: " "enc_$m.log")"; fi
@@ -258,7 +261,7 @@ model)
     rc=$?
     [ $rc -ne 0 ] && [ $rc -lt 124 ] && grep -q "cannot load model '/nonexistent/dir/m.safetensors'" dec_missing.log &&
         ok "decoder, missing model path: clear error" || fail "decoder, missing model: rc=$rc"
-    EVATOK_MODEL=/nonexistent/dir/m.safetensors ff enc_missing.log -i src.nut -c:v evatok bad.mkv
+    EVATOK_MODEL=/nonexistent/dir/m.safetensors ff enc_missing.log -i src.nut -c:v evatok $ENC_OPTS bad.mkv
     rc=$?
     [ $rc -ne 0 ] && [ $rc -lt 124 ] && grep -q "cannot load model '/nonexistent/dir/m.safetensors'" enc_missing.log &&
         ok "encoder, EVATOK_MODEL pointing nowhere: clear error" || fail "encoder, missing model: rc=$rc"
@@ -281,11 +284,11 @@ model)
 
 edge)
     # zero frames: ffmpeg never opens the encoder; must end cleanly
-    ff zero.log -f lavfi -i testsrc2=size=64x64 -frames:v 0 -c:v evatok zero.nut
+    ff zero.log -f lavfi -i testsrc2=size=64x64 -frames:v 0 -c:v evatok $ENC_OPTS zero.nut
     rc=$?; [ $rc -lt 124 ] && ok "zero-frame encode ends cleanly (rc=$rc)"
     # an evatok track without packets decodes to nothing
     make_src src 64 64 3 rgb24
-    ff enc.log -i src.nut -c:v evatok one_pkt.mkv || die "encoding failed"
+    ff enc.log -i src.nut -c:v evatok $ENC_OPTS one_pkt.mkv || die "encoding failed"
     python3 "$HELPER" mutate one_pkt.mkv nopkt.mkv --keep 0 || die "helper failed"
     ff nopkt.log -i nopkt.mkv -f framecrc nopkt.crc
     rc=$?; n=$(grep -vc '^#' nopkt.crc 2>/dev/null)
@@ -293,22 +296,22 @@ edge)
         fail "track without packets: rc=$rc n=$n"
     # one frame
     make_src one 200 150 1 rgb24
-    ff enc1.log -i one.nut -c:v evatok one.mkv || fail "1-frame encode: $(tail -n 3 enc1.log)"
+    ff enc1.log -i one.nut -c:v evatok $ENC_OPTS one.mkv || fail "1-frame encode: $(tail -n 3 enc1.log)"
     check_roundtrip one one.mkv one.nut 1 200 150 1
     # odd size, 17 frames = one full group + a single frame
     make_src odd 37 23 17 rgb24 "testsrc=size=37x23:rate=25"   # testsrc2 rounds to even sizes
-    ff encodd.log -i odd.nut -c:v evatok odd.nut.mkv || fail "37x23 encode: $(tail -n 3 encodd.log)"
+    ff encodd.log -i odd.nut -c:v evatok $ENC_OPTS odd.nut.mkv || fail "37x23 encode: $(tail -n 3 encodd.log)"
     check_roundtrip odd odd.nut.mkv odd.nut 17 37 23 2
     # tiny frames
     make_src tiny 1 1 4 rgb24 "testsrc=size=1x1:rate=25"
-    ff enctiny.log -i tiny.nut -c:v evatok tiny.mkv
+    ff enctiny.log -i tiny.nut -c:v evatok $ENC_OPTS tiny.mkv
     rc=$?
     if [ $rc -eq 0 ]; then [ "$(nb_frames tiny.mkv)" = 4 ] && ok "1x1 frames: round trip" || fail "1x1: frame count"
     elif [ $rc -lt 124 ] && grep -q 'evatok: ' enctiny.log; then ok "1x1 frames: refused clearly"
     else fail "1x1 frames: rc=$rc"; fi
     # AVI (FourCC EVTK) and cutting by packets
     make_src avisrc 64 64 20 rgb24
-    ff avi.log -i avisrc.nut -c:v evatok out.avi || fail "AVI encode: $(tail -n 2 avi.log)"
+    ff avi.log -i avisrc.nut -c:v evatok $ENC_OPTS out.avi || fail "AVI encode: $(tail -n 2 avi.log)"
     check_roundtrip avi out.avi avisrc.nut 20 64 64 2
     ;;
 
