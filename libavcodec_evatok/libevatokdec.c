@@ -204,7 +204,7 @@ static int decode_packet(AVCodecContext *avctx, const AVPacket *pkt)
 
     st = evatok_packet_probe(s->model, pkt->data, pkt->size, &pi, err, sizeof(err));
     if (st != EVATOK_OK) {
-        av_log(avctx, AV_LOG_ERROR, "evatok: invalid packet (%d bytes): %s\n", pkt->size,
+        av_log(avctx, AV_LOG_ERROR, "evatok: packet of %d bytes rejected: %s\n", pkt->size,
                err[0] ? err : evatok_status_string(st));
         return status_to_averror(st);
     }

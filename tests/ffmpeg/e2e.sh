@@ -4,7 +4,7 @@
 #   e2e.sh CASE FFMPEG FFPROBE MODEL [EVATOK_TOOL]
 #
 # CASE: roundtrip-mkv roundtrip-nut pixfmt-rgb24 pixfmt-yuv420p adaptive
-#       options corrupt extradata model edge
+#       options corrupt extradata model edge mp4-audio ffplay
 # MODEL is the model used for encoding and decoding; EVATOK_TOOL (optional,
 # the `evatok` CLI) creates a second, untrained model for the fingerprint test.
 # Environment: EVATOK_PSNR_FLOOR (dB, default 18), EVATOK_TEST_TIMEOUT
@@ -268,9 +268,10 @@ model)
     # ffprobe must not need the model to show the stream (lazy loading)
     c=$(EVATOK_MODEL=/nonexistent "$FFPROBE" -v error -show_entries stream=codec_name,width,height -of csv=p=0 out.mkv)
     [ "$c" = "evatok,64,64" ] && ok "ffprobe -show_streams works without a model" || fail "ffprobe without model: '$c'"
+    # a second model: untrained, random seed, so its fingerprint differs from MODEL's
     if [ -n "$TOOL" ] && [ -x "$TOOL" ]; then
         cfg="$(dirname "$0")/../../model_runtime/configs/small.json"
-        if run init.log "$TOOL" init --config "$cfg" --out other.safetensors; then
+        if run init.log "$TOOL" init --config "$cfg" --out other.safetensors --seed 90210; then
             ff dec_other.log -model other.safetensors -i out.mkv -f null -
             rc=$?
             if [ $rc -ne 0 ] && [ $rc -lt 124 ] && grep -q "evatok: the stream was made with another model" dec_other.log; then
@@ -313,6 +314,32 @@ edge)
     make_src avisrc 64 64 20 rgb24
     ff avi.log -i avisrc.nut -c:v evatok $ENC_OPTS out.avi || fail "AVI encode: $(tail -n 2 avi.log)"
     check_roundtrip avi out.avi avisrc.nut 20 64 64 2
+    ;;
+
+mp4-audio)
+    # the README's user action: an ordinary MP4 with audio in, evatok MKV out
+    ff mk.log -f lavfi -i "testsrc2=size=160x120:rate=25" -f lavfi -i "sine=frequency=440:sample_rate=48000" \
+        -frames:v 20 -t 0.8 -c:v mpeg4 -q:v 3 -c:a aac -shortest in.mp4 || die "cannot make in.mp4"
+    ff enc.log -i in.mp4 -c:v evatok $ENC_OPTS out.mkv || die "ffmpeg -i in.mp4 -c:v evatok out.mkv failed: $(tail -n 3 enc.log)"
+    st=$(fp -show_entries stream=codec_type,codec_name -of csv=p=0 out.mkv | tr '\n' ' ')
+    case $st in *"evatok,video"*audio*|*audio*"evatok,video"*) ok "out.mkv has evatok video and audio ($st)" ;;
+                *) fail "streams of out.mkv: '$st'" ;; esac
+    [ "$(nb_frames out.mkv)" = 20 ] && ok "20 frames decoded" || fail "frame count $(nb_frames out.mkv)"
+    ff copy.log -i in.mp4 -c:v evatok $ENC_OPTS -c:a copy copy.mkv && ok "-c:a copy works" || fail "-c:a copy: $(tail -n 2 copy.log)"
+    ff back.log -i out.mkv -c:v mpeg4 back.mp4 && [ "$(nb_frames back.mp4)" = 20 ] &&
+        ok "ffmpeg -i out.mkv out.mp4 works" || fail "back to mp4: $(tail -n 2 back.log)"
+    ;;
+
+ffplay)
+    FFPLAY=$(dirname "$FFMPEG")/ffplay
+    [ -x "$FFPLAY" ] || die "no ffplay next to $FFMPEG"
+    make_src src 64 64 20 rgb24
+    ff enc.log -i src.nut -c:v evatok $ENC_OPTS out.mkv || die "encoding failed"
+    SDL_VIDEODRIVER=dummy SDL_AUDIODRIVER=dummy run play.log "$FFPLAY" -hide_banner -autoexit -loglevel info -stats out.mkv
+    rc=$?
+    t=$(tr '\r' '\n' < play.log | sed -n 's/^ *\([0-9.]*\) M-V.*/\1/p' | tail -n 1)
+    if [ $rc -eq 0 ] && [ -n "$t" ] && ge "$t" 0.6; then ok "ffplay (dummy display) played to ${t}s"
+    else fail "ffplay: rc=$rc, last clock '$t' $(grep 'evatok: ' play.log | head -n 1)"; fi
     ;;
 
 *)
