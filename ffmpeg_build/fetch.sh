@@ -8,7 +8,7 @@
 # never modified afterwards; build.sh copies it before patching.
 set -eu
 
-VERSION_GLOB='7:5.1.9*'
+VERSION_PREFIX='7:5.1.9'   # Debian bookworm's 5.1.9 (any Debian revision)
 dest=${1:?usage: fetch.sh DEST}
 
 if [ -f "$dest/configure" ] && [ -f "$dest/libavcodec/codec_desc.c" ] && \
@@ -46,11 +46,19 @@ parent=$(dirname "$dest")
 mkdir -p "$parent"
 work=$(mktemp -d "$parent/.ffmpeg-fetch.XXXXXX")
 trap 'rm -rf "$work"' EXIT
-if ! (cd "$work" && apt-get source --only-source "ffmpeg=$VERSION_GLOB"); then
-    # The package index may be stale; refresh once and retry.
-    apt-get update
-    (cd "$work" && apt-get source --only-source "ffmpeg=$VERSION_GLOB")
+# apt-get source wants an exact version: pick the newest 5.1.9 revision known.
+find_version() {
+    apt-cache showsrc ffmpeg 2>/dev/null | sed -n "s/^Version: \($VERSION_PREFIX[-+~.0-9a-z]*\)\$/\1/p" |
+        sort -u | tail -n 1
+}
+version=$(find_version)
+if [ -z "$version" ]; then
+    apt-get update   # the package index may be stale
+    version=$(find_version)
 fi
+[ -n "$version" ] || { echo "fetch.sh: no ffmpeg $VERSION_PREFIX source package in the apt sources" >&2; exit 1; }
+echo "fetch.sh: fetching ffmpeg $version source"
+(cd "$work" && apt-get source --only-source "ffmpeg=$version")
 tree=$(find "$work" -mindepth 1 -maxdepth 1 -type d -name 'ffmpeg-5.1.9*' | head -n 1)
 [ -n "$tree" ] && [ -f "$tree/configure" ] || { echo "fetch.sh: unpacking failed" >&2; exit 1; }
 rm -rf "$dest"
