@@ -11,12 +11,26 @@ ff=${1:?path to ffmpeg}
 out=${2:?output folder}
 mkdir -p "$out/train" "$out/val"
 S=128 N=48
-enc() { "$ff" -nostdin -hide_banner -loglevel error -y "$@" -frames:v $N -pix_fmt yuv420p -f yuv4mpegpipe; }
+# enc ARGS... OUTPUT: inputs/filters in ARGS, a 48-frame yuv420p Y4M in OUTPUT
+enc() {
+  local o=${*: -1}
+  "$ff" -nostdin -hide_banner -loglevel error -y "${@:1:$#-1}" -frames:v $N -pix_fmt yuv420p -f yuv4mpegpipe "$o"
+}
 
 # One picture per wallpaper folder: its largest landscape image.
 mapfile -t photos < <(for d in /usr/share/wallpapers/*/contents/images; do
-  ls -S "$d"/*.jpg "$d"/*.png 2>/dev/null | head -1; done | sort)
+  find "$d" -maxdepth 1 \( -name '*.jpg' -o -name '*.png' \) -printf '%s %p\n' | sort -n | tail -n 1 | cut -d' ' -f2
+  done | sort)
 [ ${#photos[@]} -gt 0 ] || { echo "no wallpapers found: apt-get install plasma-workspace-wallpapers" >&2; exit 1; }
+
+# Downscale every photo once (960 px wide): -loop 1 decodes its input per frame.
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+small=()
+for k in "${!photos[@]}"; do
+  "$ff" -nostdin -hide_banner -loglevel error -y -i "${photos[$k]}" -vf "scale=960:-2" "$tmp/$k.png"
+  small+=("$tmp/$k.png")
+done
+photos=("${small[@]}")
 
 i=0
 for p in "${photos[@]}"; do
@@ -36,10 +50,10 @@ for p in "${photos[@]}"; do
   # object motion: a cut-out of the next photo moving over this one
   q=${photos[$(( (i + 1) % ${#photos[@]} ))]}
   enc "${src[@]}" -loop 1 -framerate 25 -i "$q" -filter_complex \
-    "[0]scale=480:-2,crop=256:256:(iw-256)/2:(ih-256)/2,scale=$S:$S[bg];[1]scale=64:-2,crop=40:40[fg];[bg][fg]overlay=x='mod(n*$((2 + j % 4)),$S)-20':y='44+20*sin(n/6)'" "$o-object.y4m"
+    "[0]scale=480:-2,crop=256:256:(iw-256)/2:(ih-256)/2,scale=$S:$S[bg];[1]scale=80:80:force_original_aspect_ratio=increase,crop=40:40[fg];[bg][fg]overlay=x='mod(n*$((2 + j % 4)),$S)-20':y='44+20*sin(n/6)'" "$o-object.y4m"
   # scene cut: two stills joined
   enc "${src[@]}" -loop 1 -framerate 25 -i "$q" -filter_complex \
-    "[0]scale=$S:$S,trim=end_frame=20[a];[1]scale=$S:$S,trim=end_frame=$((N - 20)),setpts=PTS-STARTPTS[b];[a][b]concat=n=2:v=1[v]" -map "[v]" "$o-cut.y4m"
+    "[0]scale=$S:$S,setsar=1,trim=end_frame=20[a];[1]scale=$S:$S,setsar=1,trim=end_frame=$((N - 20)),setpts=PTS-STARTPTS[b];[a][b]concat=n=2:v=1[v]" -map "[v]" "$o-cut.y4m"
   i=$((i + 1))
 done
 

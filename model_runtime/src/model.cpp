@@ -106,30 +106,34 @@ std::vector<Assignment> Model::route(const Tensor& clips, float wq) {
   return out;
 }
 
-Tensor Model::quality_table(const Tensor& clips, int max_batch) {
+Tensor Model::block_quality(const Tensor& clips, int max_batch) {
   torch::NoGradGuard ng;
-  const int A = cfg.num_assignments();
-  const int64_t N = clips.size(0);
-  auto x = clips.to(device);
-  auto table = torch::empty({N, A});
-  // Every (clip, assignment) pair is one sample; batch them in chunks.
-  std::vector<std::pair<int64_t, int>> jobs;
-  for (int64_t n = 0; n < N; ++n)
-    for (int a = 0; a < A; ++a) jobs.emplace_back(n, a);
-  for (size_t s = 0; s < jobs.size(); s += max_batch) {
-    const size_t e = std::min(jobs.size(), s + (size_t)max_batch);
-    std::vector<Assignment> as;
-    std::vector<int64_t> idx;
-    for (size_t j = s; j < e; ++j) {
-      as.push_back(cfg.assignment_choices(jobs[j].second));
-      idx.push_back(jobs[j].first);
+  const int64_t N = clips.size(0), nb = cfg.num_blocks(), nc = (int64_t)cfg.choices.size();
+  auto out = torch::empty({N, nb, nc});
+  for (int64_t s = 0; s < N; s += max_batch) {
+    auto xb = clips.slice(0, s, std::min(N, s + max_batch)).to(device);
+    for (int64_t c = 0; c < nc; ++c) {
+      auto rec = reconstruct(xb, std::vector<Assignment>(xb.size(0), Assignment(nb, (int)c))).clamp(-0.5, 0.5);
+      // per-block MSE: frames of block t are t*patch_t .. (t+1)*patch_t-1
+      auto err = (rec - xb).pow(2).view({xb.size(0), 3, nb, cfg.patch_t, cfg.clip_height, cfg.clip_width});
+      auto mse = err.mean({1, 3, 4, 5}).clamp_min(1e-10).cpu();  // [n, nb]
+      out.slice(0, s, s + xb.size(0)).select(2, c).copy_(-10.0 * torch::log10(mse));
     }
-    auto xb = x.index_select(0, torch::tensor(idx, torch::kInt64).to(device));
-    auto rec = reconstruct(xb, as).clamp(-0.5, 0.5);
-    auto mse = (rec - xb).pow(2).flatten(1).mean(1).cpu();
-    for (size_t j = s; j < e; ++j) table[jobs[j].first][jobs[j].second] = psnr_from_mse(mse[j - s].item<double>());
   }
-  return table;
+  return out;
+}
+
+Tensor Model::quality_table(const Tensor& clips) {
+  auto bq = block_quality(clips);  // [N, nb, nc]
+  const int A = cfg.num_assignments(), nb = cfg.num_blocks();
+  auto idx = torch::empty({nb, A}, torch::kInt64);
+  for (int a = 0; a < A; ++a) {
+    auto ch = cfg.assignment_choices(a);
+    for (int t = 0; t < nb; ++t) idx[t][a] = ch[t];
+  }
+  auto q = torch::zeros({clips.size(0), A});
+  for (int t = 0; t < nb; ++t) q += bq.select(1, t).index_select(1, idx[t]);
+  return q / nb;
 }
 
 Tensor Model::reward(const Tensor& quality, float wq, float wl) const {

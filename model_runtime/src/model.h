@@ -24,10 +24,16 @@ class Model {
 
   // clips: [N,3,T,H,W] float in [-0.5, 0.5] on any device.
   std::vector<Assignment> route(const torch::Tensor& clips, float wq);
-  // Exhaustive max-proxy-reward search (quality = PSNR of the reconstruction).
+  // Max-proxy-reward assignment over all candidates (see quality_table).
   std::vector<Assignment> search(const torch::Tensor& clips, float wq, float wl);
-  // PSNR of every clip under every candidate assignment: [N, A].
-  torch::Tensor quality_table(const torch::Tensor& clips, int max_batch = 64);
+  // PSNR of each temporal block of each clip when every block gets choice c:
+  // [N, blocks, choices], from one uniform encode+decode per choice.
+  torch::Tensor block_quality(const torch::Tensor& clips, int max_batch = 16);
+  // Quality Q of every clip under every candidate assignment, [N, A]:
+  // Q(a) = mean over blocks t of block_quality[t][a_t]. This separable proxy
+  // costs |choices| passes per clip instead of |choices|^blocks; it ignores
+  // how a block's quality depends on the budgets of earlier blocks.
+  torch::Tensor quality_table(const torch::Tensor& clips);
   // Reward R = wq*z(Q) - wl*z(L) for a quality table; [N, A].
   torch::Tensor reward(const torch::Tensor& quality, float wq, float wl) const;
   std::vector<std::vector<int64_t>> encode(const torch::Tensor& clips, const std::vector<Assignment>& a);

@@ -102,13 +102,18 @@ Tensor BlockImpl::forward(Tensor x, const Tensor& self_mask, const Tensor& ctx, 
   return x + mlp(n3(x));
 }
 
+Tensor patchify(const Tensor& x, int pt, int ps) {
+  const int64_t B = x.size(0), C = x.size(1), T = x.size(2), H = x.size(3), W = x.size(4);
+  return x.reshape({B, C, T / pt, pt, H / ps, ps, W / ps, ps})
+      .permute({0, 2, 4, 6, 1, 3, 5, 7})
+      .reshape({B, (T / pt) * (H / ps) * (W / ps), C * pt * ps * ps});
+}
+
 // ---------------------------------------------------------------- encoder
 EncoderImpl::EncoderImpl(const ModelConfig& c) : cfg(c) {
   const int D = cfg.enc_dim;
   stem = register_module("stem", torch::nn::Conv2d(torch::nn::Conv2dOptions(3, cfg.stem_channels, 3).padding(1)));
-  patch = register_module("patch", torch::nn::Conv3d(torch::nn::Conv3dOptions(
-                                       cfg.stem_channels, D, {cfg.patch_t, cfg.patch_s, cfg.patch_s})
-                                       .stride({cfg.patch_t, cfg.patch_s, cfg.patch_s})));
+  patch = register_module("patch", torch::nn::Linear(cfg.stem_channels * cfg.patch_t * cfg.patch_s * cfg.patch_s, D));
   emb_pos = param(*this, "emb_pos", {cfg.num_blocks() * cfg.patches_per_block(), D});
   query_pos = param(*this, "query_pos", {cfg.max_choice(), D});
   choice_emb = param(*this, "choice_emb", {(int64_t)cfg.choices.size(), D});
@@ -131,8 +136,9 @@ Tensor EncoderImpl::forward(const Tensor& x, const Layout& L) {
   // Per-frame conv stem, then the 3D patch embedding.
   auto f = x.permute({0, 2, 1, 3, 4}).reshape({B * T, 3, H, W});
   f = F::gelu(stem(f)).view({B, T, cfg.stem_channels, H, W}).permute({0, 2, 1, 3, 4});
-  auto grid = patch(f);                                                 // [B, D, nb, gh, gw]
-  auto emb = grid.flatten(2).transpose(1, 2) + emb_pos;                 // [B, nb*gh*gw, D]
+  auto tokens = patch(patchify(f, cfg.patch_t, cfg.patch_s));           // [B, nb*gh*gw, D]
+  auto emb = tokens + emb_pos;
+  auto grid = tokens.transpose(1, 2).view({B, D, nb, gh, gw});
   // Queries of block t start from a 2D pooling of that block's embeddings
   // to as many cells as the block has tokens.
   auto per_block = (grid.permute({0, 2, 1, 3, 4}) + emb_pos.view({nb, gh, gw, D}).permute({0, 3, 1, 2}))
@@ -240,8 +246,7 @@ Tensor DecoderImpl::forward(const Tensor& codes, const Layout& L) {
 // ---------------------------------------------------------------- router
 RouterImpl::RouterImpl(const ModelConfig& c) : cfg(c) {
   const int D = cfg.router_dim, rp = cfg.router_patch_s;
-  patch = register_module("patch", torch::nn::Conv3d(torch::nn::Conv3dOptions(3, D, {cfg.patch_t, rp, rp})
-                                                        .stride({cfg.patch_t, rp, rp})));
+  patch = register_module("patch", torch::nn::Linear(3 * cfg.patch_t * rp * rp, D));
   const int64_t n = cfg.num_blocks() * (cfg.clip_height / rp) * (cfg.clip_width / rp);
   pos = param(*this, "pos", {n, D});
   cls = param(*this, "cls", {1, 1, D});
@@ -254,7 +259,7 @@ RouterImpl::RouterImpl(const ModelConfig& c) : cfg(c) {
 
 Tensor RouterImpl::forward(const Tensor& x, const Tensor& wq) {
   const int64_t B = x.size(0);
-  auto t = patch(x).flatten(2).transpose(1, 2) + pos;
+  auto t = patch(patchify(x, cfg.patch_t, cfg.router_patch_s)) + pos;
   auto c = cls.expand({B, 1, cfg.router_dim}) + pref(wq.view({B, 1}).to(x.dtype())).unsqueeze(1);
   t = torch::cat({c, t}, 1);
   auto all = torch::ones({1, 1, 1}, torch::TensorOptions().dtype(torch::kBool).device(x.device()));

@@ -55,7 +55,7 @@ struct EncoderImpl : torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& x, const Layout& layout);
   ModelConfig cfg;
   torch::nn::Conv2d stem{nullptr};
-  torch::nn::Conv3d patch{nullptr};
+  torch::nn::Linear patch{nullptr};  // 3D patch embedding (kernel == stride, so a Linear)
   torch::Tensor emb_pos, query_pos, choice_emb, block_emb;
   torch::nn::ModuleList layers;
   torch::nn::LayerNorm norm{nullptr};
@@ -97,7 +97,7 @@ struct RouterImpl : torch::nn::Module {
   explicit RouterImpl(const ModelConfig& cfg);
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& wq);  // -> logits [B, A]
   ModelConfig cfg;
-  torch::nn::Conv3d patch{nullptr};
+  torch::nn::Linear patch{nullptr};
   torch::Tensor pos, cls;
   torch::nn::Linear pref{nullptr};
   torch::nn::ModuleList layers;
@@ -105,6 +105,9 @@ struct RouterImpl : torch::nn::Module {
   torch::nn::Linear head{nullptr};
 };
 TORCH_MODULE(Router);
+
+// [B,C,T,H,W] -> [B, (T/pt)*(H/ps)*(W/ps), C*pt*ps*ps], patches in (t, y, x) order.
+torch::Tensor patchify(const torch::Tensor& x, int pt, int ps);
 
 struct EvaTokImpl : torch::nn::Module {
   explicit EvaTokImpl(const ModelConfig& cfg);

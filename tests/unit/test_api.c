@@ -1,0 +1,224 @@
+/* C API tests: error codes and messages for bad arguments, bad model files,
+ * bad packets and mismatched streams; packet round trip shapes.
+ * argv[1]: an untrained model made by `evatok init` (its output quality is
+ * not judged here), argv[2]: a second untrained model with another seed. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "evatok/evatok.h"
+
+static const char *model_path, *other_path;
+static char tmpdir[256];
+
+static void write_file(const char *path, const void *data, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    fwrite(data, 1, n, f);
+    fclose(f);
+}
+
+static void test_open_errors(void **state)
+{
+    (void)state;
+    EvatokModel *m = (EvatokModel *)1;
+    char err[512], path[512];
+    assert_int_equal(evatok_model_open("/nonexistent/model.safetensors", NULL, &m, err, sizeof err), EVATOK_ERR_IO);
+    assert_null(m);
+    assert_non_null(strstr(err, "not found"));
+
+    snprintf(path, sizeof path, "%s/text.safetensors", tmpdir);
+    write_file(path, "hello, I am not a model\n", 24);
+    assert_int_equal(evatok_model_open(path, NULL, &m, err, sizeof err), EVATOK_ERR_MODEL_FORMAT);
+    assert_null(m);
+    assert_non_null(strstr(err, "not a valid model file"));
+
+    /* A real model file cut in half. */
+    FILE *f = fopen(model_path, "rb");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = malloc((size_t)n);
+    assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    snprintf(path, sizeof path, "%s/half.safetensors", tmpdir);
+    write_file(path, buf, (size_t)n / 2);
+    assert_int_equal(evatok_model_open(path, NULL, &m, err, sizeof err), EVATOK_ERR_MODEL_FORMAT);
+    /* One flipped byte in the weights: the fingerprint check catches it. */
+    buf[n - 100] ^= 0x40;
+    snprintf(path, sizeof path, "%s/flipped.safetensors", tmpdir);
+    write_file(path, buf, (size_t)n);
+    assert_int_equal(evatok_model_open(path, NULL, &m, err, sizeof err), EVATOK_ERR_MODEL_FORMAT);
+    assert_non_null(strstr(err, "corrupt"));
+    free(buf);
+
+    EvatokOpenOptions o = {.device = "tpu:7", .threads = 1};
+    assert_int_not_equal(evatok_model_open(model_path, &o, &m, err, sizeof err), EVATOK_OK);
+    assert_null(m);
+    assert_int_equal(evatok_model_open(model_path, NULL, NULL, err, sizeof err), EVATOK_ERR_INVALID_ARGUMENT);
+    evatok_model_close(NULL);
+    assert_string_equal(evatok_status_string(EVATOK_ERR_BITSTREAM), "invalid bitstream");
+}
+
+static EvatokModel *open_model(const char *path)
+{
+    EvatokModel *m = NULL;
+    char err[512];
+    EvatokOpenOptions o = {.device = "cpu", .threads = 2};
+    EvatokStatus st = evatok_model_open(path, &o, &m, err, sizeof err);
+    if (st != EVATOK_OK)
+        fail_msg("open %s: %s", path, err);
+    return m;
+}
+
+/* Frames of a moving gradient, w x h rgb24. */
+static uint8_t *make_frames(int w, int h, int n, EvatokImage *im)
+{
+    uint8_t *pix = malloc((size_t)w * h * 3 * n);
+    for (int t = 0; t < n; t++) {
+        for (int y = 0; y < h; y++)
+            for (int x = 0; x < w; x++) {
+                uint8_t *p = pix + (((size_t)t * h + y) * w + x) * 3;
+                p[0] = (uint8_t)(x * 2 + t * 3);
+                p[1] = (uint8_t)(y * 3);
+                p[2] = (uint8_t)((x + y) ^ t);
+            }
+        im[t].data[0] = pix + (size_t)t * w * h * 3;
+        im[t].linesize[0] = w * 3;
+    }
+    return pix;
+}
+
+static void test_round_trip_and_bad_packets(void **state)
+{
+    (void)state;
+    EvatokModel *m = open_model(model_path);
+    const EvatokModelInfo *info = evatok_model_get_info(m);
+    assert_int_equal(info->clip_frames, 16);
+    assert_true(info->num_choices >= 1);
+    const int w = 70, h = 45, n = 5; /* odd size, partial group */
+    EvatokImage in[16], out[16];
+    uint8_t *pix = make_frames(w, h, n, in);
+    uint8_t *dec = calloc((size_t)w * h * 3 * 16, 1);
+    for (int t = 0; t < 16; t++) {
+        out[t].data[0] = dec + (size_t)t * w * h * 3;
+        out[t].linesize[0] = w * 3;
+    }
+    EvatokEncodeOptions eo;
+    evatok_encode_options_default(&eo);
+    eo.mode = EVATOK_ASSIGN_UNIFORM;
+    eo.uniform_tokens = info->choices[info->num_choices - 1];
+    uint8_t *pkt = NULL;
+    size_t size = 0;
+    char err[512];
+    EvatokStatus st = evatok_encode_block(m, in, n, w, h, EVATOK_PIX_RGB24, &eo, &pkt, &size, err, sizeof err);
+    if (st != EVATOK_OK)
+        fail_msg("encode: %s", err);
+    EvatokPacketInfo pi;
+    assert_int_equal(evatok_packet_probe(m, pkt, size, &pi, err, sizeof err), EVATOK_OK);
+    assert_int_equal(pi.width, w);
+    assert_int_equal(pi.height, h);
+    assert_int_equal(pi.nb_frames, n);
+    assert_int_equal(pi.tiles_x, 2); /* 70x45 on 64x64 tiles */
+    assert_int_equal(pi.tiles_y, 1);
+    assert_int_equal(pi.total_tokens, 2 * info->num_blocks * eo.uniform_tokens);
+    int tpb[64], count = 0;
+    assert_int_equal(evatok_packet_assignment(m, pkt, size, tpb, 64, &count, err, sizeof err), EVATOK_OK);
+    assert_int_equal(count, 2 * info->num_blocks);
+    assert_int_equal(tpb[count - 1], eo.uniform_tokens);
+    int got = 0;
+    assert_int_equal(evatok_decode_block(m, pkt, size, out, 16, EVATOK_PIX_RGB24, &got, err, sizeof err), EVATOK_OK);
+    assert_int_equal(got, n);
+    /* room for fewer frames than the packet holds */
+    assert_int_equal(evatok_decode_block(m, pkt, size, out, n - 1, EVATOK_PIX_RGB24, &got, err, sizeof err),
+                     EVATOK_ERR_INVALID_ARGUMENT);
+
+    /* truncated, corrupted, oversized packets */
+    assert_int_equal(evatok_decode_block(m, pkt, size - 1, out, 16, EVATOK_PIX_RGB24, &got, err, sizeof err),
+                     EVATOK_ERR_BITSTREAM);
+    pkt[size / 2] ^= 0x10;
+    assert_int_equal(evatok_decode_block(m, pkt, size, out, 16, EVATOK_PIX_RGB24, &got, err, sizeof err),
+                     EVATOK_ERR_BITSTREAM);
+    assert_non_null(strstr(err, "checksum"));
+    pkt[size / 2] ^= 0x10;
+    uint8_t *big = calloc(size + 4096, 1);
+    memcpy(big, pkt, size);
+    assert_int_equal(evatok_decode_block(m, big, size + 4096, out, 16, EVATOK_PIX_RGB24, &got, err, sizeof err),
+                     EVATOK_ERR_BITSTREAM);
+    free(big);
+
+    /* bad encode arguments */
+    eo.uniform_tokens = 3;
+    assert_int_equal(evatok_encode_block(m, in, n, w, h, EVATOK_PIX_RGB24, &eo, &pkt, &size, err, sizeof err),
+                     EVATOK_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(err, "choices"));
+    eo.uniform_tokens = info->choices[0];
+    uint8_t *p2;
+    size_t s2;
+    assert_int_equal(evatok_encode_block(m, in, 0, w, h, EVATOK_PIX_RGB24, &eo, &p2, &s2, err, sizeof err),
+                     EVATOK_ERR_INVALID_ARGUMENT);
+    assert_int_equal(evatok_encode_block(m, in, 17, w, h, EVATOK_PIX_RGB24, &eo, &p2, &s2, err, sizeof err),
+                     EVATOK_ERR_INVALID_ARGUMENT);
+    assert_int_equal(evatok_encode_block(m, in, n, 0, h, EVATOK_PIX_RGB24, &eo, &p2, &s2, err, sizeof err),
+                     EVATOK_ERR_INVALID_ARGUMENT);
+    assert_int_equal(evatok_encode_block(m, in, n, w, h, (EvatokPixelFormat)42, &eo, &p2, &s2, err, sizeof err),
+                     EVATOK_ERR_UNSUPPORTED);
+    /* an untrained model has no router */
+    eo.mode = EVATOK_ASSIGN_ROUTER;
+    assert_int_equal(evatok_encode_block(m, in, n, w, h, EVATOK_PIX_RGB24, &eo, &p2, &s2, err, sizeof err),
+                     EVATOK_ERR_UNSUPPORTED);
+    assert_non_null(strstr(err, "router"));
+
+    evatok_free(pkt);
+    free(pix);
+    free(dec);
+    evatok_model_close(&m);
+    assert_null(m);
+}
+
+static void test_extradata_mismatch(void **state)
+{
+    (void)state;
+    EvatokModel *a = open_model(model_path), *b = open_model(other_path);
+    uint8_t *ed;
+    size_t n;
+    char err[512];
+    int num = 0, den = 0;
+    assert_int_equal(evatok_extradata_create(a, 25, 1, &ed, &n, err, sizeof err), EVATOK_OK);
+    assert_int_equal(evatok_extradata_check(a, ed, n, &num, &den, err, sizeof err), EVATOK_OK);
+    assert_int_equal(num, 25);
+    assert_int_equal(den, 1);
+    assert_int_equal(evatok_extradata_check(NULL, ed, n, NULL, NULL, err, sizeof err), EVATOK_OK);
+    assert_int_equal(evatok_extradata_check(b, ed, n, &num, &den, err, sizeof err), EVATOK_ERR_MODEL_MISMATCH);
+    assert_non_null(strstr(err, "encoded with model"));
+    assert_int_equal(evatok_extradata_check(a, (const uint8_t *)"junkjunkjunk", 12, NULL, NULL, err, sizeof err),
+                     EVATOK_ERR_BITSTREAM);
+    assert_int_equal(evatok_extradata_check(a, NULL, 0, NULL, NULL, err, sizeof err), EVATOK_ERR_BITSTREAM);
+    evatok_free(ed);
+    evatok_model_close(&a);
+    evatok_model_close(&b);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 4) {
+        fprintf(stderr, "usage: test_api MODEL OTHER_MODEL TMPDIR\n");
+        return 2;
+    }
+    model_path = argv[1];
+    other_path = argv[2];
+    snprintf(tmpdir, sizeof tmpdir, "%s", argv[3]);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_open_errors),
+        cmocka_unit_test(test_round_trip_and_bad_packets),
+        cmocka_unit_test(test_extradata_mismatch),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
