@@ -41,8 +41,8 @@ typedef struct LibEvatokDecContext {
     EvatokModel *model;
     const EvatokModelInfo *info;
     int load_error;       /* sticky error of model loading / header check  */
-    int header_checked;
     AVRational fps;       /* from the stream header; 0/0 if unknown         */
+    int size_from_packet; /* no size from the container: packets set it     */
 
     AVPacket *pkt;
     AVFrame **out;        /* decoded frames of the current packet           */
@@ -213,9 +213,19 @@ static int decode_packet(AVCodecContext *avctx, const AVPacket *pkt)
                pi.nb_frames, s->info->clip_frames);
         return AVERROR_INVALIDDATA;
     }
-    if ((ret = av_image_check_size(pi.width, pi.height, 0, avctx)) < 0)
+    if ((ret = av_image_check_size2(pi.width, pi.height, avctx->max_pixels,
+                                    AV_PIX_FMT_RGB24, 0, avctx)) < 0)
         return AVERROR_INVALIDDATA;
+    /* The container states the size; a packet claiming another one is damaged
+     * (and must not make us allocate clip_frames frames of any size it likes). */
+    if (avctx->width > 0 && avctx->height > 0 &&
+        (pi.width != avctx->width || pi.height != avctx->height) && !s->size_from_packet) {
+        av_log(avctx, AV_LOG_ERROR, "evatok: packet is %dx%d but the stream is %dx%d; "
+               "packet rejected\n", pi.width, pi.height, avctx->width, avctx->height);
+        return AVERROR_INVALIDDATA;
+    }
     if (pi.width != avctx->width || pi.height != avctx->height) {
+        s->size_from_packet = 1;
         if ((ret = ff_set_dimensions(avctx, pi.width, pi.height)) < 0)
             return ret;
     }

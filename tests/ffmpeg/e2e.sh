@@ -4,7 +4,7 @@
 #   e2e.sh CASE FFMPEG FFPROBE MODEL [EVATOK_TOOL]
 #
 # CASE: roundtrip-mkv roundtrip-nut pixfmt-rgb24 pixfmt-yuv420p adaptive
-#       options corrupt extradata model edge mp4-audio ffplay
+#       options corrupt extradata model edge mp4-audio inputs ffplay
 # MODEL is the model used for encoding and decoding; EVATOK_TOOL (optional,
 # the `evatok` CLI) creates a second, untrained model for the fingerprint test.
 # Environment: EVATOK_PSNR_FLOOR (dB, default 18), EVATOK_TEST_TIMEOUT
@@ -328,6 +328,31 @@ mp4-audio)
     ff copy.log -i in.mp4 -c:v evatok $ENC_OPTS -c:a copy copy.mkv && ok "-c:a copy works" || fail "-c:a copy: $(tail -n 2 copy.log)"
     ff back.log -i out.mkv -c:v mpeg4 back.mp4 && [ "$(nb_frames back.mp4)" = 20 ] &&
         ok "ffmpeg -i out.mkv out.mp4 works" || fail "back to mp4: $(tail -n 2 back.log)"
+    ;;
+
+inputs)
+    # user inputs in other codecs/containers -> evatok MKV (audio to the default ac3)
+    data="$(cd "$(dirname "$0")" && pwd)/data"
+    for f in h264_aac.mp4 hevc_mp2.mkv vp9.webm av1_ac3.mkv; do
+        ff "$f.log" -i "$data/$f" -c:v evatok $ENC_OPTS "$f.out.mkv"
+        rc=$?
+        v=$(fp -select_streams v:0 -show_entries stream=codec_name -of csv=p=0 "$f.out.mkv")
+        n=$(nb_frames "$f.out.mkv")
+        if [ $rc -eq 0 ] && [ "$v" = evatok ] && [ "$n" = 10 ]; then ok "$f -> evatok: 10 frames"
+        else fail "$f: rc=$rc codec='$v' frames='$n' $(grep -m1 -i error "$f.log")"; fi
+        case $f in vp9.webm) ;; *)
+            a=$(fp -select_streams a:0 -show_entries stream=codec_name -of csv=p=0 "$f.out.mkv")
+            [ -n "$a" ] && ok "$f: audio kept ($a)" || fail "$f: audio lost" ;;
+        esac
+    done
+    # image sequence and Y4M
+    mkdir -p seq
+    ff seq.log -f lavfi -i testsrc2=size=96x64:rate=25 -frames:v 5 seq/%03d.png || die "cannot write PNGs"
+    ff seqenc.log -framerate 25 -i seq/%03d.png -c:v evatok $ENC_OPTS seq.mkv && [ "$(nb_frames seq.mkv)" = 5 ] &&
+        ok "PNG sequence -> evatok" || fail "PNG sequence: $(tail -n 2 seqenc.log)"
+    ff y4m.log -f lavfi -i testsrc2=size=96x64:rate=25 -frames:v 5 clip.y4m || die "cannot write Y4M"
+    ff y4menc.log -i clip.y4m -c:v evatok $ENC_OPTS y4m.mkv && [ "$(nb_frames y4m.mkv)" = 5 ] &&
+        ok "Y4M -> evatok" || fail "Y4M: $(tail -n 2 y4menc.log)"
     ;;
 
 ffplay)
