@@ -1,0 +1,93 @@
+/* Fuzz target for the packet and extradata parsers.
+ * With clang: clang -g -fsanitize=fuzzer,address -DEVATOK_LIBFUZZER
+ *   -Imodel_runtime/src tests/fuzz/fuzz_bitstream.c model_runtime/src/bitstream.c
+ * Without (the meson test): a deterministic driver feeds random bytes and
+ * random mutations of valid packets; any accepted packet must read back in
+ * bounds. Run it under valgrind or -fsanitize=address for memory checks. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bitstream.h"
+
+static const EvbsParams params = {.clip_frames = 16, .tile_h = 64, .tile_w = 64, .num_blocks = 4,
+                                  .num_choices = 5, .choices = {128, 64, 32, 16, 8}, .codebook_size = 4096};
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    EvbsHeader h;
+    char err[256];
+    if (evbs_parse_header(&params, data, size, &h, err, sizeof err) == EVBS_OK) {
+        long n = (long)h.tiles_x * h.tiles_y * h.num_blocks;
+        long max_tokens = n * params.choices[0];
+        uint8_t *ci = malloc((size_t)n);
+        uint32_t *tok = malloc(sizeof(uint32_t) * (size_t)max_tokens);
+        if (ci && tok && evbs_read_payload(&params, &h, data, size, ci, tok, max_tokens, err, sizeof err) == EVBS_OK) {
+            for (long i = 0; i < n; i++)
+                if (ci[i] >= params.num_choices)
+                    abort();
+        }
+        free(ci);
+        free(tok);
+    }
+    EvbsStreamInfo s;
+    if (evbs_parse_extradata(data, size, &s, err, sizeof err) == EVBS_OK && s.params.num_choices > EVBS_MAX_CHOICES)
+        abort();
+    return 0;
+}
+
+#ifndef EVATOK_LIBFUZZER
+static uint64_t rng = 0x9E3779B97F4A7C15ull;
+static uint32_t next(void)
+{
+    rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+    return (uint32_t)rng;
+}
+
+int main(int argc, char **argv)
+{
+    const int iterations = argc > 1 ? atoi(argv[1]) : 200000;
+    EvbsHeader h;
+    evbs_header_init(&params, 130, 70, 16, &h); /* 3x2 tiles */
+    uint8_t ci[24];
+    for (int i = 0; i < 24; i++)
+        ci[i] = (uint8_t)(i % 5);
+    long total = evbs_total_tokens(&params, &h, ci);
+    uint32_t *tok = calloc((size_t)total, sizeof(uint32_t));
+    for (long i = 0; i < total; i++)
+        tok[i] = next() % 4096;
+    long size = evbs_packet_size(&params, &h, ci);
+    uint8_t *valid = malloc((size_t)size), *buf = malloc((size_t)size + 64);
+    if (evbs_write_packet(&params, &h, ci, tok, valid, (size_t)size) != size)
+        return 1;
+    long accepted = 0;
+    for (int it = 0; it < iterations; it++) {
+        size_t n;
+        if (it % 4 == 0) { /* pure noise of random length */
+            n = next() % (size_t)(size + 64);
+            for (size_t i = 0; i < n; i++)
+                buf[i] = (uint8_t)next();
+        } else {           /* a valid packet with a few mutations and a random cut */
+            memcpy(buf, valid, (size_t)size);
+            n = (size_t)size;
+            for (int k = 0, m = 1 + (int)(next() % 4); k < m; k++)
+                buf[next() % (uint32_t)size] ^= (uint8_t)(1 + next() % 255);
+            if (next() % 3 == 0)
+                n = next() % (size_t)(size + 1);
+        }
+        EvbsHeader hh;
+        accepted += evbs_parse_header(&params, buf, n, &hh, NULL, 0) == EVBS_OK;
+        LLVMFuzzerTestOneInput(buf, n);
+    }
+    /* the valid packet itself must still be accepted */
+    LLVMFuzzerTestOneInput(valid, (size_t)size);
+    int ok = evbs_parse_header(&params, valid, (size_t)size, &h, NULL, 0) == EVBS_OK;
+    printf("%d inputs, %ld accepted (mutations that pass the checksum are expected to be ~0)\n", iterations, accepted);
+    free(tok);
+    free(valid);
+    free(buf);
+    return ok && accepted < iterations / 1000 ? 0 : 1;
+}
+#endif
