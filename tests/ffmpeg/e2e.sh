@@ -7,7 +7,8 @@
 #       options corrupt extradata model edge mp4-audio inputs ffplay
 # MODEL is the model used for encoding and decoding; EVATOK_TOOL (optional,
 # the `evatok` CLI) creates a second, untrained model for the fingerprint test.
-# Environment: EVATOK_PSNR_FLOOR (dB, default 18), EVATOK_TEST_TIMEOUT
+# Environment: EVATOK_PSNR_FLOOR (dB, default 18; meson sets it, and
+# EVATOK_TEST_PSNR_FLOOR overrides it from outside), EVATOK_TEST_TIMEOUT
 # (seconds per command, default 300), EVATOK_TEST_KEEP=1 keeps the work dir,
 # EVATOK_TEST_ENC_OPTS (extra encoder options for the round trips, e.g.
 # "-assign uniform:32" with a model that has no router).
@@ -19,14 +20,17 @@ FFMPEG=${2:?missing FFMPEG}
 FFPROBE=${3:?missing FFPROBE}
 MODEL=${4:?missing MODEL}
 TOOL=${5:-}
-PSNR_FLOOR=${EVATOK_PSNR_FLOOR:-18}
+PSNR_FLOOR=${EVATOK_TEST_PSNR_FLOOR:-${EVATOK_PSNR_FLOOR:-18}}
 TMO=${EVATOK_TEST_TIMEOUT:-300}
 ENC_OPTS=${EVATOK_TEST_ENC_OPTS:-}
-HELPER="$(cd "$(dirname "$0")" && pwd)/evatok_mkv.py"
+HERE="$(cd "$(dirname "$0")" && pwd)"
+HELPER="$HERE/evatok_mkv.py"
 
 [ -x "$FFMPEG" ] && [ -x "$FFPROBE" ] || { echo "FAIL: ffmpeg/ffprobe not built: $FFMPEG $FFPROBE"; exit 1; }
 [ -f "$MODEL" ] || { echo "FAIL: model file '$MODEL' missing"; exit 1; }
-MODEL=$(cd "$(dirname "$MODEL")" && pwd)/$(basename "$MODEL")
+abs() { echo "$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"; }   # the tests cd away
+FFMPEG=$(abs "$FFMPEG"); FFPROBE=$(abs "$FFPROBE"); MODEL=$(abs "$MODEL")
+[ -z "$TOOL" ] || TOOL=$(abs "$TOOL")
 export EVATOK_MODEL=$MODEL  # default model for every ffmpeg/ffprobe below
 
 W=$(mktemp -d "${TMPDIR:-/tmp}/evatok-e2e-$case_name.XXXXXX")
@@ -270,7 +274,7 @@ model)
     [ "$c" = "evatok,64,64" ] && ok "ffprobe -show_streams works without a model" || fail "ffprobe without model: '$c'"
     # a second model: untrained, random seed, so its fingerprint differs from MODEL's
     if [ -n "$TOOL" ] && [ -x "$TOOL" ]; then
-        cfg="$(dirname "$0")/../../model_runtime/configs/small.json"
+        cfg="$HERE/../../model_runtime/configs/small.json"
         if run init.log "$TOOL" init --config "$cfg" --out other.safetensors --seed 90210; then
             ff dec_other.log -model other.safetensors -i out.mkv -f null -
             rc=$?
@@ -332,7 +336,7 @@ mp4-audio)
 
 inputs)
     # user inputs in other codecs/containers -> evatok MKV (audio to the default ac3)
-    data="$(cd "$(dirname "$0")" && pwd)/data"
+    data="$HERE/data"
     for f in h264_aac.mp4 hevc_mp2.mkv vp9.webm av1_ac3.mkv; do
         ff "$f.log" -i "$data/$f" -c:v evatok $ENC_OPTS "$f.out.mkv"
         rc=$?
