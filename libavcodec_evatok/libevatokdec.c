@@ -281,8 +281,10 @@ static int decode_packet(AVCodecContext *avctx, const AVPacket *pkt)
             off = av_rescale_q(i, av_inv_q(s->fps), tb);
         else
             off = i * dur;
-        f->pts          = pkt->pts == AV_NOPTS_VALUE ? AV_NOPTS_VALUE : pkt->pts + off;
-        f->pkt_dts      = pkt->dts == AV_NOPTS_VALUE ? f->pts : pkt->dts + off;
+        /* intra-only: dts equals pts; either stands in for a missing other */
+        f->pts          = pkt->pts != AV_NOPTS_VALUE ? pkt->pts + off :
+                          pkt->dts != AV_NOPTS_VALUE ? pkt->dts + off : AV_NOPTS_VALUE;
+        f->pkt_dts      = pkt->dts != AV_NOPTS_VALUE ? pkt->dts + off : f->pts;
         f->pkt_duration = dur;
         f->pkt_pos      = i ? -1 : pkt->pos;
         f->pkt_size     = pkt->size;
