@@ -228,9 +228,25 @@ Tensor DecoderImpl::forward(const Tensor& codes, const Layout& L) {
   auto tok = from_code(codes) + tok_pos.index_select(0, L.pos.flatten()).view({B, L.max_len, D}) +
              choice_emb.index_select(0, L.choice.flatten()).view({B, L.max_len, D}) +
              block_emb.index_select(0, L.block.flatten()).view({B, L.max_len, D});
-  // 3D queries of block t start from that block's first 1D token.
+  // 3D queries of block t start from that block's first 1D token (as
+  // published) plus the block's tokens laid back on the patch grid: the
+  // encoder pooled its queries from a qh x qw grid, so resampling the tokens
+  // from that grid to gh x gw gives every 3D query its own spatial token. The
+  // second term is our addition; it makes the decoder learn far faster on CPU.
   auto firsts = tok.gather(1, L.first.unsqueeze(-1).expand({B, nb, D}));  // [B, nb, D]
-  auto q = firsts.unsqueeze(2).expand({B, nb, P, D}).reshape({B, nb * P, D}) + query3d_pos;
+  std::vector<Tensor> grids;
+  for (int64_t s = 0; s < B; ++s) {
+    int64_t off = 0;
+    for (int64_t b = 0; b < nb; ++b) {
+      const int k = L.counts[s][b];
+      auto [qh, qw] = near_square(k);
+      auto g = tok[s].slice(0, off, off + k).t().reshape({1, D, qh, qw});
+      grids.push_back(F::adaptive_avg_pool2d(g, F::AdaptiveAvgPool2dFuncOptions({gh, gw})).view({D, P}).t());
+      off += k;
+    }
+  }
+  auto spatial = torch::stack(grids).view({B, nb * P, D});
+  auto q = firsts.unsqueeze(2).expand({B, nb, P, D}).reshape({B, nb * P, D}) + spatial + query3d_pos;
   auto qblk = embedding_blocks(cfg, codes.device());
   auto self_mask = (qblk.view({1, -1}) <= qblk.view({-1, 1})).unsqueeze(0);
   auto cross_mask = L.valid.unsqueeze(1) & (L.block.unsqueeze(1) <= qblk.view({1, -1, 1}));
