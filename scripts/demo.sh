@@ -15,7 +15,7 @@ mkdir -p "$out"
 
 echo "input: $in ($("$probe" -v error -select_streams v:0 -count_frames -show_entries stream=width,height,nb_read_frames -of csv=p=0 "$in"))"
 t0=$(date +%s.%N)
-"$ff" -nostdin -y -hide_banner -loglevel verbose -i "$in" -c:v evatok "$out/tokens.mkv" 2>&1 |
+"$ff" -nostdin -nostats -y -hide_banner -loglevel verbose -i "$in" -c:v evatok "$out/tokens.mkv" 2>&1 |
   grep -E 'evatok: (model|packet)' | sed 's/^\[[^]]*\] //'
 t1=$(date +%s.%N)
 "$ff" -nostdin -y -hide_banner -loglevel error -i "$out/tokens.mkv" -pix_fmt yuv420p "$out/decoded.y4m"

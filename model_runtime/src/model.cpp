@@ -31,11 +31,12 @@ int64_t Model::num_parameters() const {
   return n;
 }
 
-void Model::save(const std::string& path) const {
+void Model::save(const std::string& path) {
   TensorFile f;
   f.tensors = state();
   const std::string cj = cfg.to_json();
   auto fpr = fingerprint(cj, f.tensors);
+  fp = fpr;
   f.metadata = info;
   f.metadata["format"] = "evatok-model";
   f.metadata["evatok.version"] = "1";

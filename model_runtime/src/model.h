@@ -20,7 +20,7 @@ class Model {
   Model(const ModelConfig& cfg, uint64_t seed, torch::Device device = torch::kCPU);
   // Loads and verifies a model file; throws std::runtime_error with a reason.
   static std::unique_ptr<Model> load(const std::string& path, torch::Device device);
-  void save(const std::string& path) const;
+  void save(const std::string& path);  // also refreshes fp
 
   // clips: [N,3,T,H,W] float in [-0.5, 0.5] on any device.
   std::vector<Assignment> route(const torch::Tensor& clips, float wq);
