@@ -258,9 +258,7 @@ EvatokStatus evatok_packet_probe(const EvatokModel* m, const uint8_t* pkt, size_
   if (evbs_parse_header(&m->params, pkt, size, &h, msg, sizeof msg))
     return set_err(err, es, EVATOK_ERR_BITSTREAM, "invalid packet: %s", msg);
   std::vector<uint8_t> ci((size_t)h.tiles_x * h.tiles_y * h.num_blocks);
-  // The header parse already validated the assignment; recompute the total.
-  const uint8_t* a = pkt + 13;
-  for (size_t i = 0; i < ci.size(); ++i) ci[i] = (a[i / 2] >> ((i & 1) ? 0 : 4)) & 15;
+  evbs_read_assignment(&h, pkt, ci.data());
   info->version = h.version;
   info->width = h.width;
   info->height = h.height;
@@ -280,10 +278,10 @@ EvatokStatus evatok_packet_assignment(const EvatokModel* m, const uint8_t* pkt, 
   char msg[256];
   if (evbs_parse_header(&m->params, pkt, size, &h, msg, sizeof msg))
     return set_err(err, es, EVATOK_ERR_BITSTREAM, "invalid packet: %s", msg);
-  const long n = (long)h.tiles_x * h.tiles_y * h.num_blocks;
-  const uint8_t* a = pkt + 13;
-  for (long i = 0; i < n && i < max_entries; ++i) tokens_per_block[i] = m->params.choices[(a[i / 2] >> ((i & 1) ? 0 : 4)) & 15];
-  *count = (int)n;
+  std::vector<uint8_t> ci((size_t)h.tiles_x * h.tiles_y * h.num_blocks);
+  evbs_read_assignment(&h, pkt, ci.data());
+  for (size_t i = 0; i < ci.size() && (long)i < max_entries; ++i) tokens_per_block[i] = m->params.choices[ci[i]];
+  *count = (int)ci.size();
   return EVATOK_OK;
 }
 

@@ -200,14 +200,20 @@ int evbs_parse_header(const EvbsParams *p, const uint8_t *buf, size_t size, Evbs
     return EVBS_OK;
 }
 
+void evbs_read_assignment(const EvbsHeader *h, const uint8_t *buf, uint8_t *choice_idx)
+{
+    const uint8_t *a = buf + PKT_HEADER_SIZE;
+    for (long i = 0, n = num_entries(h); i < n; i++)
+        choice_idx[i] = (a[i / 2] >> ((i & 1) ? 0 : 4)) & 15;
+}
+
 int evbs_read_payload(const EvbsParams *p, const EvbsHeader *h, const uint8_t *buf, size_t size,
                       uint8_t *choice_idx, uint32_t *tokens, long max_tokens, char *err, size_t err_size)
 {
     (void)size; /* validated by evbs_parse_header */
     long n = num_entries(h);
     const uint8_t *a = buf + PKT_HEADER_SIZE;
-    for (long i = 0; i < n; i++)
-        choice_idx[i] = (a[i / 2] >> ((i & 1) ? 0 : 4)) & 15;
+    evbs_read_assignment(h, buf, choice_idx);
     long total = evbs_total_tokens(p, h, choice_idx);
     if (total < 0 || total > max_tokens)
         return fail(err, err_size, EVBS_ESPACE, "token buffer too small");

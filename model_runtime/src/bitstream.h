@@ -58,6 +58,9 @@ long evbs_write_packet(const EvbsParams *p, const EvbsHeader *h, const uint8_t *
 int evbs_parse_header(const EvbsParams *p, const uint8_t *buf, size_t size, EvbsHeader *h,
                       char *err, size_t err_size);
 
+/* After evbs_parse_header: copies the assignment (tiles*blocks choice indices). */
+void evbs_read_assignment(const EvbsHeader *h, const uint8_t *buf, uint8_t *choice_idx);
+
 /* After evbs_parse_header: copies the assignment (tiles*blocks entries) and the
  * tokens (at most max_tokens). Token values are checked against the codebook. */
 int evbs_read_payload(const EvbsParams *p, const EvbsHeader *h, const uint8_t *buf, size_t size,
