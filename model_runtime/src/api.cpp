@@ -72,6 +72,20 @@ EvatokStatus check_images(const EvatokImage* frames, int n, EvatokPixelFormat fm
   return EVATOK_OK;
 }
 
+// Validates a packet against the model; optionally reads its assignment
+// (choice index per tile and block).
+EvatokStatus parse_packet(const EvatokModel* m, const uint8_t* pkt, size_t size, EvbsHeader* h,
+                          std::vector<uint8_t>* choice_idx, char* err, size_t es) {
+  char msg[256];
+  if (evbs_parse_header(&m->params, pkt, size, h, msg, sizeof msg))
+    return set_err(err, es, EVATOK_ERR_BITSTREAM, "invalid packet: %s", msg);
+  if (choice_idx) {
+    choice_idx->resize((size_t)h->tiles_x * h->tiles_y * h->num_blocks);
+    evbs_read_assignment(h, pkt, choice_idx->data());
+  }
+  return EVATOK_OK;
+}
+
 constexpr int kTileBatch = 32;  // tiles per network call; bounds memory on large frames
 
 }  // namespace
@@ -254,11 +268,8 @@ EvatokStatus evatok_packet_probe(const EvatokModel* m, const uint8_t* pkt, size_
                                  char* err, size_t es) {
   if (!m || !pkt || !info) return set_err(err, es, EVATOK_ERR_INVALID_ARGUMENT, "NULL argument to evatok_packet_probe");
   EvbsHeader h;
-  char msg[256];
-  if (evbs_parse_header(&m->params, pkt, size, &h, msg, sizeof msg))
-    return set_err(err, es, EVATOK_ERR_BITSTREAM, "invalid packet: %s", msg);
-  std::vector<uint8_t> ci((size_t)h.tiles_x * h.tiles_y * h.num_blocks);
-  evbs_read_assignment(&h, pkt, ci.data());
+  std::vector<uint8_t> ci;
+  if (EvatokStatus st = parse_packet(m, pkt, size, &h, &ci, err, es)) return st;
   info->version = h.version;
   info->width = h.width;
   info->height = h.height;
@@ -275,11 +286,8 @@ EvatokStatus evatok_packet_assignment(const EvatokModel* m, const uint8_t* pkt, 
   if (!m || !pkt || !count || (max_entries > 0 && !tokens_per_block))
     return set_err(err, es, EVATOK_ERR_INVALID_ARGUMENT, "NULL argument to evatok_packet_assignment");
   EvbsHeader h;
-  char msg[256];
-  if (evbs_parse_header(&m->params, pkt, size, &h, msg, sizeof msg))
-    return set_err(err, es, EVATOK_ERR_BITSTREAM, "invalid packet: %s", msg);
-  std::vector<uint8_t> ci((size_t)h.tiles_x * h.tiles_y * h.num_blocks);
-  evbs_read_assignment(&h, pkt, ci.data());
+  std::vector<uint8_t> ci;
+  if (EvatokStatus st = parse_packet(m, pkt, size, &h, &ci, err, es)) return st;
   for (size_t i = 0; i < ci.size() && (long)i < max_entries; ++i) tokens_per_block[i] = m->params.choices[ci[i]];
   *count = (int)ci.size();
   return EVATOK_OK;
@@ -291,9 +299,7 @@ EvatokStatus evatok_decode_block(EvatokModel* m, const uint8_t* pkt, size_t size
     return set_err(err, es, EVATOK_ERR_INVALID_ARGUMENT, "NULL argument to evatok_decode_block");
   *nb_frames = 0;
   EvbsHeader h;
-  char msg[256];
-  if (evbs_parse_header(&m->params, pkt, size, &h, msg, sizeof msg))
-    return set_err(err, es, EVATOK_ERR_BITSTREAM, "invalid packet: %s", msg);
+  if (EvatokStatus st = parse_packet(m, pkt, size, &h, nullptr, err, es)) return st;
   if (max_frames < h.nb_frames)
     return set_err(err, es, EVATOK_ERR_INVALID_ARGUMENT, "packet holds %d frames, room for %d", h.nb_frames, max_frames);
   EvatokStatus st = check_images(frames, h.nb_frames, fmt, err, es);
@@ -305,6 +311,7 @@ EvatokStatus evatok_decode_block(EvatokModel* m, const uint8_t* pkt, size_t size
     std::vector<uint8_t> ci((size_t)n_entries);
     const long max_tokens = n_entries * cfg.max_choice();
     std::vector<uint32_t> tokens((size_t)max_tokens);
+    char msg[256];
     if (evbs_read_payload(&m->params, &h, pkt, size, ci.data(), tokens.data(), max_tokens, msg, sizeof msg))
       return set_err(err, es, EVATOK_ERR_BITSTREAM, "invalid packet: %s", msg);
     const TileGrid grid = grid_for(m, h.width, h.height);
