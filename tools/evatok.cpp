@@ -19,12 +19,16 @@ const char* kUsage =
     "                                   write an UNTRAINED model (for tests/plumbing only)\n"
     "  train-tokenizer --data DIR --out M (--config C | --init M0) [--val DIR]\n"
     "        [--steps N] [--batch B] [--lr X] [--seed S] [--threads T] [--device D]\n"
-    "        [--uniform K] [--max-minutes X] [--ckpt-every N]\n"
-    "                                   stage 1 (random assignments) or the uniform baseline;\n"
+    "        [--uniform K] [--router R [--router-mix F]] [--max-minutes X] [--ckpt-every N]\n"
+    "                                   stage 1 (random assignments), stage 4 (--router: the\n"
+    "                                   router of model R picks them) or the uniform baseline;\n"
     "                                   resumes from M if it exists\n"
-    "  train-router --init M0 --data DIR --val DIR --out M [--label-clips N]\n"
-    "        [--val-clips N] [--steps N] [--batch B] [--lr X] [--threads T] [--device D]\n"
-    "                                   stages 2+3: proxy-reward labels and the router\n"
+    "  label --init M0 --data DIR --val DIR --labels L [--label-clips N] [--val-clips N]\n"
+    "        [--quality psnr|ssim|torchscript:FILE] [--separable] [--label-batch N] [--device D]\n"
+    "                                   stage 2: quality of every assignment (proxy reward labels)\n"
+    "  train-router --init M0 --labels L --data DIR --val DIR --out M [--steps N] [--batch B]\n"
+    "        [--lr X] [--threads T] [--device D]\n"
+    "                                   stage 3: the router, on argmax-reward labels\n"
     "  eval --model M --data DIR [--clips N] [--wq X] [--search]\n"
     "                                   PSNR and tokens for uniform, router (and search)\n";
 
@@ -43,7 +47,7 @@ Args parse(int argc, char** argv) {
     std::string s = argv[i];
     if (s.rfind("--", 0) == 0) {
       std::string key = s.substr(2);
-      if (key == "search") {
+      if (key == "search" || key == "separable") {
         a.kv[key] = "1";
       } else if (i + 1 < argc) {
         a.kv[key] = argv[++i];
@@ -76,7 +80,13 @@ evatok::TrainOptions train_options(const Args& a) {
   o.label_clips = a.num("label-clips", o.label_clips);
   o.val_clips = a.num("val-clips", o.val_clips);
   o.max_minutes = a.real("max-minutes", 0);
-  if (o.out.empty()) throw std::runtime_error("--out is required");
+  o.router = a.str("router");
+  o.router_mix = a.real("router-mix", o.router_mix);
+  o.labels = a.str("labels");
+  o.quality = a.str("quality", o.quality);
+  o.exact = !a.has("separable");
+  o.label_batch = a.num("label-batch", o.label_batch);
+  if (o.out.empty() && o.labels.empty()) throw std::runtime_error("--out is required");
   if (o.data_dir.empty()) throw std::runtime_error("--data is required");
   return o;
 }
@@ -123,6 +133,7 @@ int main(int argc, char** argv) {
     }
     if (cmd == "train-tokenizer") return evatok::train_tokenizer(train_options(a));
     if (cmd == "train-router") return evatok::train_router(train_options(a));
+    if (cmd == "label") return evatok::make_labels(train_options(a));
     if (cmd == "eval")
       return evatok::evaluate(a.str("model", evatok_default_model_path()), a.str("data"), a.num("clips", 64),
                               a.real("wq", 1.2f), a.str("device", "cpu"), a.has("search"));

@@ -83,7 +83,8 @@ std::string ModelConfig::to_json() const {
          {"router_dim", router_dim}, {"router_layers", router_layers},
          {"router_heads", router_heads}, {"router_patch_s", router_patch_s},
          {"reward_wq", reward_wq}, {"reward_wl", reward_wl},
-         {"q_mean", q_mean}, {"q_std", q_std}, {"l_mean", l_mean}, {"l_std", l_std}};
+         {"q_mean", q_mean}, {"q_std", q_std}, {"l_mean", l_mean}, {"l_std", l_std},
+         {"reward_quality", reward_quality}};
   return j.dump();
 }
 
@@ -111,6 +112,7 @@ ModelConfig ModelConfig::from_json(const std::string& text) {
     get(j, "reward_wq", c.reward_wq); get(j, "reward_wl", c.reward_wl);
     get(j, "q_mean", c.q_mean); get(j, "q_std", c.q_std);
     get(j, "l_mean", c.l_mean); get(j, "l_std", c.l_std);
+    get(j, "reward_quality", c.reward_quality);
   } catch (const json::exception& e) {
     throw std::runtime_error(std::string("invalid model config JSON: ") + e.what());
   }

@@ -19,6 +19,7 @@ struct ModelConfig {
   // Proxy reward R = wq*z(Q) - wl*z(L); z-scoring statistics come from training.
   float reward_wq = 1.2f, reward_wl = 0.8f;
   float q_mean = 0.f, q_std = 1.f, l_mean = 0.f, l_std = 1.f;
+  std::string reward_quality = "psnr";  // metric the statistics were taken with
 
   int num_blocks() const { return clip_frames / patch_t; }
   int grid_h() const { return clip_height / patch_s; }

@@ -91,17 +91,33 @@ torch::Tensor ClipSampler::crop(const Video& v, int start, int y, int x, bool fl
   return c.permute({3, 0, 1, 2}).to(torch::kFloat32).div(255.0).sub(0.5);
 }
 
-torch::Tensor ClipSampler::sample(int batch) {
-  std::vector<torch::Tensor> out;
-  for (int i = 0; i < batch; ++i) {
-    const auto& v = videos_[rng_() % videos_.size()];
+std::vector<ClipSpec> ClipSampler::draw(int batch) {
+  std::vector<ClipSpec> out(batch);
+  for (auto& c : out) {
+    c.video = (int)(rng_() % videos_.size());
+    const auto& v = videos_[c.video];
     const int F = (int)v.frames.size(0);
-    const int start = F > T_ ? (int)(rng_() % (F - T_ + 1)) : 0;
-    const int y = (int)(rng_() % (v.height - H_ + 1)), x = (int)(rng_() % (v.width - W_ + 1));
-    out.push_back(crop(v, start, y, x, rng_() & 1));
+    c.start = F > T_ ? (int)(rng_() % (F - T_ + 1)) : 0;
+    c.y = (int)(rng_() % (v.height - H_ + 1));
+    c.x = (int)(rng_() % (v.width - W_ + 1));
+    c.flip = (int)(rng_() & 1);
+  }
+  return out;
+}
+
+torch::Tensor ClipSampler::clips(const std::vector<ClipSpec>& specs) const {
+  std::vector<torch::Tensor> out;
+  for (const auto& c : specs) {
+    if (c.video < 0 || c.video >= (int)videos_.size()) throw std::runtime_error("clip spec names a missing video");
+    const auto& v = videos_[c.video];
+    if (c.start < 0 || c.start >= v.frames.size(0) || c.y < 0 || c.x < 0 || c.y + H_ > v.height || c.x + W_ > v.width)
+      throw std::runtime_error("clip spec lies outside video " + v.name);
+    out.push_back(crop(v, c.start, c.y, c.x, c.flip != 0));
   }
   return torch::stack(out);
 }
+
+torch::Tensor ClipSampler::sample(int batch) { return clips(draw(batch)); }
 
 torch::Tensor ClipSampler::fixed(int max_clips) const {
   std::vector<torch::Tensor> out;

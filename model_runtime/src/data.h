@@ -21,11 +21,19 @@ Video read_y4m(const std::string& path, int max_frames = 100000);
 // All *.y4m files in a folder, sorted by name.
 std::vector<std::string> list_videos(const std::string& dir);
 
+// Where a clip comes from: video index, first frame, crop origin, mirror.
+struct ClipSpec {
+  int video = 0, start = 0, y = 0, x = 0, flip = 0;
+};
+
 class ClipSampler {
  public:
   ClipSampler(std::vector<Video> videos, int frames, int height, int width, uint64_t seed);
   // [B,3,T,H,W] float in [-0.5,0.5]: random video, start, crop, flip.
   torch::Tensor sample(int batch);
+  std::vector<ClipSpec> draw(int batch);                     // random specs
+  torch::Tensor clips(const std::vector<ClipSpec>& specs) const;  // throws on a bad spec
+  const std::vector<Video>& videos() const { return videos_; }
   // Deterministic clips: the first window of each video, centre crop.
   torch::Tensor fixed(int max_clips) const;
   size_t size() const { return videos_.size(); }

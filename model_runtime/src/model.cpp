@@ -98,16 +98,19 @@ Tensor Model::lengths() const {
 }
 
 std::vector<Assignment> Model::route(const Tensor& clips, float wq) {
+  return route(clips, torch::full({clips.size(0)}, wq));
+}
+
+std::vector<Assignment> Model::route(const Tensor& clips, const Tensor& wq) {
   torch::NoGradGuard ng;
   auto x = clips.to(device);
-  auto wqt = torch::full({x.size(0)}, wq, x.options());
-  auto best = net->router(x, wqt).argmax(-1).cpu();
+  auto best = net->router(x, wq.to(x.options())).argmax(-1).cpu();
   std::vector<Assignment> out;
   for (int64_t i = 0; i < best.size(0); ++i) out.push_back(cfg.assignment_choices((int)best[i].item<int64_t>()));
   return out;
 }
 
-Tensor Model::block_quality(const Tensor& clips, int max_batch) {
+Tensor Model::block_quality(const Tensor& clips, QualityMetric& metric, int max_batch) {
   torch::NoGradGuard ng;
   const int64_t N = clips.size(0), nb = cfg.num_blocks(), nc = (int64_t)cfg.choices.size();
   auto out = torch::empty({N, nb, nc});
@@ -115,26 +118,45 @@ Tensor Model::block_quality(const Tensor& clips, int max_batch) {
     auto xb = clips.slice(0, s, std::min(N, s + max_batch)).to(device);
     for (int64_t c = 0; c < nc; ++c) {
       auto rec = reconstruct(xb, std::vector<Assignment>(xb.size(0), Assignment(nb, (int)c))).clamp(-0.5, 0.5);
-      // per-block MSE: frames of block t are t*patch_t .. (t+1)*patch_t-1
-      auto err = (rec - xb).pow(2).view({xb.size(0), 3, nb, cfg.patch_t, cfg.clip_height, cfg.clip_width});
-      auto mse = err.mean({1, 3, 4, 5}).clamp_min(1e-10).cpu();  // [n, nb]
-      out.slice(0, s, s + xb.size(0)).select(2, c).copy_(-10.0 * torch::log10(mse));
+      out.slice(0, s, s + xb.size(0)).select(2, c).copy_(metric.per_block(rec, xb, (int)nb).cpu());
     }
   }
   return out;
 }
 
-Tensor Model::quality_table(const Tensor& clips) {
-  auto bq = block_quality(clips);  // [N, nb, nc]
+Tensor Model::quality_table(const Tensor& clips, QualityMetric& metric, bool exact, int batch) {
+  torch::NoGradGuard ng;
   const int A = cfg.num_assignments(), nb = cfg.num_blocks();
-  auto idx = torch::empty({nb, A}, torch::kInt64);
-  for (int a = 0; a < A; ++a) {
-    auto ch = cfg.assignment_choices(a);
-    for (int t = 0; t < nb; ++t) idx[t][a] = ch[t];
+  if (!exact) {
+    auto bq = block_quality(clips, metric);  // [N, nb, nc]
+    auto idx = torch::empty({nb, A}, torch::kInt64);
+    for (int a = 0; a < A; ++a) {
+      auto ch = cfg.assignment_choices(a);
+      for (int t = 0; t < nb; ++t) idx[t][a] = ch[t];
+    }
+    auto q = torch::zeros({clips.size(0), A});
+    for (int t = 0; t < nb; ++t) q += bq.select(1, t).index_select(1, idx[t]);
+    return q / nb;
   }
-  auto q = torch::zeros({clips.size(0), A});
-  for (int t = 0; t < nb; ++t) q += bq.select(1, t).index_select(1, idx[t]);
-  return q / nb;
+  std::vector<Assignment> all;
+  for (int a = 0; a < A; ++a) all.push_back(cfg.assignment_choices(a));
+  auto q = torch::empty({clips.size(0), A});
+  for (int64_t i = 0; i < clips.size(0); ++i) {
+    auto x = clips[i].unsqueeze(0).to(device);
+    for (int s = 0; s < A; s += batch) {
+      const int e = std::min(A, s + batch);
+      std::vector<Assignment> as(all.begin() + s, all.begin() + e);
+      auto xb = x.expand({e - s, -1, -1, -1, -1});
+      auto rec = reconstruct(xb, as).clamp(-0.5, 0.5);
+      q[i].slice(0, s, e).copy_(metric.per_block(rec, xb, nb).mean(1).cpu());
+    }
+  }
+  return q;
+}
+
+Tensor Model::quality_table(const Tensor& clips) {
+  auto psnr = make_quality_metric("psnr", device);
+  return quality_table(clips, *psnr, false);
 }
 
 Tensor Model::reward(const Tensor& quality, float wq, float wl) const {
@@ -143,8 +165,13 @@ Tensor Model::reward(const Tensor& quality, float wq, float wl) const {
   return wq * zq - wl * zl.unsqueeze(0);
 }
 
-std::vector<Assignment> Model::search(const Tensor& clips, float wq, float wl) {
-  auto best = reward(quality_table(clips), wq, wl).argmax(-1);
+std::vector<Assignment> Model::search(const Tensor& clips, float wq, float wl, bool exact) {
+  // The z-scoring statistics belong to the metric they were taken with.
+  if (cfg.reward_quality != "psnr" && cfg.reward_quality != "ssim")
+    throw std::runtime_error("this model's reward uses the metric '" + cfg.reward_quality +
+                             "', which search cannot load here; use the router or uniform:K");
+  auto metric = make_quality_metric(cfg.reward_quality, device);
+  auto best = reward(quality_table(clips, *metric, exact), wq, wl).argmax(-1);
   std::vector<Assignment> out;
   for (int64_t i = 0; i < best.size(0); ++i) out.push_back(cfg.assignment_choices((int)best[i].item<int64_t>()));
   return out;

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "config.h"
+#include "quality.h"
 #include "tokenizer.h"
 
 namespace evatok {
@@ -24,16 +25,23 @@ class Model {
 
   // clips: [N,3,T,H,W] float in [-0.5, 0.5] on any device.
   std::vector<Assignment> route(const torch::Tensor& clips, float wq);
+  // One rate preference per clip: wq [N].
+  std::vector<Assignment> route(const torch::Tensor& clips, const torch::Tensor& wq);
   // Max-proxy-reward assignment over all candidates (see quality_table).
-  std::vector<Assignment> search(const torch::Tensor& clips, float wq, float wl);
-  // PSNR of each temporal block of each clip when every block gets choice c:
+  std::vector<Assignment> search(const torch::Tensor& clips, float wq, float wl, bool exact = false);
+  // Quality of each temporal block of each clip when every block gets choice c:
   // [N, blocks, choices], from one uniform encode+decode per choice.
-  torch::Tensor block_quality(const torch::Tensor& clips, int max_batch = 16);
-  // Quality Q of every clip under every candidate assignment, [N, A]:
-  // Q(a) = mean over blocks t of block_quality[t][a_t]. This separable proxy
-  // costs |choices| passes per clip instead of |choices|^blocks; it ignores
-  // how a block's quality depends on the budgets of earlier blocks.
-  torch::Tensor quality_table(const torch::Tensor& clips);
+  torch::Tensor block_quality(const torch::Tensor& clips, QualityMetric& metric, int max_batch = 16);
+  // Quality Q of every clip under every candidate assignment, [N, A]; Q(a) is
+  // the mean over blocks of the block quality.
+  //  exact=false: separable proxy, block t scored as if every block had a_t
+  //    (|choices| passes per clip); it ignores that a block can reuse what
+  //    earlier blocks already encoded, so it under-rates cheap later blocks.
+  //  exact=true: every assignment is encoded and decoded (batched, |A| clip
+  //    passes); block causality makes each block's score depend only on its
+  //    prefix, which exact_quality_table's prefix sharing exploits.
+  torch::Tensor quality_table(const torch::Tensor& clips, QualityMetric& metric, bool exact, int batch = 125);
+  torch::Tensor quality_table(const torch::Tensor& clips);  // separable PSNR
   // Reward R = wq*z(Q) - wl*z(L) for a quality table; [N, A].
   torch::Tensor reward(const torch::Tensor& quality, float wq, float wl) const;
   std::vector<std::vector<int64_t>> encode(const torch::Tensor& clips, const std::vector<Assignment>& a);

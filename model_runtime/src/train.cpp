@@ -9,6 +9,7 @@
 
 #include "data.h"
 #include "model.h"
+#include "quality.h"
 #include "safetensors.h"
 
 namespace evatok {
@@ -56,6 +57,9 @@ std::unique_ptr<Model> open_or_create(const TrainOptions& o, torch::Device dev) 
   return m;
 }
 
+// Range of rate preferences the router is trained for (and stage 4 samples).
+constexpr float kWqMin = 0.3f, kWqMax = 2.5f;
+
 int info_int(const Model& m, const char* k) {
   auto it = m.info.find(k);
   return it == m.info.end() ? 0 : std::stoi(it->second);
@@ -75,6 +79,16 @@ int train_tokenizer(const TrainOptions& o) {
   if (!o.val_dir.empty()) val = std::make_unique<ClipSampler>(load_dir(o.val_dir), cfg.clip_frames, cfg.clip_height, cfg.clip_width, 5);
   printf("tokenizer %s: %lld parameters, %zu training videos, %d steps x batch %d\n", cfg.name.c_str(),
          (long long)model->num_parameters(), data.size(), o.steps, o.batch);
+  // Stage 4: a trained router (any wq of its range) chooses most assignments.
+  std::unique_ptr<Model> router_model;
+  if (!o.router.empty()) {
+    router_model = Model::load(o.router, dev);
+    if (!router_model->has_router) throw std::runtime_error(o.router + " has no trained router");
+    if (router_model->cfg.num_assignments() != cfg.num_assignments() || router_model->cfg.choices != cfg.choices)
+      throw std::runtime_error(o.router + ": its router was trained for other choices or blocks");
+    printf("stage 4: assignments from the router of %s (random for %.0f%% of clips)\n", o.router.c_str(),
+           100 * o.router_mix);
+  }
 
   auto& net = model->net;
   std::vector<Tensor> params;
@@ -93,9 +107,25 @@ int train_tokenizer(const TrainOptions& o) {
   torch::manual_seed(o.seed + step);
   const int nc = (int)cfg.choices.size(), nb = cfg.num_blocks();
   std::vector<int64_t> usage(cfg.codebook_size, 0);
+  if (router_model) {
+    // The final model ships with the router that chose its assignments, and
+    // that router's reward statistics (taken on the proxy tokenizer).
+    torch::NoGradGuard ng;
+    auto src = router_model->net->router->named_parameters();
+    for (auto& p : model->net->router->named_parameters()) p.value().copy_(src[p.key()]);
+    cfg.q_mean = router_model->cfg.q_mean;
+    cfg.q_std = router_model->cfg.q_std;
+    cfg.l_mean = router_model->cfg.l_mean;
+    cfg.l_std = router_model->cfg.l_std;
+    cfg.reward_quality = router_model->cfg.reward_quality;
+    model->has_router = true;
+    for (auto& [k, v] : router_model->info)
+      if (k.rfind("train.router_", 0) == 0) model->info[k] = v;
+  }
   auto save = [&]() {
     model->info["train.step"] = std::to_string(step);
-    model->info["train.kind"] = o.uniform_tokens ? "uniform-" + std::to_string(o.uniform_tokens) : "random-assignment";
+    model->info["train.kind"] = o.uniform_tokens ? "uniform-" + std::to_string(o.uniform_tokens)
+                                : router_model ? "router-assignment" : "random-assignment";
     model->save(o.out);
     torch::serialize::OutputArchive ar;
     opt.save(ar);
@@ -107,14 +137,28 @@ int train_tokenizer(const TrainOptions& o) {
   int acc_n = 0;
   net->train();
   while (step < o.steps) {
-    // Cosine schedule with a short warmup.
+    // Cosine schedule with a short warmup, over steps or, with a time limit,
+    // over whichever of steps and wall time runs out first.
+    double progress = step / (double)o.steps;
+    if (o.max_minutes > 0) progress = std::max(progress, seconds_since(t0) / (60.0 * o.max_minutes));
+    if (progress >= 1.0) {
+      printf("time limit reached at step %d\n", step);
+      break;
+    }
     const double warm = std::min(1.0, (step + 1) / 100.0);
-    const double lr = o.lr * warm * (0.1 + 0.9 * 0.5 * (1 + std::cos(M_PI * step / (double)o.steps)));
+    const double lr = o.lr * warm * (0.1 + 0.9 * 0.5 * (1 + std::cos(M_PI * progress)));
     for (auto& g : opt.param_groups()) static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr);
     auto x = data.sample(o.batch).to(dev);
     std::vector<Assignment> as(o.batch, Assignment(nb));
     for (auto& a : as)
       for (auto& c : a) c = o.uniform_tokens ? cfg.choice_index(o.uniform_tokens) : (int)(rng() % nc);
+    if (router_model) {
+      std::vector<float> wq(o.batch);
+      for (auto& w : wq) w = kWqMin + (kWqMax - kWqMin) * (float)((rng() >> 11) * 0x1.0p-53);
+      auto routed = router_model->route(x, torch::tensor(wq));
+      for (int i = 0; i < o.batch; ++i)
+        if ((rng() >> 11) * 0x1.0p-53 >= o.router_mix) as[i] = routed[i];
+    }
     auto L = Layout::make(cfg, as, dev);
     auto z = net->encoder(x, L);
     auto q = net->quantizer(z, L.valid);
@@ -159,10 +203,6 @@ int train_tokenizer(const TrainOptions& o) {
       acc_n = 0;
     }
     if (step % o.ckpt_every == 0) save();
-    if (o.max_minutes > 0 && seconds_since(t0) > o.max_minutes * 60) {
-      printf("time limit reached at step %d; checkpoint saved, rerun to resume\n", step);
-      break;
-    }
   }
   net->eval();
   if (val) {
@@ -187,47 +227,118 @@ double reward_percentile(const Tensor& reward_row, int picked) {
 }
 }  // namespace
 
+// Labels file: the quality of every assignment for sampled training clips and
+// fixed held-out clips, with where each clip came from.
+int make_labels(const TrainOptions& o) {
+  auto dev = parse_device(o.device);
+  if (o.threads > 0) torch::set_num_threads(o.threads);
+  if (o.init.empty()) throw std::runtime_error("labels need --init <proxy tokenizer model>");
+  if (o.labels.empty()) throw std::runtime_error("labels need --labels <output file>");
+  if (o.val_dir.empty()) throw std::runtime_error("labels need --val <held-out folder>");
+  auto model = Model::load(o.init, dev);
+  auto& cfg = model->cfg;
+  auto metric = make_quality_metric(o.quality, dev);
+  ClipSampler data(load_dir(o.data_dir), cfg.clip_frames, cfg.clip_height, cfg.clip_width, o.seed + 31);
+  ClipSampler val(load_dir(o.val_dir), cfg.clip_frames, cfg.clip_height, cfg.clip_width, 3);
+  auto specs = data.draw(o.label_clips);
+  auto x = data.clips(specs);
+  auto vx = val.fixed(o.val_clips);
+  printf("labelling %lld training + %lld held-out clips, %d assignments each, metric %s, %s\n", (long long)x.size(0),
+         (long long)vx.size(0), cfg.num_assignments(), metric->name().c_str(),
+         o.exact ? "exact (every assignment decoded)" : "separable (one pass per choice)");
+  auto t0 = Clock::now();
+  auto table = [&](const Tensor& clips, const char* what, int64_t offset, int64_t total) {
+    std::vector<Tensor> qs;
+    const int64_t step = o.exact ? 1 : 16;
+    for (int64_t s = 0; s < clips.size(0); s += step) {
+      qs.push_back(model->quality_table(clips.slice(0, s, std::min(clips.size(0), s + step)), *metric, o.exact,
+                                        o.label_batch));
+      const int64_t done = offset + std::min(clips.size(0), s + step);
+      const double el = seconds_since(t0);
+      if (done % 16 == 0 || done == total) {
+        printf("labels (%s) %lld/%lld clips, %.2f clips/s, ETA %s\n", what, (long long)done, (long long)total,
+               done / el, eta((total - done) / (done / el)).c_str());
+        fflush(stdout);
+      }
+    }
+    return torch::cat(qs);
+  };
+  const int64_t total = x.size(0) + vx.size(0);
+  auto Q = table(x, "train", 0, total);
+  auto VQ = table(vx, "held-out", x.size(0), total);
+  const double rate = total / seconds_since(t0);
+  auto spec_t = torch::empty({(int64_t)specs.size(), 5}, torch::kInt64);
+  for (size_t i = 0; i < specs.size(); ++i) {
+    const auto& c = specs[i];
+    int64_t row[5] = {c.video, c.start, c.y, c.x, c.flip};
+    for (int k = 0; k < 5; ++k) spec_t[i][k] = row[k];
+  }
+  TensorFile f;
+  f.tensors["quality"] = Q.contiguous();
+  f.tensors["val_quality"] = VQ.contiguous();
+  f.tensors["specs"] = spec_t;
+  f.metadata["labels.tokenizer"] = to_hex(model->fp.data(), 16);
+  f.metadata["labels.metric"] = o.quality;
+  f.metadata["labels.exact"] = o.exact ? "1" : "0";
+  f.metadata["labels.data"] = o.data_dir;
+  f.metadata["labels.videos"] = std::to_string(data.size());
+  f.metadata["labels.val"] = o.val_dir;
+  f.metadata["labels.clips_per_second"] = std::to_string(rate);
+  save_safetensors(o.labels, f);
+  printf("labels: %.2f clips/s; quality mean %.3f std %.3f; saved %s\n", rate, Q.mean().item<double>(),
+         Q.std().item<double>(), o.labels.c_str());
+  return 0;
+}
+
 int train_router(const TrainOptions& o) {
   auto dev = parse_device(o.device);
   if (o.threads > 0) torch::set_num_threads(o.threads);
-  if (o.init.empty()) throw std::runtime_error("router training needs --init <trained tokenizer model>");
+  if (o.init.empty()) throw std::runtime_error("router training needs --init <proxy tokenizer model>");
+  if (o.labels.empty()) throw std::runtime_error("router training needs --labels <file from evatok label>");
   auto model = Model::load(o.init, dev);
   auto& cfg = model->cfg;
+  TensorFile lf = load_safetensors(o.labels);
+  for (const char* k : {"quality", "val_quality", "specs"})
+    if (!lf.tensors.count(k)) throw std::runtime_error(o.labels + " is not a labels file (no " + k + ")");
+  if (lf.metadata["labels.tokenizer"] != to_hex(model->fp.data(), 16))
+    throw std::runtime_error(o.labels + " was made with another tokenizer than " + o.init);
+  auto Q = lf.tensors["quality"].to(torch::kFloat32), VQ = lf.tensors["val_quality"].to(torch::kFloat32);
+  if (Q.dim() != 2 || Q.size(1) != cfg.num_assignments() || VQ.dim() != 2 || VQ.size(1) != cfg.num_assignments())
+    throw std::runtime_error(o.labels + ": quality tables do not match the model's assignments");
   ClipSampler data(load_dir(o.data_dir), cfg.clip_frames, cfg.clip_height, cfg.clip_width, o.seed + 31);
   ClipSampler val(load_dir(o.val_dir), cfg.clip_frames, cfg.clip_height, cfg.clip_width, 3);
-  // Stage 2: quality of every candidate assignment for every labelled clip.
-  auto t0 = Clock::now();
-  auto x = data.sample(o.label_clips);
-  std::vector<Tensor> qs;
-  for (int64_t s = 0; s < x.size(0); s += 8) {
-    qs.push_back(model->quality_table(x.slice(0, s, std::min(x.size(0), s + 8))));
-    const double el = seconds_since(t0);
-    const int64_t done = std::min(x.size(0), s + 8);
-    printf("labelling %lld/%lld clips, %.2f clips/s, ETA %s\n", (long long)done, (long long)x.size(0), done / el,
-           eta((x.size(0) - done) / (done / el)).c_str());
-    fflush(stdout);
-  }
-  auto Q = torch::cat(qs);
-  auto vx = val.fixed(o.val_clips);
-  auto VQ = model->quality_table(vx);
+  if (std::to_string(data.size()) != lf.metadata["labels.videos"])
+    throw std::runtime_error(o.labels + " was made from another data folder (" + lf.metadata["labels.videos"] +
+                             " videos, " + o.data_dir + " has " + std::to_string(data.size()) + ")");
+  auto st = lf.tensors["specs"];
+  std::vector<ClipSpec> specs(st.size(0));
+  for (int64_t i = 0; i < st.size(0); ++i)
+    specs[i] = {(int)st[i][0].item<int64_t>(), (int)st[i][1].item<int64_t>(), (int)st[i][2].item<int64_t>(),
+                (int)st[i][3].item<int64_t>(), (int)st[i][4].item<int64_t>()};
+  auto x = data.clips(specs);
+  auto vx = val.fixed((int)VQ.size(0));
+  if (vx.size(0) != VQ.size(0)) throw std::runtime_error(o.labels + ": held-out folder does not match");
   // z-scoring statistics over videos x assignments (as published).
   auto lens = model->lengths();
   cfg.q_mean = Q.mean().item<float>();
   cfg.q_std = std::max(Q.std().item<float>(), 1e-3f);
   cfg.l_mean = lens.mean().item<float>();
   cfg.l_std = lens.std().item<float>();
-  printf("quality stats: mean %.2f dB std %.2f; length mean %.1f std %.1f\n", cfg.q_mean, cfg.q_std, cfg.l_mean, cfg.l_std);
+  cfg.reward_quality = lf.metadata["labels.metric"];
+  printf("quality stats (%s): mean %.3f std %.3f; length mean %.1f std %.1f\n", cfg.reward_quality.c_str(),
+         cfg.q_mean, cfg.q_std, cfg.l_mean, cfg.l_std);
 
   // Stage 3: router, cross-entropy on argmax-reward labels; wq is an input so
   // one router serves every rate preference.
   auto& router = model->net->router;
   torch::manual_seed(o.seed);
   std::mt19937_64 rng(o.seed);
-  std::uniform_real_distribution<float> wq_dist(0.3f, 2.5f);
+  std::uniform_real_distribution<float> wq_dist(kWqMin, kWqMax);
   torch::optim::AdamW opt(router->parameters(), torch::optim::AdamWOptions(o.lr).weight_decay(0.05));
   router->train();
   const int64_t N = x.size(0);
   auto xd = x.to(dev);
+  const auto t0 = Clock::now();
   for (int step = 1; step <= o.steps; ++step) {
     std::vector<int64_t> idx(o.batch);
     std::vector<float> wq(o.batch);
@@ -244,8 +355,10 @@ int train_router(const TrainOptions& o) {
     opt.zero_grad();
     loss.backward();
     opt.step();
-    if (step % o.log_every == 0) {
-      printf("router step %d/%d loss %.3f\n", step, o.steps, loss.item<double>());
+    if (step % o.log_every == 0 || step == o.steps) {
+      const double rate = step / std::max(seconds_since(t0), 1e-9);
+      printf("router step %d/%d loss %.3f | %.2f steps/s ETA %s\n", step, o.steps, loss.item<double>(), rate,
+             eta((o.steps - step) / rate).c_str());
       fflush(stdout);
     }
   }
@@ -271,6 +384,7 @@ int train_router(const TrainOptions& o) {
   model->info["train.router_top1"] = std::to_string(100 * top1 / n);
   model->info["train.router_top5"] = std::to_string(100 * in5 / n);
   model->info["train.router_reward_percentile"] = std::to_string(pct / n);
+  model->info["train.router_labels"] = lf.metadata["labels.metric"] + (lf.metadata["labels.exact"] == "1" ? ", exact" : ", separable");
   model->save(o.out);
   printf("saved %s (fingerprint %s)\n", o.out.c_str(), to_hex(model->fp.data(), 16).c_str());
   return 0;
