@@ -8,6 +8,7 @@
 #include "evatok/evatok.h"
 #include "model.h"
 #include "safetensors.h"
+#include "evaluate.h"
 #include "train.h"
 
 namespace {
@@ -29,8 +30,12 @@ const char* kUsage =
     "  train-router --init M0 --labels L --data DIR --val DIR --out M [--steps N] [--batch B]\n"
     "        [--lr X] [--threads T] [--device D]\n"
     "                                   stage 3: the router, on argmax-reward labels\n"
-    "  eval --model M --data DIR [--clips N] [--wq X] [--search]\n"
-    "                                   PSNR and tokens for uniform, router (and search)\n";
+    "  eval --model M --data DIR [--clips N] [--wq 0.3,0.6,1.2,1.8,2.5]\n"
+    "        [--search none|separable|exact] [--baseline M2[,M3]] [--csv F.csv [--png F.png]]\n"
+    "                                   tokens, PSNR, SSIM for uniform-K, router and search per clip\n"
+    "Data options (every command that reads videos): --fps F (resample), --short-side S\n"
+    "  (resize the shorter side to S pixels), --max-frames N (per video, default 64).\n"
+    "  Folders may hold .y4m and any video the system's FFmpeg libraries decode.\n";
 
 struct Args {
   std::map<std::string, std::string> kv;
@@ -47,7 +52,7 @@ Args parse(int argc, char** argv) {
     std::string s = argv[i];
     if (s.rfind("--", 0) == 0) {
       std::string key = s.substr(2);
-      if (key == "search" || key == "separable") {
+      if (key == "separable") {
         a.kv[key] = "1";
       } else if (i + 1 < argc) {
         a.kv[key] = argv[++i];
@@ -59,6 +64,47 @@ Args parse(int argc, char** argv) {
     }
   }
   return a;
+}
+
+evatok::VideoLoadOptions video_options(const Args& a) {
+  evatok::VideoLoadOptions v;
+  v.fps = a.real("fps", 0);
+  v.short_side = a.num("short-side", 0);
+  v.max_frames = a.num("max-frames", v.max_frames);
+  if (v.fps < 0 || v.short_side < 0 || v.max_frames < 1) throw std::runtime_error("bad --fps, --short-side or --max-frames");
+  return v;
+}
+
+std::vector<std::string> split(const std::string& s) {
+  std::vector<std::string> out;
+  size_t p = 0;
+  while (p <= s.size()) {
+    const size_t q = s.find(',', p);
+    const std::string item = s.substr(p, q == std::string::npos ? std::string::npos : q - p);
+    if (!item.empty()) out.push_back(item);
+    if (q == std::string::npos) break;
+    p = q + 1;
+  }
+  return out;
+}
+
+evatok::EvalOptions eval_options(const Args& a) {
+  evatok::EvalOptions o;
+  o.model = a.str("model", evatok_default_model_path());
+  o.data_dir = a.str("data");
+  if (o.data_dir.empty()) throw std::runtime_error("--data is required");
+  o.clips = a.num("clips", o.clips);
+  if (a.has("wq")) {
+    o.wq.clear();
+    for (const auto& w : split(a.str("wq"))) o.wq.push_back(std::stof(w));
+  }
+  o.search = a.str("search", o.search);
+  o.baselines = split(a.str("baseline"));
+  o.device = a.str("device", "cpu");
+  o.csv = a.str("csv");
+  o.png = a.str("png");
+  o.video = video_options(a);
+  return o;
 }
 
 evatok::TrainOptions train_options(const Args& a) {
@@ -80,6 +126,7 @@ evatok::TrainOptions train_options(const Args& a) {
   o.label_clips = a.num("label-clips", o.label_clips);
   o.val_clips = a.num("val-clips", o.val_clips);
   o.max_minutes = a.real("max-minutes", 0);
+  o.video = video_options(a);
   o.router = a.str("router");
   o.router_mix = a.real("router-mix", o.router_mix);
   o.labels = a.str("labels");
@@ -134,9 +181,7 @@ int main(int argc, char** argv) {
     if (cmd == "train-tokenizer") return evatok::train_tokenizer(train_options(a));
     if (cmd == "train-router") return evatok::train_router(train_options(a));
     if (cmd == "label") return evatok::make_labels(train_options(a));
-    if (cmd == "eval")
-      return evatok::evaluate(a.str("model", evatok_default_model_path()), a.str("data"), a.num("clips", 64),
-                              a.real("wq", 1.2f), a.str("device", "cpu"), a.has("search"));
+    if (cmd == "eval") return evatok::evaluate(eval_options(a));
   } catch (const std::exception& e) {
     fprintf(stderr, "evatok %s: %s\n", cmd.c_str(), e.what());
     return 1;

@@ -1,6 +1,7 @@
 #include "data.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <dirent.h>
 #include <fstream>
@@ -8,6 +9,7 @@
 #include <stdexcept>
 
 #include "frames.h"
+#include "video_reader.h"
 
 namespace evatok {
 
@@ -68,11 +70,39 @@ std::vector<std::string> list_videos(const std::string& dir) {
   if (!d) throw std::runtime_error("cannot open data folder " + dir);
   while (dirent* e = readdir(d)) {
     std::string n = e->d_name;
-    if (n.size() > 4 && n.substr(n.size() - 4) == ".y4m") out.push_back(dir + "/" + n);
+    const auto dot = n.rfind('.');
+    if (dot == std::string::npos || n[0] == '.') continue;
+    std::string ext = n.substr(dot + 1);
+    for (auto& ch : ext) ch = (char)std::tolower((unsigned char)ch);
+    static const char* kExt[] = {"y4m", "mp4", "mkv", "webm", "avi", "mov", "nut", "m4v", "mpg", "mpeg", "ts", "ogv"};
+    for (const char* k : kExt)
+      if (ext == k) out.push_back(dir + "/" + n);
   }
   closedir(d);
   std::sort(out.begin(), out.end());
-  if (out.empty()) throw std::runtime_error("no .y4m videos in " + dir);
+  if (out.empty()) throw std::runtime_error("no videos (.y4m, .mp4, .mkv, ...) in " + dir);
+  return out;
+}
+
+std::vector<Video> load_videos(const std::string& dir, const VideoLoadOptions& o) {
+  std::vector<Video> out;
+  for (const auto& p : list_videos(dir)) {
+    const bool y4m = p.size() > 4 && p.substr(p.size() - 4) == ".y4m";
+    Video v = y4m && o.fps <= 0 ? read_y4m(p, o.max_frames) : read_video_libav(p, o.fps, o.max_frames);
+    const int s = std::min(v.width, v.height);
+    if (o.short_side > 0 && s != o.short_side) {
+      const int h = (int)std::lround((double)v.height * o.short_side / s);
+      const int w = (int)std::lround((double)v.width * o.short_side / s);
+      namespace F = torch::nn::functional;
+      auto x = v.frames.permute({0, 3, 1, 2}).to(torch::kFloat32);
+      auto opts = F::InterpolateFuncOptions().size(std::vector<int64_t>{h, w});
+      x = s > o.short_side ? F::interpolate(x, opts.mode(torch::kArea))
+                           : F::interpolate(x, opts.mode(torch::kBilinear).align_corners(false));
+      v.frames = x.round().clamp(0, 255).to(torch::kUInt8).permute({0, 2, 3, 1}).contiguous();
+      v.width = w, v.height = h;
+    }
+    out.push_back(std::move(v));
+  }
   return out;
 }
 

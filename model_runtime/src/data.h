@@ -18,8 +18,19 @@ struct Video {
 
 // Reads one Y4M file (4:2:0 or 4:4:4, 8-bit); throws with a reason.
 Video read_y4m(const std::string& path, int max_frames = 100000);
-// All *.y4m files in a folder, sorted by name.
+// All videos in a folder (.y4m and the usual container extensions), sorted.
 std::vector<std::string> list_videos(const std::string& dir);
+
+// How videos become training/evaluation material: frame rate (0 = as stored),
+// shorter side in pixels (0 = as stored; else area/bilinear resize) and a cap
+// on frames per video. Y4M is read natively, everything else through the
+// system's FFmpeg libraries (video_reader.h).
+struct VideoLoadOptions {
+  double fps = 0;
+  int short_side = 0;
+  int max_frames = 64;
+};
+std::vector<Video> load_videos(const std::string& dir, const VideoLoadOptions& o = {});
 
 // Where a clip comes from: video index, first frame, crop origin, mirror.
 struct ClipSpec {

@@ -23,12 +23,6 @@ bool exists(const std::string& p) {
   return stat(p.c_str(), &st) == 0;
 }
 
-std::vector<Video> load_dir(const std::string& dir, int max_frames = 64) {
-  std::vector<Video> v;
-  for (const auto& p : list_videos(dir)) v.push_back(read_y4m(p, max_frames));
-  return v;
-}
-
 double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
@@ -74,9 +68,9 @@ int train_tokenizer(const TrainOptions& o) {
   auto& cfg = model->cfg;
   if (o.uniform_tokens > 0 && cfg.choice_index(o.uniform_tokens) < 0)
     throw std::runtime_error("--uniform must be one of the config's choices");
-  ClipSampler data(load_dir(o.data_dir), cfg.clip_frames, cfg.clip_height, cfg.clip_width, o.seed + 17);
+  ClipSampler data(load_videos(o.data_dir, o.video), cfg.clip_frames, cfg.clip_height, cfg.clip_width, o.seed + 17);
   std::unique_ptr<ClipSampler> val;
-  if (!o.val_dir.empty()) val = std::make_unique<ClipSampler>(load_dir(o.val_dir), cfg.clip_frames, cfg.clip_height, cfg.clip_width, 5);
+  if (!o.val_dir.empty()) val = std::make_unique<ClipSampler>(load_videos(o.val_dir, o.video), cfg.clip_frames, cfg.clip_height, cfg.clip_width, 5);
   printf("tokenizer %s: %lld parameters, %zu training videos, %d steps x batch %d\n", cfg.name.c_str(),
          (long long)model->num_parameters(), data.size(), o.steps, o.batch);
   // Stage 4: a trained router (any wq of its range) chooses most assignments.
@@ -238,8 +232,8 @@ int make_labels(const TrainOptions& o) {
   auto model = Model::load(o.init, dev);
   auto& cfg = model->cfg;
   auto metric = make_quality_metric(o.quality, dev);
-  ClipSampler data(load_dir(o.data_dir), cfg.clip_frames, cfg.clip_height, cfg.clip_width, o.seed + 31);
-  ClipSampler val(load_dir(o.val_dir), cfg.clip_frames, cfg.clip_height, cfg.clip_width, 3);
+  ClipSampler data(load_videos(o.data_dir, o.video), cfg.clip_frames, cfg.clip_height, cfg.clip_width, o.seed + 31);
+  ClipSampler val(load_videos(o.val_dir, o.video), cfg.clip_frames, cfg.clip_height, cfg.clip_width, 3);
   auto specs = data.draw(o.label_clips);
   auto x = data.clips(specs);
   auto vx = val.fixed(o.val_clips);
@@ -305,8 +299,8 @@ int train_router(const TrainOptions& o) {
   auto Q = lf.tensors["quality"].to(torch::kFloat32), VQ = lf.tensors["val_quality"].to(torch::kFloat32);
   if (Q.dim() != 2 || Q.size(1) != cfg.num_assignments() || VQ.dim() != 2 || VQ.size(1) != cfg.num_assignments())
     throw std::runtime_error(o.labels + ": quality tables do not match the model's assignments");
-  ClipSampler data(load_dir(o.data_dir), cfg.clip_frames, cfg.clip_height, cfg.clip_width, o.seed + 31);
-  ClipSampler val(load_dir(o.val_dir), cfg.clip_frames, cfg.clip_height, cfg.clip_width, 3);
+  ClipSampler data(load_videos(o.data_dir, o.video), cfg.clip_frames, cfg.clip_height, cfg.clip_width, o.seed + 31);
+  ClipSampler val(load_videos(o.val_dir, o.video), cfg.clip_frames, cfg.clip_height, cfg.clip_width, 3);
   if (std::to_string(data.size()) != lf.metadata["labels.videos"])
     throw std::runtime_error(o.labels + " was made from another data folder (" + lf.metadata["labels.videos"] +
                              " videos, " + o.data_dir + " has " + std::to_string(data.size()) + ")");
@@ -387,30 +381,6 @@ int train_router(const TrainOptions& o) {
   model->info["train.router_labels"] = lf.metadata["labels.metric"] + (lf.metadata["labels.exact"] == "1" ? ", exact" : ", separable");
   model->save(o.out);
   printf("saved %s (fingerprint %s)\n", o.out.c_str(), to_hex(model->fp.data(), 16).c_str());
-  return 0;
-}
-
-int evaluate(const std::string& path, const std::string& dir, int clips, float wq, const std::string& device,
-             bool with_search) {
-  auto model = Model::load(path, parse_device(device));
-  auto& cfg = model->cfg;
-  ClipSampler val(load_dir(dir), cfg.clip_frames, cfg.clip_height, cfg.clip_width, 3);
-  auto x = val.fixed(clips);
-  const int nb = cfg.num_blocks();
-  auto report = [&](const char* name, const std::vector<Assignment>& as) {
-    auto rec = model->reconstruct(x, as).clamp(-0.5, 0.5).cpu();
-    double psnr = 0, tokens = 0;
-    for (int64_t i = 0; i < x.size(0); ++i) {
-      psnr += psnr_from_mse((rec[i] - x[i]).pow(2).mean().item<double>());
-      for (int c : as[i]) tokens += cfg.choices[c];
-    }
-    printf("%-12s tokens/clip %7.1f  PSNR %.2f dB\n", name, tokens / x.size(0), psnr / x.size(0));
-  };
-  printf("%lld held-out clips from %s\n", (long long)x.size(0), dir.c_str());
-  for (size_t c = 0; c < cfg.choices.size(); ++c)
-    report(("uniform-" + std::to_string(cfg.choices[c])).c_str(), std::vector<Assignment>(x.size(0), Assignment(nb, (int)c)));
-  if (model->has_router) report("router", model->route(x, wq));
-  if (with_search) report("search", model->search(x, wq, cfg.reward_wl));
   return 0;
 }
 

@@ -7,6 +7,8 @@
 #pragma once
 #include <string>
 
+#include "data.h"
+
 namespace evatok {
 
 struct TrainOptions {
@@ -16,6 +18,7 @@ struct TrainOptions {
   std::string init;          // ... or an existing model file to start from
   std::string out;           // model file written at every checkpoint
   std::string device = "cpu";
+  VideoLoadOptions video;    // frame rate, resize, frames per video
   int steps = 1000, batch = 8, threads = 0, log_every = 25, ckpt_every = 250;
   float lr = 1e-3f;
   unsigned long long seed = 1;
@@ -33,8 +36,4 @@ struct TrainOptions {
 int train_tokenizer(const TrainOptions& o);  // stage 1, stage 4 (o.router) or uniform
 int make_labels(const TrainOptions& o);      // stage 2: o.init tokenizer -> o.labels
 int train_router(const TrainOptions& o);     // stage 3: o.init + o.labels -> o.out
-// Prints PSNR/tokens of router, uniform-K and search assignments on held-out clips.
-int evaluate(const std::string& model, const std::string& data_dir, int clips, float wq,
-             const std::string& device, bool with_search);
-
 }  // namespace evatok
