@@ -19,6 +19,8 @@ packages=(
   libtorch-dev libopenblas0-pthread nlohmann-json3-dev libcmocka-dev
   zlib1g-dev libsdl2-dev libdav1d-dev
   plasma-workspace-wallpapers   # photographs for the training corpus (data/make_corpus.sh)
+  libavformat-dev libavcodec-dev libswscale-dev libavutil-dev  # training/eval video input (system FFmpeg)
+  gnuplot-nox                   # quality-cost curves of evatok eval
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -1,8 +1,12 @@
 // `evatok`: command-line front end for model inspection and the training
 // pipeline. Usage: evatok <command> [--option value ...]; `evatok help`.
 #include <cstdio>
+#include <algorithm>
 #include <cstring>
+#include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
+#include <sys/stat.h>
 #include <string>
 
 #include "evatok/evatok.h"
@@ -30,6 +34,10 @@ const char* kUsage =
     "  train-router --init M0 --labels L --data DIR --val DIR --out M [--steps N] [--batch B]\n"
     "        [--lr X] [--threads T] [--device D]\n"
     "                                   stage 3: the router, on argmax-reward labels\n"
+    "  train-all --recipe DIR --data DIR --val DIR --work DIR [--only 1,2,3,4,5]\n"
+    "        [--device D] [--threads T]\n"
+    "                                   every stage from a recipe folder (one JSON file of the\n"
+    "                                   options above per stage); finished stages are skipped\n"
     "  eval --model M --data DIR [--clips N] [--wq 0.3,0.6,1.2,1.8,2.5]\n"
     "        [--search none|separable|exact] [--baseline M2[,M3]] [--csv F.csv [--png F.png]]\n"
     "                                   tokens, PSNR, SSIM for uniform-K, router and search per clip\n"
@@ -159,6 +167,68 @@ int info(const std::string& path) {
   return 0;
 }
 
+bool file_exists(const std::string& p) {
+  struct stat st;
+  return stat(p.c_str(), &st) == 0;
+}
+
+// Runs the pipeline from a recipe folder: 1-proxy.json, 2-labels.json,
+// 3-router.json, 4-final.json, 5-uniform.json, each holding the options of its
+// stage's command. Outputs go to --work; rerunning resumes or skips.
+int train_all(const Args& cli) {
+  const std::string recipe = cli.str("recipe"), work = cli.str("work");
+  if (recipe.empty() || work.empty() || !cli.has("data") || !cli.has("val"))
+    throw std::runtime_error("train-all needs --recipe, --work, --data and --val");
+  mkdir(work.c_str(), 0755);
+  const std::string proxy = work + "/proxy.safetensors", labels = work + "/labels.safetensors",
+                    router = work + "/router.safetensors";
+  const auto only = split(cli.str("only", "1,2,3,4,5"));
+  const char* stages[] = {"1-proxy", "2-labels", "3-router", "4-final", "5-uniform"};
+  for (int i = 0; i < 5; ++i) {
+    if (std::find(only.begin(), only.end(), std::to_string(i + 1)) == only.end()) continue;
+    const std::string file = recipe + "/" + stages[i] + ".json";
+    std::ifstream in(file);
+    if (!in) throw std::runtime_error("recipe stage file " + file + " is missing");
+    nlohmann::json j;
+    try {
+      in >> j;
+    } catch (const std::exception& e) {
+      throw std::runtime_error(file + ": " + e.what());
+    }
+    Args a;
+    for (auto& [k, v] : j.items()) {
+      if (v.is_boolean()) {
+        if (v.get<bool>()) a.kv[k] = "1";
+      } else {
+        a.kv[k] = v.is_string() ? v.get<std::string>() : v.dump();
+      }
+    }
+    for (const char* k : {"device", "threads", "fps", "short-side", "max-frames", "data", "val"})
+      if (cli.has(k)) a.kv[k] = cli.str(k);
+    printf("== train-all: stage %s (%s)\n", stages[i], file.c_str());
+    fflush(stdout);
+    int rc = 0;
+    switch (i) {
+      case 0: a.kv["out"] = proxy; rc = evatok::train_tokenizer(train_options(a)); break;
+      case 1:
+        if (file_exists(labels)) { printf("%s exists; skipped\n", labels.c_str()); break; }
+        a.kv["init"] = proxy, a.kv["labels"] = labels;
+        rc = evatok::make_labels(train_options(a));
+        break;
+      case 2:
+        if (file_exists(router)) { printf("%s exists; skipped\n", router.c_str()); break; }
+        a.kv["init"] = proxy, a.kv["labels"] = labels, a.kv["out"] = router;
+        rc = evatok::train_router(train_options(a));
+        break;
+      case 3: a.kv["router"] = router, a.kv["out"] = work + "/final.safetensors"; rc = evatok::train_tokenizer(train_options(a)); break;
+      case 4: a.kv["out"] = work + "/uniform.safetensors"; rc = evatok::train_tokenizer(train_options(a)); break;
+    }
+    if (rc != 0) return rc;
+  }
+  printf("== train-all: done; the final model is %s/final.safetensors\n", work.c_str());
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -181,7 +251,11 @@ int main(int argc, char** argv) {
     if (cmd == "train-tokenizer") return evatok::train_tokenizer(train_options(a));
     if (cmd == "train-router") return evatok::train_router(train_options(a));
     if (cmd == "label") return evatok::make_labels(train_options(a));
+    if (cmd == "train-all") return train_all(a);
     if (cmd == "eval") return evatok::evaluate(eval_options(a));
+  } catch (const c10::Error& e) {
+    fprintf(stderr, "evatok %s: %s\n", cmd.c_str(), e.what_without_backtrace());
+    return 1;
   } catch (const std::exception& e) {
     fprintf(stderr, "evatok %s: %s\n", cmd.c_str(), e.what());
     return 1;

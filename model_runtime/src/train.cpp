@@ -116,8 +116,19 @@ int train_tokenizer(const TrainOptions& o) {
     for (auto& [k, v] : router_model->info)
       if (k.rfind("train.router_", 0) == 0) model->info[k] = v;
   }
+  // Wall time already spent by earlier runs of this checkpoint (for the
+  // time-based schedule); "train.done" marks a finished stage.
+  const double prior_seconds = model->info.count("train.seconds") ? std::stod(model->info["train.seconds"]) : 0.0;
+  if (model->info.count("train.done") && model->info["train.done"] == "1") {
+    printf("%s is a finished run (train.done); nothing to do\n", o.out.c_str());
+    return 0;
+  }
+  Clock::time_point t0;
+  bool done = false;
   auto save = [&]() {
     model->info["train.step"] = std::to_string(step);
+    model->info["train.seconds"] = std::to_string(prior_seconds + seconds_since(t0));
+    model->info["train.done"] = done ? "1" : "0";
     model->info["train.kind"] = o.uniform_tokens ? "uniform-" + std::to_string(o.uniform_tokens)
                                 : router_model ? "router-assignment" : "random-assignment";
     model->save(o.out);
@@ -125,7 +136,7 @@ int train_tokenizer(const TrainOptions& o) {
     opt.save(ar);
     ar.save_to(state_path);
   };
-  const auto t0 = Clock::now();
+  t0 = Clock::now();
   const int start_step = step;
   double loss_acc = 0, psnr_acc = 0;
   int acc_n = 0;
@@ -134,7 +145,8 @@ int train_tokenizer(const TrainOptions& o) {
     // Cosine schedule with a short warmup, over steps or, with a time limit,
     // over whichever of steps and wall time runs out first.
     double progress = step / (double)o.steps;
-    if (o.max_minutes > 0) progress = std::max(progress, seconds_since(t0) / (60.0 * o.max_minutes));
+    if (o.max_minutes > 0)
+      progress = std::max(progress, (prior_seconds + seconds_since(t0)) / (60.0 * o.max_minutes));
     if (progress >= 1.0) {
       printf("time limit reached at step %d\n", step);
       break;
@@ -208,6 +220,7 @@ int train_tokenizer(const TrainOptions& o) {
       model->info["train.val_psnr_uniform_" + std::to_string(cfg.choices[c])] = std::to_string(psnr_from_mse(m));
     }
   }
+  done = true;
   save();
   printf("saved %s (fingerprint %s)\n", o.out.c_str(), to_hex(model->fp.data(), 16).c_str());
   return 0;
@@ -364,7 +377,7 @@ int train_router(const TrainOptions& o) {
     return router(vx.to(dev), torch::full({vx.size(0)}, cfg.reward_wq).to(dev)).cpu();
   }();
   auto label = R.argmax(-1);
-  auto top5 = std::get<1>(logits.topk(5, -1));
+  auto top5 = std::get<1>(logits.topk(std::min<int64_t>(5, logits.size(1)), -1));
   double top1 = 0, in5 = 0, pct = 0;
   for (int64_t i = 0; i < vx.size(0); ++i) {
     const int64_t pick = logits[i].argmax().item<int64_t>();

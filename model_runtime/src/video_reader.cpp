@@ -1,6 +1,8 @@
 #include "video_reader.h"
 
+#include <cstring>
 #include <memory>
+#include <vector>
 #include <stdexcept>
 
 extern "C" {
@@ -58,6 +60,7 @@ Video read_video_libav(const std::string& path, double fps, int max_frames) {
   std::unique_ptr<AVPacket, PacketFree> pkt(av_packet_alloc());
   std::unique_ptr<SwsContext, SwsFree> sws;
   std::vector<torch::Tensor> frames;
+  std::vector<uint8_t> staging;
   const double tb = av_q2d(st->time_base);
   int64_t next = 0;  // index of the next output frame at the target rate
   double first_t = -1;
@@ -80,10 +83,16 @@ Video read_video_libav(const std::string& path, double fps, int max_frames) {
       while (first_t + next / fps <= t + 1e-6) ++next, ++copies;
     }
     if (copies == 0) return;
-    auto out = torch::empty({v.height, v.width, 3}, torch::kUInt8);
-    uint8_t* dst[4] = {out.data_ptr<uint8_t>(), nullptr, nullptr, nullptr};
-    int dst_ls[4] = {3 * v.width, 0, 0, 0};
+    // swscale's SIMD paths may write past a tightly packed row: convert into
+    // an aligned, padded buffer, then copy the rows out.
+    const int ls = FFALIGN(3 * v.width, 64) + 64;
+    staging.resize((size_t)ls * (v.height + 1));
+    uint8_t* dst[4] = {staging.data(), nullptr, nullptr, nullptr};
+    int dst_ls[4] = {ls, 0, 0, 0};
     sws_scale(sws.get(), f->data, f->linesize, 0, v.height, dst, dst_ls);
+    auto out = torch::empty({v.height, v.width, 3}, torch::kUInt8);
+    for (int y = 0; y < v.height; ++y)
+      memcpy(out.data_ptr<uint8_t>() + (size_t)y * 3 * v.width, staging.data() + (size_t)y * ls, 3 * (size_t)v.width);
     for (int c = 0; c < copies && (int)frames.size() < max_frames; ++c) frames.push_back(out);
   };
   auto drain = [&]() {

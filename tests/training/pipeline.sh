@@ -1,0 +1,57 @@
+#!/bin/bash
+# The training pipeline end to end on a tiny config (tests/training/tiny.json)
+# and tiny clips made by ffmpeg: train-all (5 stages, exact labels), resume and
+# skip on rerun, eval with CSV/PNG, data through libav (.mkv) and bad inputs.
+#
+#   pipeline.sh EVATOK_CLI FFMPEG
+# Exit status: 0 pass, 1 fail.
+set -u
+E=$(realpath "${1:?usage: pipeline.sh EVATOK_CLI FFMPEG}")
+FF=$(realpath "${2:?missing FFMPEG}")
+HERE=$(cd "$(dirname "$0")" && pwd)
+W=$(mktemp -d "${TMPDIR:-/tmp}/evatok-train.XXXXXX")
+trap 'rm -rf "$W"' EXIT
+cd "$W" || exit 1
+fail=0
+check() { if eval "$2"; then echo "ok: $1"; else echo "FAIL: $1"; fail=1; fi; }
+
+# Tiny data: Y4M and an MPEG-4 .mkv (read through the system's libav).
+mkdir -p data val
+"$FF" -nostdin -loglevel error -f lavfi -i testsrc2=s=48x40:r=25 -frames:v 12 -pix_fmt yuv420p data/a.y4m
+"$FF" -nostdin -loglevel error -f lavfi -i mandelbrot=s=40x40:r=25 -frames:v 12 -pix_fmt yuv420p data/b.y4m
+"$FF" -nostdin -loglevel error -f lavfi -i life=s=64x48:r=50:seed=3 -frames:v 24 -c:v mpeg4 -q:v 2 data/c.mkv
+"$FF" -nostdin -loglevel error -f lavfi -i gradients=s=40x40:r=25 -frames:v 10 -pix_fmt yuv420p val/d.y4m
+
+run() { "$E" "$@" > "$W/log" 2>&1; }
+for f in "$HERE"/recipe/*.json; do
+  mkdir -p recipe
+  # stage files name the tiny config by absolute path
+  python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); j.setdefault("config", sys.argv[2]) if "1-" in sys.argv[1] or "4-" in sys.argv[1] or "5-" in sys.argv[1] else None; print(json.dumps(j))' "$f" "$HERE/tiny.json" > recipe/$(basename "$f")
+done
+check "train-all runs every stage" 'run train-all --recipe recipe --data data --val val --work work --fps 25 --threads 1'
+cat "$W/log" | grep -E "== train-all|labels:|router held-out|saved" | head -20
+check "stage outputs exist" '[ -s work/proxy.safetensors ] && [ -s work/labels.safetensors ] && [ -s work/router.safetensors ] && [ -s work/final.safetensors ] && [ -s work/uniform.safetensors ]'
+check "labels are exact" 'grep -q "exact (every assignment decoded)" "$W/log"'
+check "final model has a router" 'run info work/final.safetensors && grep -q "router:      trained" "$W/log" && grep -q "router-assignment" "$W/log"'
+check "uniform baseline kind" 'run info work/uniform.safetensors && grep -q "uniform-4" "$W/log"'
+check "rerun skips finished stages" 'run train-all --recipe recipe --data data --val val --work work --fps 25 && grep -q "finished run" "$W/log" && grep -q "labels.safetensors exists; skipped" "$W/log"'
+check "eval writes CSV and summary" 'run eval --model work/final.safetensors --data val --wq 0.5,2 --search exact --baseline work/uniform.safetensors --csv ev.csv --fps 25 && [ $(wc -l < ev.csv) -eq 8 ] && grep -q "^router,2," ev.summary.csv && grep -q "^search,0.5," ev.summary.csv && grep -q "^baseline,4," ev.summary.csv'
+if command -v gnuplot > /dev/null; then
+  check "eval draws the PNG" 'run eval --model work/final.safetensors --data val --csv ev.csv --png ev.png --search none && [ "$(head -c 4 ev.png | tail -c 3)" = PNG ]'
+fi
+check "ssim label metric" 'run label --init work/proxy.safetensors --data data --val val --labels l2.safetensors --label-clips 2 --val-clips 1 --quality ssim --separable && grep -q "metric ssim" "$W/log"'
+
+# Bad inputs: clear errors, non-zero exit, no crash.
+bad() { run "$@"; local rc=$?; [ $rc -eq 1 ] && grep -q "^evatok" "$W/log"; }
+echo "not a model" > junk.safetensors
+check "router refuses labels of another tokenizer" 'bad train-router --init work/uniform.safetensors --labels work/labels.safetensors --data data --val val --out x.st && grep -q "another tokenizer" "$W/log"'
+check "router refuses a non-labels file" 'bad train-router --init work/proxy.safetensors --labels work/proxy.safetensors --data data --val val --out x.st && grep -q "not a labels file" "$W/log"'
+check "unknown quality metric" 'bad label --init work/proxy.safetensors --data data --val val --labels x.st --quality lpips && grep -q "unknown quality metric" "$W/log"'
+check "bad torchscript metric" 'bad label --init work/proxy.safetensors --data data --val val --labels x.st --quality torchscript:junk.safetensors && grep -q "TorchScript" "$W/log"'
+check "stage 4 needs a router" 'bad train-tokenizer --config "$HERE/tiny.json" --router work/uniform.safetensors --data data --out y.st --steps 1 && grep -q "no trained router" "$W/log"'
+check "missing recipe stage" 'mkdir -p r2 && bad train-all --recipe r2 --data data --val val --work w2 && grep -q "is missing" "$W/log"'
+mkdir -p corrupt && head -c 3000 /dev/urandom > corrupt/x.mp4
+check "corrupt video" 'bad eval --model work/final.safetensors --data corrupt && grep -q "corrupt/x.mp4" "$W/log"'
+check "empty data folder" 'mkdir -p empty && bad eval --model work/final.safetensors --data empty && grep -q "no videos" "$W/log"'
+check "search option validated" 'bad eval --model work/final.safetensors --data val --search fast && grep -q "search must be" "$W/log"'
+exit $fail
