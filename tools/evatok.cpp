@@ -5,6 +5,7 @@
 #include <map>
 #include <string>
 
+#include "ar_model.h"
 #include "evatok/evatok.h"
 #include "model.h"
 #include "safetensors.h"
@@ -14,7 +15,7 @@ namespace {
 
 const char* kUsage =
     "usage: evatok <command> [options]\n"
-    "  info MODEL                       print a model file's config and fingerprint\n"
+    "  info MODEL                       print a model file's config and fingerprint (tokenizer or AR)\n"
     "  init --config C --out M [--seed S]\n"
     "                                   write an UNTRAINED model (for tests/plumbing only)\n"
     "  train-tokenizer --data DIR --out M (--config C | --init M0) [--val DIR]\n"
@@ -26,7 +27,10 @@ const char* kUsage =
     "        [--val-clips N] [--steps N] [--batch B] [--lr X] [--threads T] [--device D]\n"
     "                                   stages 2+3: proxy-reward labels and the router\n"
     "  eval --model M --data DIR [--clips N] [--wq X] [--search]\n"
-    "                                   PSNR and tokens for uniform, router (and search)\n";
+    "                                   PSNR and tokens for uniform, router (and search)\n"
+    "  init-ar --tokenizer M --out AR [--seed S] [--dim D] [--layers L] [--heads H]\n"
+    "        [--mlp N] [--classes a,b,...]\n"
+    "                                   write an UNTRAINED AR model for tokenizer M (tests only)\n";
 
 struct Args {
   std::map<std::string, std::string> kv;
@@ -81,7 +85,39 @@ evatok::TrainOptions train_options(const Args& a) {
   return o;
 }
 
+// Network size options shared by init-ar and train-ar.
+evatok::ArConfig ar_config_from_args(const Args& a, evatok::ArConfig c) {
+  c.dim = a.num("dim", c.dim);
+  c.layers = a.num("layers", c.layers);
+  c.heads = a.num("heads", c.heads);
+  c.mlp_hidden = a.num("mlp", 2 * c.dim);
+  c.validate();
+  return c;
+}
+
+int info_ar(const std::string& path) {
+  auto m = evatok::ArModel::load(path, torch::kCPU);
+  const auto& c = m->cfg;
+  printf("name:        %s (AR model)\nfingerprint: %s\nparameters:  %lld\n", c.name.c_str(),
+         evatok::to_hex(m->fp.data(), 16).c_str(), (long long)m->num_parameters());
+  printf("network:     dim %d, %d layers, %d heads, SwiGLU %d, vocabulary %d, max sequence %d\n", c.dim, c.layers,
+         c.heads, c.mlp_hidden, c.vocab_size(), c.max_seq_len());
+  printf("tokenizer:   %s\n", c.tokenizer_fingerprint.c_str());
+  printf("prediction:  %d condition frames, prefix %d tokens, %d frames predicted\n", c.cond_frames, c.prefix_len(),
+         c.clip_frames - c.cond_frames);
+  printf("classes:    ");
+  for (const auto& n : c.classes) printf(" %s", n.c_str());
+  printf("%s\n", c.classes.empty() ? " none" : "");
+  for (const auto& [k, v] : m->info) printf("%-40s %s\n", k.c_str(), v.c_str());
+  return 0;
+}
+
 int info(const std::string& path) {
+  {
+    evatok::TensorFile f = evatok::load_safetensors(path);
+    auto it = f.metadata.find("format");
+    if (it != f.metadata.end() && it->second == "evatok-ar-model") return info_ar(path);
+  }
   EvatokModel* m = nullptr;
   char err[512];
   if (evatok_model_open(path.c_str(), nullptr, &m, err, sizeof err) != EVATOK_OK) {
@@ -119,6 +155,23 @@ int main(int argc, char** argv) {
       m.info["train.kind"] = "untrained";
       m.save(a.str("out"));
       printf("wrote untrained model %s (%lld parameters)\n", a.str("out").c_str(), (long long)m.num_parameters());
+      return 0;
+    }
+    if (cmd == "init-ar") {
+      if (!a.has("tokenizer") || !a.has("out")) throw std::runtime_error("init-ar needs --tokenizer and --out");
+      auto tok = evatok::Model::load(a.str("tokenizer"), torch::kCPU);
+      auto cfg = ar_config_from_args(a, evatok::ArConfig::for_tokenizer(*tok));
+      std::string cl = a.str("classes");
+      for (size_t p = 0; !cl.empty() && p != std::string::npos;) {
+        const size_t q = cl.find(',', p);
+        cfg.classes.push_back(cl.substr(p, q == std::string::npos ? q : q - p));
+        p = q == std::string::npos ? q : q + 1;
+      }
+      evatok::ArModel m(cfg, (uint64_t)a.num("seed", 1));
+      m.info["train.kind"] = "untrained";
+      m.save(a.str("out"));
+      printf("wrote untrained AR model %s (%lld parameters) for tokenizer %s\n", a.str("out").c_str(),
+             (long long)m.num_parameters(), cfg.tokenizer_fingerprint.c_str());
       return 0;
     }
     if (cmd == "train-tokenizer") return evatok::train_tokenizer(train_options(a));
