@@ -112,7 +112,7 @@ SampleOutput ar_sample(ArModel& m, const std::vector<std::vector<int64_t>>& pref
         }
         sg = 1 + cfg.prefix_blocks() + s.block;
         if (s.choice < 0) {  // a length token is due
-          tok = sample_from_logits(c, K, K + nc, p, rng);
+          tok = p.force_choice >= 0 ? K + std::min(p.force_choice, nc - 1) : sample_from_logits(c, K, K + nc, p, rng);
           s.choice = (int)(tok - K);
           s.filled = 0;
           out.choices[i][s.block] = s.choice;

@@ -18,6 +18,7 @@ struct SampleParams {
   float cfg = 1.f;          // guidance scale; used when class_id >= 0 and != 1
   int class_id = -1;        // -1: null class (unconditional)
   bool kv_cache = true;     // false: recompute the whole sequence every step (reference/benchmark)
+  int force_choice = -1;    // >= 0: every block gets this choice instead of a sampled length
 };
 
 struct SampleOutput {
