@@ -22,7 +22,7 @@ struct ArTrainOptions {
   int steps = 3000, batch = 16, threads = 0, log_every = 25, ckpt_every = 250;
   float lr = 1e-3f;
   unsigned long long seed = 1;
-  int samples = 4096, val_samples = 256;
+  int samples = 8192, val_samples = 256;
   float max_minutes = 0;     // stop (with a checkpoint) after this wall time; 0 = no limit
   float gen_fraction = 0.2f; // share of class-conditional generation sequences (no prefix)
   float class_drop = 0.1f;   // share of sequences with the null class (CFG)
