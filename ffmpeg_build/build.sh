@@ -85,7 +85,7 @@ filters="buffer,buffersink,abuffer,abuffersink,scale,format,aformat,aresample,nu
 setpts,asetpts,trim,atrim,fps,crop,pad,transpose,hflip,vflip,rotate,psnr,ssim,testsrc,\
 testsrc2,mandelbrot,life,cellauto,gradients,smptebars,color,nullsrc,anullsrc,sine,zoompan,\
 overlay,concat,hue,eq,split,asplit,setsar,setdar,select,showinfo,tpad,loop,hstack,vstack,\
-xstack,noise,boxblur,drawbox,volume,amix"
+xstack,noise,boxblur,drawbox,volume,amix,evatok_predict"
 
 flags="--disable-shared --enable-static --disable-doc --disable-debug --disable-autodetect \
 --disable-everything --enable-pthreads --enable-zlib --enable-sdl2 --enable-libdav1d \

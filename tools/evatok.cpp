@@ -9,17 +9,22 @@
 #include <sys/stat.h>
 #include <string>
 
+#include "ar_bench.h"
+#include "ar_model.h"
+#include "ar_sampler.h"
+#include "ar_train.h"
 #include "evatok/evatok.h"
 #include "model.h"
 #include "safetensors.h"
 #include "evaluate.h"
+#include "png.h"
 #include "train.h"
 
 namespace {
 
 const char* kUsage =
     "usage: evatok <command> [options]\n"
-    "  info MODEL                       print a model file's config and fingerprint\n"
+    "  info MODEL                       print a model file's config and fingerprint (tokenizer or AR)\n"
     "  init --config C --out M [--seed S]\n"
     "                                   write an UNTRAINED model (for tests/plumbing only)\n"
     "  train-tokenizer --data DIR --out M (--config C | --init M0) [--val DIR]\n"
@@ -41,6 +46,22 @@ const char* kUsage =
     "  eval --model M --data DIR [--clips N] [--wq 0.3,0.6,1.2,1.8,2.5]\n"
     "        [--search none|separable|exact] [--baseline M2[,M3]] [--csv F.csv [--png F.png]]\n"
     "                                   tokens, PSNR, SSIM for uniform-K, router and search per clip\n"
+    "  init-ar --tokenizer M --out AR [--seed S] [--dim D] [--layers L] [--heads H]\n"
+    "        [--mlp N] [--classes a,b,...]\n"
+    "                                   write an UNTRAINED AR model for tokenizer M (tests only)\n"
+    "  train-ar --tokenizer M --data DIR --val DIR --out AR [--steps N] [--batch B]\n"
+    "        [--lr X] [--seed S] [--threads T] [--device D] [--max-minutes X]\n"
+    "        [--samples N] [--val-samples N] [--cache F] [--gen-fraction X] [--class-drop X]\n"
+    "        [--dim D] [--layers L] [--heads H] [--mlp N] [--ckpt-every N] [--log-every N]\n"
+    "                                   AR stage: tokenize clips with M (cached in AR.tokens)\n"
+    "                                   and train the AR model; resumes from AR if it exists\n"
+    "  eval-ar --tokenizer M --ar AR --data DIR [--clips N] [--val-samples N] [--png F]\n"
+    "        [--strip-clips N] [--temperature X] [--top-k K] [--top-p X] [--seed S]\n"
+    "        [--cfg X] [--class NAME] [--threads T] [--device D]\n"
+    "                                   held-out bits/token vs unigram entropy; predicted\n"
+    "                                   frames vs the true continuation and copy-last-frame\n"
+    "  bench-ar --tokenizer M --ar AR [--data DIR] [--runs N] [--threads T] [--device D]\n"
+    "                                   sampling speed with/without KV cache, s per predicted clip\n"
     "Data options (every command that reads videos): --fps F (resample), --short-side S\n"
     "  (resize the shorter side to S pixels), --max-frames N (per video, default 64).\n"
     "  Folders may hold .y4m and any video the system's FFmpeg libraries decode.\n";
@@ -146,7 +167,112 @@ evatok::TrainOptions train_options(const Args& a) {
   return o;
 }
 
+// Network size options shared by init-ar and train-ar.
+evatok::ArConfig ar_config_from_args(const Args& a, evatok::ArConfig c) {
+  c.dim = a.num("dim", c.dim);
+  c.layers = a.num("layers", c.layers);
+  c.heads = a.num("heads", c.heads);
+  c.mlp_hidden = a.num("mlp", 2 * c.dim);
+  c.validate();
+  return c;
+}
+
+evatok::ArTrainOptions ar_train_options(const Args& a) {
+  evatok::ArTrainOptions o;
+  o.tokenizer = a.str("tokenizer");
+  o.data_dir = a.str("data");
+  o.val_dir = a.str("val");
+  o.out = a.str("out");
+  o.cache = a.str("cache");
+  o.device = a.str("device", "cpu");
+  o.steps = a.num("steps", o.steps);
+  o.batch = a.num("batch", o.batch);
+  o.threads = a.num("threads", 0);
+  o.log_every = a.num("log-every", o.log_every);
+  o.ckpt_every = a.num("ckpt-every", o.ckpt_every);
+  o.lr = a.real("lr", o.lr);
+  o.seed = (unsigned long long)a.num("seed", 1);
+  o.samples = a.num("samples", o.samples);
+  o.val_samples = a.num("val-samples", o.val_samples);
+  o.max_minutes = a.real("max-minutes", 0);
+  o.gen_fraction = a.real("gen-fraction", o.gen_fraction);
+  o.class_drop = a.real("class-drop", o.class_drop);
+  o.dim = a.num("dim", 0);
+  o.layers = a.num("layers", 0);
+  o.heads = a.num("heads", 0);
+  o.mlp = a.num("mlp", 0);
+  if (o.steps < 1 || o.batch < 1 || o.samples < 1 || o.val_samples < 1 || o.log_every < 1 || o.ckpt_every < 1)
+    throw std::runtime_error("--steps, --batch, --samples, --val-samples, --log-every, --ckpt-every must be positive");
+  return o;
+}
+
+int eval_ar(const Args& a) {
+  if (!a.has("tokenizer") || !a.has("ar") || !a.has("data"))
+    throw std::runtime_error("eval-ar needs --tokenizer, --ar and --data");
+  if (a.num("threads", 0) > 0) torch::set_num_threads(a.num("threads", 0));
+  torch::Device dev(a.str("device", "cpu"));
+  auto tok = evatok::Model::load(a.str("tokenizer"), dev);
+  auto ar = evatok::ArModel::load(a.str("ar"), dev);
+  std::vector<evatok::Video> videos;
+  for (const auto& p : evatok::list_videos(a.str("data"))) videos.push_back(evatok::read_y4m(p, 64));
+  evatok::SampleParams sp;
+  sp.temperature = a.real("temperature", 1.f);
+  sp.top_k = a.num("top-k", 0);
+  sp.top_p = a.real("top-p", 1.f);
+  sp.seed = (uint64_t)a.num("seed", 0);
+  sp.cfg = a.real("cfg", 1.f);
+  if (a.has("class")) {
+    sp.class_id = ar->cfg.class_index(a.str("class"));
+    if (sp.class_id < 0) throw std::runtime_error("unknown class '" + a.str("class") + "'");
+  }
+  evatok::TokenizeOptions vo;
+  vo.samples = a.num("val-samples", 256);
+  vo.seed = 1000003;  // the held-out set of train-ar
+  auto val = evatok::tokenize_clips(*tok, ar->cfg, videos, vo);
+  auto b = evatok::ar_heldout_bits(*ar, val, false);
+  auto bc = evatok::ar_heldout_bits(*ar, val, true);
+  printf("held-out bits/token (%lld target tokens of %zu clips):\n", (long long)b.tokens, val.size());
+  printf("  AR model, null class          %.3f\n  AR model, true class          %.3f\n", b.bits_per_token,
+         bc.bits_per_token);
+  printf("  unigram entropy               %.3f\n  unigram, length/visual apart  %.3f\n", b.unigram_entropy,
+         b.unigram_structured);
+  const int clips = a.num("clips", 32);
+  auto r = evatok::ar_eval_prediction(*ar, *tok, videos, clips, sp, 4242, a.num("strip-clips", 3));
+  printf("frame prediction, %d held-out clips, frames %d..%d (PSNR, dB):\n", r.clips, ar->cfg.cond_frames,
+         ar->cfg.clip_frames - 1);
+  printf("  AR prediction                 %.2f\n  copy last condition frame     %.2f\n", r.psnr_pred, r.psnr_copy);
+  printf("  tokenizer reconstruction of the truth (ceiling) %.2f\n", r.psnr_recon);
+  if (a.has("png") && r.strip.defined()) {
+    write_png_rgb(a.str("png"), r.strip.data_ptr<uint8_t>(), (int)r.strip.size(1), (int)r.strip.size(0));
+    printf("wrote %s (rows per clip: truth, copy-last, AR prediction; first %d frames are the condition)\n",
+           a.str("png").c_str(), ar->cfg.cond_frames);
+  }
+  return 0;
+}
+
+int info_ar(const std::string& path) {
+  auto m = evatok::ArModel::load(path, torch::kCPU);
+  const auto& c = m->cfg;
+  printf("name:        %s (AR model)\nfingerprint: %s\nparameters:  %lld\n", c.name.c_str(),
+         evatok::to_hex(m->fp.data(), 16).c_str(), (long long)m->num_parameters());
+  printf("network:     dim %d, %d layers, %d heads, SwiGLU %d, vocabulary %d, max sequence %d\n", c.dim, c.layers,
+         c.heads, c.mlp_hidden, c.vocab_size(), c.max_seq_len());
+  printf("tokenizer:   %s\n", c.tokenizer_fingerprint.c_str());
+  printf("prediction:  %d condition frames, prefix %d tokens, %d frames predicted\n", c.cond_frames, c.prefix_len(),
+         c.clip_frames - c.cond_frames);
+  printf("classes:    ");
+  for (const auto& n : c.classes) printf(" %s", n.c_str());
+  printf("%s\n", c.classes.empty() ? " none" : "");
+  for (const auto& [k, v] : m->info) printf("%-40s %s\n", k.c_str(), v.c_str());
+  return 0;
+}
+
 int info(const std::string& path) {
+  {
+    evatok::TensorFile f = evatok::load_safetensors(path);
+    auto it = f.metadata.find("format");
+    if (it != f.metadata.end() && it->second == "evatok-ar-model") return info_ar(path);
+  }
   EvatokModel* m = nullptr;
   char err[512];
   if (evatok_model_open(path.c_str(), nullptr, &m, err, sizeof err) != EVATOK_OK) {
@@ -247,6 +373,31 @@ int main(int argc, char** argv) {
       m.save(a.str("out"));
       printf("wrote untrained model %s (%lld parameters)\n", a.str("out").c_str(), (long long)m.num_parameters());
       return 0;
+    }
+    if (cmd == "init-ar") {
+      if (!a.has("tokenizer") || !a.has("out")) throw std::runtime_error("init-ar needs --tokenizer and --out");
+      auto tok = evatok::Model::load(a.str("tokenizer"), torch::kCPU);
+      auto cfg = ar_config_from_args(a, evatok::ArConfig::for_tokenizer(*tok));
+      std::string cl = a.str("classes");
+      for (size_t p = 0; !cl.empty() && p != std::string::npos;) {
+        const size_t q = cl.find(',', p);
+        cfg.classes.push_back(cl.substr(p, q == std::string::npos ? q : q - p));
+        p = q == std::string::npos ? q : q + 1;
+      }
+      evatok::ArModel m(cfg, (uint64_t)a.num("seed", 1));
+      m.info["train.kind"] = "untrained";
+      m.save(a.str("out"));
+      printf("wrote untrained AR model %s (%lld parameters) for tokenizer %s\n", a.str("out").c_str(),
+             (long long)m.num_parameters(), cfg.tokenizer_fingerprint.c_str());
+      return 0;
+    }
+    if (cmd == "train-ar") return evatok::train_ar(ar_train_options(a));
+    if (cmd == "eval-ar") return eval_ar(a);
+    if (cmd == "bench-ar") {
+      if (!a.has("tokenizer") || !a.has("ar")) throw std::runtime_error("bench-ar needs --tokenizer and --ar");
+      if (a.num("threads", 0) > 0) torch::set_num_threads(a.num("threads", 0));
+      return evatok::bench_ar(a.str("tokenizer"), a.str("ar"), a.str("data"), std::max(1, a.num("runs", 3)),
+                              a.str("device", "cpu"));
     }
     if (cmd == "train-tokenizer") return evatok::train_tokenizer(train_options(a));
     if (cmd == "train-router") return evatok::train_router(train_options(a));

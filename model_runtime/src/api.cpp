@@ -8,6 +8,7 @@
 #include <stdexcept>
 #include <sys/stat.h>
 
+#include "api_internal.h"
 #include "bitstream.h"
 #include "evatok/evatok.h"
 #include "frames.h"
@@ -16,48 +17,27 @@
 
 using namespace evatok;
 
-struct EvatokModel {
-  std::unique_ptr<Model> model;
-  EvatokModelInfo info{};
-  EvbsParams params{};
-  std::mutex lock;  // one inference at a time per handle
-};
-
-namespace {
-
-EvatokStatus set_err(char* err, size_t n, EvatokStatus st, const char* fmt, ...) {
-  if (err && n) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, n, fmt, ap);
-    va_end(ap);
-  }
-  return st;
-}
-
-// Runs f, mapping exceptions to status codes + messages.
-template <typename F>
-EvatokStatus guarded(char* err, size_t n, F&& f) {
-  try {
-    return f();
-  } catch (const std::bad_alloc&) {
-    return set_err(err, n, EVATOK_ERR_NO_MEMORY, "out of memory");
-  } catch (const c10::Error& e) {
-    return set_err(err, n, EVATOK_ERR_INTERNAL, "LibTorch error: %s", e.what_without_backtrace());
-  } catch (const std::exception& e) {
-    return set_err(err, n, EVATOK_ERR_INTERNAL, "%s", e.what());
-  }
-}
+namespace evatok {
 
 bool file_exists(const char* p) {
   struct stat st;
   return p && stat(p, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-TileGrid grid_for(const EvatokModel* m, int width, int height) {
-  const auto& c = m->model->cfg;
-  return TileGrid{width, height, c.clip_width, c.clip_height, evbs_tiles(width, c.clip_width),
-                  evbs_tiles(height, c.clip_height)};
+EvatokStatus open_device(const EvatokOpenOptions* opts, torch::Device* device, char* err, size_t es) {
+  const std::string dev = opts && opts->device && *opts->device ? opts->device : "cpu";
+  *device = torch::Device(torch::kCPU);
+  if (dev == "cpu") return EVATOK_OK;
+  try {
+    *device = torch::Device(dev);
+  } catch (const std::exception&) {
+    return set_err(err, es, EVATOK_ERR_INVALID_ARGUMENT, "unknown device '%s' (use cpu, cuda or cuda:N)", dev.c_str());
+  }
+  if (device->is_cuda() && !torch::cuda::is_available())
+    return set_err(err, es, EVATOK_ERR_DEVICE, "device '%s' requested but this LibTorch has no usable CUDA", dev.c_str());
+  if (!device->is_cpu() && !device->is_cuda())
+    return set_err(err, es, EVATOK_ERR_UNSUPPORTED, "device '%s' is not supported", dev.c_str());
+  return EVATOK_OK;
 }
 
 EvatokStatus check_images(const EvatokImage* frames, int n, EvatokPixelFormat fmt, char* err, size_t es) {
@@ -70,6 +50,16 @@ EvatokStatus check_images(const EvatokImage* frames, int n, EvatokPixelFormat fm
         return set_err(err, es, EVATOK_ERR_INVALID_ARGUMENT, "frame %d plane %d has no data", i, p);
   }
   return EVATOK_OK;
+}
+
+}  // namespace evatok
+
+namespace {
+
+TileGrid grid_for(const EvatokModel* m, int width, int height) {
+  const auto& c = m->model->cfg;
+  return TileGrid{width, height, c.clip_width, c.clip_height, evbs_tiles(width, c.clip_width),
+                  evbs_tiles(height, c.clip_height)};
 }
 
 // Validates a packet against the model; optionally reads its assignment
@@ -130,20 +120,9 @@ EvatokStatus evatok_model_open(const char* path, const EvatokOpenOptions* opts, 
   if (!path || !*path) path = evatok_default_model_path();
   if (!file_exists(path))
     return set_err(err, es, EVATOK_ERR_IO, "model file '%s' not found (set the model option or EVATOK_MODEL)", path);
-  std::string dev = opts && opts->device && *opts->device ? opts->device : "cpu";
   return guarded(err, es, [&]() -> EvatokStatus {
     torch::Device device(torch::kCPU);
-    if (dev != "cpu") {
-      try {
-        device = torch::Device(dev);
-      } catch (const std::exception&) {
-        return set_err(err, es, EVATOK_ERR_INVALID_ARGUMENT, "unknown device '%s' (use cpu, cuda or cuda:N)", dev.c_str());
-      }
-      if (device.is_cuda() && !torch::cuda::is_available())
-        return set_err(err, es, EVATOK_ERR_DEVICE, "device '%s' requested but this LibTorch has no usable CUDA", dev.c_str());
-      if (!device.is_cpu() && !device.is_cuda())
-        return set_err(err, es, EVATOK_ERR_UNSUPPORTED, "device '%s' is not supported", dev.c_str());
-    }
+    if (EvatokStatus st = open_device(opts, &device, err, es)) return st;
     if (opts && opts->threads > 0) torch::set_num_threads(opts->threads);
     std::unique_ptr<Model> m;
     try {

@@ -1,0 +1,266 @@
+// AR model internals: structure of sampled sequences, KV cache against full
+// recomputation, determinism, file round trip, the block-causal prefix.
+// argv[1]: an untrained tokenizer model (evatok init), argv[2]: a temp folder.
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include "ar_model.h"
+#include "ar_predict.h"
+#include "ar_sampler.h"
+#include "model.h"
+
+// After the C++ headers: cmocka defines macros such as fail().
+extern "C" {
+#include <cmocka.h>
+}
+
+using namespace evatok;
+
+static std::string tok_path, tmpdir;
+static std::unique_ptr<Model> tok;
+
+// A small AR network for the tokenizer, so the tests run fast on CPU.
+static ArConfig small_config() {
+  ArConfig c = ArConfig::for_tokenizer(*tok);
+  c.dim = 64;
+  c.layers = 2;
+  c.heads = 2;
+  c.mlp_hidden = 128;
+  c.classes = {"still", "pan", "zoom"};
+  return c;
+}
+
+static std::vector<std::vector<int64_t>> random_prefixes(const ArConfig& c, int n, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::vector<std::vector<int64_t>> out(n, std::vector<int64_t>(c.prefix_len()));
+  for (auto& p : out)
+    for (auto& t : p) t = (int64_t)(rng() % c.codebook_size);
+  return out;
+}
+
+static void check_structure(const ArConfig& c, const SampleOutput& s, int n) {
+  assert_int_equal((int)s.choices.size(), n);
+  int64_t total = 0;
+  for (int i = 0; i < n; ++i) {
+    assert_int_equal((int)s.choices[i].size(), c.num_blocks);
+    size_t len = 0;
+    for (int ch : s.choices[i]) {
+      assert_true(ch >= 0 && ch < c.num_choices());
+      len += c.choices[ch];
+    }
+    assert_int_equal(s.tokens[i].size(), len);
+    for (int64_t t : s.tokens[i]) assert_true(t >= 0 && t < c.codebook_size);
+    total += (int64_t)len + c.num_blocks;
+  }
+  assert_int_equal(s.sampled, total);
+}
+
+static void test_structure(void** state) {
+  (void)state;
+  ArModel m(small_config(), 3);
+  // A head biased towards the wrong kind of token everywhere: the masks must
+  // still give a valid sequence.
+  {
+    torch::NoGradGuard ng;
+    auto& w = m.net->head->weight;
+    w.zero_();
+    w.slice(0, m.cfg.codebook_size, m.cfg.vocab_size()).fill_(5.0);  // lengths + specials
+  }
+  struct Case {
+    float temp;
+    int top_k;
+    float top_p;
+    int cls;
+    float cfg;
+  } cases[] = {{1, 0, 1, -1, 1}, {0, 0, 1, -1, 1}, {0.7f, 5, 1, 0, 1}, {1.3f, 0, 0.5f, 2, 3}, {1, 1, 0.01f, 1, 0}};
+  for (const auto& cs : cases) {
+    SampleParams p;
+    p.temperature = cs.temp;
+    p.top_k = cs.top_k;
+    p.top_p = cs.top_p;
+    p.class_id = cs.cls;
+    p.cfg = cs.cfg;
+    p.seed = 11;
+    check_structure(m.cfg, ar_sample(m, random_prefixes(m.cfg, 2, 5), p), 2);
+    check_structure(m.cfg, ar_sample(m, {std::vector<int64_t>(), std::vector<int64_t>()}, p), 2);  // generate task
+  }
+}
+
+static void test_sample_from_logits(void** state) {
+  (void)state;
+  std::vector<float> l = {100, 100, 1, 2, 3, 100};
+  std::mt19937_64 rng(1);
+  SampleParams p;
+  for (int i = 0; i < 200; ++i) {
+    int64_t t = sample_from_logits(l.data(), 2, 5, p, rng);
+    assert_true(t >= 2 && t < 5);
+  }
+  p.temperature = 0;
+  assert_int_equal(sample_from_logits(l.data(), 2, 5, p, rng), 4);
+  p.temperature = 1;
+  p.top_k = 1;
+  assert_int_equal(sample_from_logits(l.data(), 2, 5, p, rng), 4);
+  p.top_k = 0;
+  p.top_p = 0.1f;
+  assert_int_equal(sample_from_logits(l.data(), 2, 5, p, rng), 4);
+}
+
+static void test_kv_cache_equals_full(void** state) {
+  (void)state;
+  ArModel m(small_config(), 4);
+  auto pre = random_prefixes(m.cfg, 2, 9);
+  for (int cls : {-1, 1}) {
+    SampleParams p;
+    p.seed = 1234;
+    p.class_id = cls;
+    p.cfg = cls >= 0 ? 2.f : 1.f;
+    p.kv_cache = true;
+    auto a = ar_sample(m, pre, p);
+    p.kv_cache = false;
+    auto b = ar_sample(m, pre, p);
+    assert_true(a.choices == b.choices);
+    assert_true(a.tokens == b.tokens);
+  }
+  // Logits of a cached step equal those of a full forward pass.
+  torch::NoGradGuard ng;
+  auto seq = ar_prompt(m.cfg, 0, pre[0]);
+  std::vector<int64_t> blk(m.cfg.choices[1], 7);
+  ar_append_block(m.cfg, seq, 0, 1, blk.data());
+  auto b = m.collate({seq});
+  const int64_t T = b.tokens.size(1);
+  auto full = m.net->logits(m.net->forward(b.tokens, b.seg, b.pos, b.choice, 0, nullptr)).select(1, T - 1);
+  auto cache = m.net->new_cache(1);
+  const int64_t split = T - 5;
+  m.net->forward(b.tokens.slice(1, 0, split), b.seg.slice(1, 0, split), b.pos.slice(1, 0, split),
+                 b.choice.slice(1, 0, split), 0, &cache);
+  torch::Tensor last;
+  for (int64_t t = split; t < T; ++t)
+    last = m.net->forward(b.tokens.slice(1, t, t + 1), b.seg.slice(1, t, t + 1), b.pos.slice(1, t, t + 1),
+                          b.choice.slice(1, t, t + 1), t, &cache);
+  auto cached = m.net->logits(last).select(1, 0);
+  assert_true(torch::allclose(full, cached, 1e-4, 1e-4));
+}
+
+static void test_determinism(void** state) {
+  (void)state;
+  ArModel m(small_config(), 5);
+  auto pre = random_prefixes(m.cfg, 1, 2);
+  SampleParams p;
+  p.seed = 77;
+  auto a = ar_sample(m, pre, p), b = ar_sample(m, pre, p);
+  assert_true(a.tokens == b.tokens && a.choices == b.choices);
+  p.seed = 78;
+  auto c = ar_sample(m, pre, p);
+  assert_false(a.tokens == c.tokens);
+}
+
+static void test_save_load(void** state) {
+  (void)state;
+  ArModel m(small_config(), 6);
+  m.info["train.step"] = "42";
+  const std::string path = tmpdir + "/ar-roundtrip.safetensors";
+  m.save(path);
+  auto l = ArModel::load(path, torch::kCPU);
+  assert_true(l->fp == m.fp);
+  assert_true(l->cfg.to_json() == m.cfg.to_json());
+  assert_string_equal(l->info["train.step"].c_str(), "42");
+  SampleParams p;
+  p.seed = 3;
+  auto pre = random_prefixes(m.cfg, 1, 4);
+  assert_true(ar_sample(m, pre, p).tokens == ar_sample(*l, pre, p).tokens);
+  check_ar_tokenizer(*l, *tok);  // does not throw
+  // A tokenizer model is not an AR model, and the other way round.
+  bool threw = false;
+  try {
+    ArModel::load(tok_path, torch::kCPU);
+  } catch (const std::runtime_error& e) {
+    threw = std::string(e.what()).find("tokenizer model") != std::string::npos;
+  }
+  assert_true(threw);
+  threw = false;
+  try {
+    Model::load(path, torch::kCPU);
+  } catch (const std::runtime_error&) {
+    threw = true;
+  }
+  assert_true(threw);
+  // Another tokenizer fingerprint: mismatch.
+  ArConfig other = small_config();
+  other.tokenizer_fingerprint = std::string(32, '0');
+  ArModel o(other, 1);
+  threw = false;
+  try {
+    check_ar_tokenizer(o, *tok);
+  } catch (const ModelMismatch& e) {
+    threw = std::string(e.what()).find(other.tokenizer_fingerprint) != std::string::npos;
+  }
+  assert_true(threw);
+}
+
+// The prompt of frame prediction rests on block causality: the prefix
+// blocks' tokens depend only on their frames, not on later frames or on the
+// choices of later blocks.
+static void test_prefix_is_block_causal(void** state) {
+  (void)state;
+  const ArConfig c = small_config();
+  torch::manual_seed(1);
+  auto a = torch::rand({1, 3, c.clip_frames, c.clip_height, c.clip_width}) - 0.5;
+  auto b = a.clone();
+  const int pf = c.prefix_blocks() * c.patch_t;
+  b.slice(2, pf, c.clip_frames).uniform_(-0.5, 0.5);
+  auto ta = prefix_tokens(c, *tok, a), tb = prefix_tokens(c, *tok, b);
+  assert_true(ta == tb);
+  auto as = prefix_assignment(c);
+  as.back() = 0;
+  auto full = tok->encode(a, {as});
+  full[0].resize(c.prefix_len());
+  assert_true(full[0] == ta[0]);
+  // condition padding: 3 frames -> first repeated in front, last to the end
+  auto cond = torch::rand({1, 3, 3, c.clip_height, c.clip_width});
+  auto pad = pad_condition(c, cond);
+  assert_int_equal(pad.size(2), c.clip_frames);
+  assert_true(torch::equal(pad.select(2, 0), cond.select(2, 0)));
+  assert_true(torch::equal(pad.select(2, c.cond_frames - 3), cond.select(2, 0)));
+  assert_true(torch::equal(pad.select(2, c.cond_frames - 1), cond.select(2, 2)));
+  assert_true(torch::equal(pad.select(2, c.clip_frames - 1), cond.select(2, 2)));
+}
+
+static void test_predict_clips(void** state) {
+  (void)state;
+  ArModel m(small_config(), 8);
+  auto cond = torch::rand({2, 3, 5, m.cfg.clip_height, m.cfg.clip_width}) - 0.5;
+  SampleParams p;
+  p.seed = 5;
+  int64_t n = 0;
+  auto out = predict_clips(m, *tok, cond, p, &n);
+  assert_int_equal(out.size(0), 2);
+  assert_int_equal(out.size(2), m.cfg.clip_frames);
+  assert_true(n >= 2 * m.cfg.num_blocks * (1 + m.cfg.choices.back()));
+  auto again = predict_clips(m, *tok, cond, p);
+  assert_true(torch::equal(out, again));
+}
+
+int main(int argc, char** argv) {
+  if (argc < 3) {
+    fprintf(stderr, "usage: test_ar TOKENIZER TMPDIR\n");
+    return 2;
+  }
+  tok_path = argv[1];
+  tmpdir = argv[2];
+  torch::set_num_threads(2);
+  tok = Model::load(tok_path, torch::kCPU);
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_structure),          cmocka_unit_test(test_sample_from_logits),
+      cmocka_unit_test(test_kv_cache_equals_full), cmocka_unit_test(test_determinism),
+      cmocka_unit_test(test_save_load),           cmocka_unit_test(test_prefix_is_block_causal),
+      cmocka_unit_test(test_predict_clips),
+  };
+  int rc = cmocka_run_group_tests(tests, NULL, NULL);
+  tok.reset();
+  return rc;
+}
