@@ -53,7 +53,7 @@ std::string fmt(float v) {
   return b;
 }
 
-void write_png(const std::string& png, const std::string& summary) {
+void write_png(const std::string& png, const std::string& summary, const std::string& search) {
   const std::string script = png + ".gnuplot";
   std::ofstream g(script);
   g << "set terminal pngcairo size 900,600 noenhanced font 'sans,11'\n"
@@ -63,7 +63,7 @@ void write_png(const std::string& png, const std::string& summary) {
     << "set title 'EVATok quality-cost trade-off'\n"
     << "plot '" << summary << "' using (strcol(1) eq 'uniform' ? $4 : NaN):5 with linespoints lw 2 pt 7 title 'uniform K per block', \\\n"
     << "     '' using (strcol(1) eq 'router' ? $4 : NaN):5 with linespoints lw 2 pt 5 title 'router (wq sweep)', \\\n"
-    << "     '' using (strcol(1) eq 'search' ? $4 : NaN):5 with linespoints lw 2 pt 9 title 'max proxy reward (wq sweep)', \\\n"
+    << "     '' using (strcol(1) eq 'search' ? $4 : NaN):5 with linespoints lw 2 pt 9 title 'max proxy reward, " << search << " (wq sweep)', \\\n"
     << "     '' using (strcol(1) eq 'baseline' ? $4 : NaN):5 with points pt 13 ps 2 title 'uniform-trained baseline'\n";
   g.close();
   const std::string cmd = "gnuplot '" + script + "'";
@@ -146,7 +146,7 @@ int evaluate(const EvalOptions& o) {
     std::ofstream(sp) << summary_text;
     if (!f) throw std::runtime_error("cannot write " + o.csv);
     printf("eval: wrote %s and %s\n", o.csv.c_str(), sp.c_str());
-    if (!o.png.empty()) write_png(o.png, sp);
+    if (!o.png.empty()) write_png(o.png, sp, o.search);
   } else if (!o.png.empty()) {
     throw std::runtime_error("--png needs --csv (the plot is drawn from the summary CSV)");
   }
