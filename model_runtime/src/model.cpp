@@ -3,6 +3,7 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "prefix_search.h"
 #include "safetensors.h"
 
 namespace evatok {
@@ -138,6 +139,16 @@ Tensor Model::quality_table(const Tensor& clips, QualityMetric& metric, bool exa
     for (int t = 0; t < nb; ++t) q += bq.select(1, t).index_select(1, idx[t]);
     return q / nb;
   }
+  // Exact: shared prefixes, a few clips at a time (prefix_search.h).
+  std::vector<Tensor> parts;
+  for (int64_t s = 0; s < clips.size(0); s += batch)
+    parts.push_back(prefix_quality_table(*this, clips.slice(0, s, std::min<int64_t>(clips.size(0), s + batch)), metric));
+  return torch::cat(parts);
+}
+
+Tensor Model::quality_table_brute_force(const Tensor& clips, QualityMetric& metric, int batch) {
+  torch::NoGradGuard ng;
+  const int A = cfg.num_assignments(), nb = cfg.num_blocks();
   std::vector<Assignment> all;
   for (int a = 0; a < A; ++a) all.push_back(cfg.assignment_choices(a));
   auto q = torch::empty({clips.size(0), A});

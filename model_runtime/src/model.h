@@ -37,10 +37,13 @@ class Model {
   //  exact=false: separable proxy, block t scored as if every block had a_t
   //    (|choices| passes per clip); it ignores that a block can reuse what
   //    earlier blocks already encoded, so it under-rates cheap later blocks.
-  //  exact=true: every assignment is encoded and decoded (batched, |A| clip
-  //    passes); block causality makes each block's score depend only on its
-  //    prefix, which exact_quality_table's prefix sharing exploits.
+  //  exact=true: every assignment's own encode+decode result. Block
+  //    causality makes block t's score depend only on the prefix (k1..kt), so
+  //    each prefix is computed once (prefix_search.h).
   torch::Tensor quality_table(const torch::Tensor& clips, QualityMetric& metric, bool exact, int batch = 125);
+  // The same exact table by brute force: every assignment encoded and decoded
+  // in full, `batch` at a time (reference for tests and benchmarks).
+  torch::Tensor quality_table_brute_force(const torch::Tensor& clips, QualityMetric& metric, int batch = 125);
   torch::Tensor quality_table(const torch::Tensor& clips);  // separable PSNR
   // Reward R = wq*z(Q) - wl*z(L) for a quality table; [N, A].
   torch::Tensor reward(const torch::Tensor& quality, float wq, float wl) const;

@@ -252,11 +252,11 @@ int make_labels(const TrainOptions& o) {
   auto vx = val.fixed(o.val_clips);
   printf("labelling %lld training + %lld held-out clips, %d assignments each, metric %s, %s\n", (long long)x.size(0),
          (long long)vx.size(0), cfg.num_assignments(), metric->name().c_str(),
-         o.exact ? "exact (every assignment decoded)" : "separable (one pass per choice)");
+         o.exact ? "exact (every assignment, shared prefixes)" : "separable (one pass per choice)");
   auto t0 = Clock::now();
   auto table = [&](const Tensor& clips, const char* what, int64_t offset, int64_t total) {
     std::vector<Tensor> qs;
-    const int64_t step = o.exact ? 1 : 16;
+    const int64_t step = o.label_batch;
     for (int64_t s = 0; s < clips.size(0); s += step) {
       qs.push_back(model->quality_table(clips.slice(0, s, std::min(clips.size(0), s + step)), *metric, o.exact,
                                         o.label_batch));

@@ -29,7 +29,7 @@ struct TrainOptions {
   std::string labels;        // labels file (stage 2 output, stage 3 input)
   std::string quality = "psnr";  // psnr | ssim | torchscript:FILE
   bool exact = true;         // every assignment scored by its own encode+decode
-  int label_clips = 256, val_clips = 64, label_batch = 125;
+  int label_clips = 256, val_clips = 64, label_batch = 16;  // label_batch: clips per exact search
   float max_minutes = 0;     // stop (with a checkpoint) after this wall time; 0 = no limit
 };
 
