@@ -252,7 +252,7 @@ int main(int argc, char** argv) {
   }
   tok_path = argv[1];
   tmpdir = argv[2];
-  torch::set_num_threads(2);
+  torch::set_num_threads(1);  // tests run in parallel on 2 cores: avoid oversubscription
   tok = Model::load(tok_path, torch::kCPU);
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_structure),          cmocka_unit_test(test_sample_from_logits),

@@ -20,7 +20,7 @@ static EvatokModel *open_tok(const char *path)
 {
     EvatokModel *m = NULL;
     char err[512];
-    EvatokOpenOptions o = {.device = "cpu", .threads = 2};
+    EvatokOpenOptions o = {.device = "cpu", .threads = 1}; /* tests run in parallel */
     if (evatok_model_open(path, &o, &m, err, sizeof err) != EVATOK_OK)
         fail_msg("open %s: %s", path, err);
     return m;
