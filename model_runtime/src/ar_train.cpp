@@ -9,34 +9,10 @@
 #include "ar_predict.h"
 #include "ar_sampler.h"
 #include "safetensors.h"
+#include "train_util.h"
 
 namespace evatok {
 using torch::Tensor;
-using Clock = std::chrono::steady_clock;
-
-namespace {
-
-bool exists(const std::string& p) {
-  struct stat st;
-  return stat(p.c_str(), &st) == 0;
-}
-
-double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
-
-std::string mmss(double s) {
-  char b[32];
-  snprintf(b, sizeof b, "%dm%02ds", (int)s / 60, (int)s % 60);
-  return b;
-}
-
-torch::Device parse_device(const std::string& d) {
-  torch::Device dev(d);
-  if (dev.is_cuda() && !torch::cuda::is_available())
-    throw std::runtime_error("--device " + d + ": no CUDA in this LibTorch");
-  return dev;
-}
-
-}  // namespace
 
 ArBits ar_heldout_bits(ArModel& m, const std::vector<ArSample>& val, bool with_class,
                        const std::vector<ArSample>* train, int batch) {
@@ -101,7 +77,7 @@ int train_ar(const ArTrainOptions& o) {
   auto train_videos = load_videos(o.data_dir), val_videos = load_videos(o.val_dir);
 
   std::unique_ptr<ArModel> model;
-  if (exists(o.out)) {
+  if (file_exists(o.out)) {
     printf("resuming from %s\n", o.out.c_str());
     model = ArModel::load(o.out, dev);
     if (model->cfg.tokenizer_fingerprint != tok_fp)
@@ -146,7 +122,7 @@ int train_ar(const ArTrainOptions& o) {
   torch::optim::AdamW opt(groups, torch::optim::AdamWOptions(o.lr));
   const std::string state_path = o.out + ".optim";
   int step = std::stoi(model->info.count("train.step") ? model->info["train.step"] : "0");
-  if (step > 0 && exists(state_path)) {
+  if (step > 0 && file_exists(state_path)) {
     torch::serialize::InputArchive ar;
     ar.load_from(state_path);
     opt.load(ar);
@@ -192,7 +168,7 @@ int train_ar(const ArTrainOptions& o) {
     tok_acc += count;
     ++acc_n;
     if (step % o.log_every == 0 || step == o.steps) {
-      const double el = since(t0), rate = (step - start_step) / std::max(el, 1e-9);
+      const double el = seconds_since(t0), rate = (step - start_step) / std::max(el, 1e-9);
       printf("step %d/%d loss %.4f (%.3f bits/token) lr %.2e | %.2f steps/s %.0f tokens/s ETA %s\n", step, o.steps,
              loss_acc / acc_n, loss_acc / acc_n / std::log(2.0), lr, rate, tok_acc / std::max(el, 1e-9),
              mmss((o.steps - step) / std::max(rate, 1e-9)).c_str());
@@ -201,7 +177,7 @@ int train_ar(const ArTrainOptions& o) {
       acc_n = 0;
     }
     if (step % o.ckpt_every == 0) save();
-    if (o.max_minutes > 0 && since(t0) > o.max_minutes * 60) {
+    if (o.max_minutes > 0 && seconds_since(t0) > o.max_minutes * 60) {
       printf("time limit reached at step %d; checkpoint saved, rerun to resume\n", step);
       break;
     }

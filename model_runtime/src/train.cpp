@@ -10,37 +10,16 @@
 #include "data.h"
 #include "model.h"
 #include "quality.h"
+#include "train_util.h"
 #include "safetensors.h"
 
 namespace evatok {
 using torch::Tensor;
-using Clock = std::chrono::steady_clock;
 
 namespace {
 
-bool exists(const std::string& p) {
-  struct stat st;
-  return stat(p.c_str(), &st) == 0;
-}
-
-double seconds_since(Clock::time_point t0) {
-  return std::chrono::duration<double>(Clock::now() - t0).count();
-}
-
-std::string eta(double s) {
-  char b[32];
-  snprintf(b, sizeof b, "%dm%02ds", (int)s / 60, (int)s % 60);
-  return b;
-}
-
-torch::Device parse_device(const std::string& d) {
-  torch::Device dev(d);
-  if (dev.is_cuda() && !torch::cuda::is_available()) throw std::runtime_error("--device " + d + ": no CUDA in this LibTorch");
-  return dev;
-}
-
 std::unique_ptr<Model> open_or_create(const TrainOptions& o, torch::Device dev) {
-  if (!o.out.empty() && exists(o.out)) {
+  if (!o.out.empty() && file_exists(o.out)) {
     printf("resuming from %s\n", o.out.c_str());
     return Model::load(o.out, dev);
   }
@@ -92,7 +71,7 @@ int train_tokenizer(const TrainOptions& o) {
   torch::optim::AdamW opt(params, torch::optim::AdamWOptions(o.lr).betas({0.9, 0.99}).weight_decay(0.01));
   const std::string state_path = o.out + ".optim";
   int step = info_int(*model, "train.step");
-  if (step > 0 && exists(state_path)) {
+  if (step > 0 && file_exists(state_path)) {
     torch::serialize::InputArchive ar;
     ar.load_from(state_path);
     opt.load(ar);
@@ -203,7 +182,7 @@ int train_tokenizer(const TrainOptions& o) {
       int active = 0;
       for (auto u : usage) active += step - u <= 200;
       printf("step %d/%d loss %.4f train-psnr %.2f dB codes-in-use %d lr %.2e | %.2f steps/s ETA %s\n", step, o.steps,
-             loss_acc / acc_n, psnr_acc / acc_n, active, lr, rate, eta((o.steps - step) / std::max(rate, 1e-9)).c_str());
+             loss_acc / acc_n, psnr_acc / acc_n, active, lr, rate, mmss((o.steps - step) / std::max(rate, 1e-9)).c_str());
       fflush(stdout);
       loss_acc = psnr_acc = 0;
       acc_n = 0;
@@ -264,7 +243,7 @@ int make_labels(const TrainOptions& o) {
       const double el = seconds_since(t0);
       if (done % 16 == 0 || done == total) {
         printf("labels (%s) %lld/%lld clips, %.2f clips/s, ETA %s\n", what, (long long)done, (long long)total,
-               done / el, eta((total - done) / (done / el)).c_str());
+               done / el, mmss((total - done) / (done / el)).c_str());
         fflush(stdout);
       }
     }
@@ -365,7 +344,7 @@ int train_router(const TrainOptions& o) {
     if (step % o.log_every == 0 || step == o.steps) {
       const double rate = step / std::max(seconds_since(t0), 1e-9);
       printf("router step %d/%d loss %.3f | %.2f steps/s ETA %s\n", step, o.steps, loss.item<double>(), rate,
-             eta((o.steps - step) / rate).c_str());
+             mmss((o.steps - step) / rate).c_str());
       fflush(stdout);
     }
   }
