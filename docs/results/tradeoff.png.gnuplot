@@ -8,5 +8,5 @@ set ylabel 'PSNR (dB), held-out clips'
 set title 'EVATok quality-cost trade-off'
 plot 'docs/results/eval-default.summary.csv' using (strcol(1) eq 'uniform' ? $4 : NaN):5 with linespoints lw 2 pt 7 title 'uniform K per block', \
      '' using (strcol(1) eq 'router' ? $4 : NaN):5 with linespoints lw 2 pt 5 title 'router (wq sweep)', \
-     '' using (strcol(1) eq 'search' ? $4 : NaN):5 with linespoints lw 2 pt 9 title 'max proxy reward, separable (wq sweep)', \
+     '' using (strcol(1) eq 'search' ? $4 : NaN):5 with linespoints lw 2 pt 9 title 'max proxy reward, exact (wq sweep)', \
      '' using (strcol(1) eq 'baseline' ? $4 : NaN):5 with points pt 13 ps 2 title 'uniform-trained baseline'
