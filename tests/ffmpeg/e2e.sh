@@ -25,10 +25,11 @@ TMO=${EVATOK_TEST_TIMEOUT:-300}
 ENC_OPTS=${EVATOK_TEST_ENC_OPTS:-}
 HERE="$(cd "$(dirname "$0")" && pwd)"
 HELPER="$HERE/evatok_mkv.py"
+. "$HERE/lib.sh"   # failures, fail, ok, die, run, ff, fp, nb_frames, pts_list, ge, abs
 
 [ -x "$FFMPEG" ] && [ -x "$FFPROBE" ] || { echo "FAIL: ffmpeg/ffprobe not built: $FFMPEG $FFPROBE"; exit 1; }
 [ -f "$MODEL" ] || { echo "FAIL: model file '$MODEL' missing"; exit 1; }
-abs() { echo "$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"; }   # the tests cd away
+# the tests cd away: absolute paths
 FFMPEG=$(abs "$FFMPEG"); FFPROBE=$(abs "$FFPROBE"); MODEL=$(abs "$MODEL")
 [ -z "$TOOL" ] || TOOL=$(abs "$TOOL")
 export EVATOK_MODEL=$MODEL  # default model for every ffmpeg/ffprobe below
@@ -36,27 +37,6 @@ export EVATOK_MODEL=$MODEL  # default model for every ffmpeg/ffprobe below
 W=$(mktemp -d "${TMPDIR:-/tmp}/evatok-e2e-$case_name.XXXXXX")
 [ "${EVATOK_TEST_KEEP:-0}" = 1 ] || trap 'rm -rf "$W"' EXIT
 cd "$W" || exit 1
-
-failures=0
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-ok()   { echo "ok:   $*"; }
-die()  { echo "FAIL: $*"; exit 1; }
-
-# run LOG CMD...: runs under a timeout with output in LOG; a hang or a signal
-# (crash) is always a failure; returns the command's exit status otherwise.
-run() {
-    local log=$1; shift
-    timeout -k 10 "$TMO" "$@" >"$log" 2>&1
-    local rc=$?
-    if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then
-        fail "timed out after ${TMO}s: $*"; tail -n 5 "$log"
-    elif [ $rc -ge 128 ]; then
-        fail "killed by signal $((rc - 128)) (crash): $*"; tail -n 20 "$log"
-    fi
-    return $rc
-}
-ff()  { local log=$1; shift; run "$log" "$FFMPEG" -nostdin -hide_banner -y "$@"; }
-fp()  { "$FFPROBE" -v error "$@" 2>/dev/null; }   # metadata queries only
 
 # make_src NAME W H FRAMES PIXFMT [lavfi source]: lossless reference clip in NUT.
 # Default source: the shipped held-out sample (a real photograph panned),
@@ -76,9 +56,6 @@ psnr() {
         -lavfi "[0:v]format=rgb24[a];[1:v]format=rgb24[b];[a][b]psnr" -f null - 2>&1 |
         sed -n 's/.*PSNR.* average:\([0-9.inf]*\).*/\1/p' | tail -n 1
 }
-ge() { awk -v a="$1" -v b="$2" 'BEGIN { exit !((a == "inf") || (a + 0 >= b + 0)) }'; }
-nb_frames() { fp -count_frames -select_streams v:0 -show_entries stream=nb_read_frames -of csv=p=0 "$1"; }
-pts_list()  { fp -select_streams v:0 -show_entries frame=pts_time -of csv=p=0 "$1"; }
 model_choices() {   # token counts the model allows, from the encoder's error message
     "$FFMPEG" -nostdin -hide_banner -f lavfi -i testsrc2=size=64x64 -frames:v 1 \
         -c:v evatok -assign uniform:0 -f null - 2>&1 |
