@@ -28,6 +28,7 @@
 #include "codec_internal.h"
 #include "decode.h"
 #include "internal.h"
+#include "libevatok_error.h"
 
 #define ERR_SIZE 512
 
@@ -48,22 +49,6 @@ typedef struct LibEvatokDecContext {
     AVFrame **out;        /* decoded frames of the current packet           */
     int nb_out, next_out;
 } LibEvatokDecContext;
-
-static int status_to_averror(EvatokStatus st)
-{
-    switch (st) {
-    case EVATOK_OK:                   return 0;
-    case EVATOK_ERR_INVALID_ARGUMENT: return AVERROR(EINVAL);
-    case EVATOK_ERR_IO:               return AVERROR(ENOENT);
-    case EVATOK_ERR_NO_MEMORY:        return AVERROR(ENOMEM);
-    case EVATOK_ERR_UNSUPPORTED:      return AVERROR_PATCHWELCOME;
-    case EVATOK_ERR_DEVICE:           return AVERROR(ENODEV);
-    case EVATOK_ERR_MODEL_FORMAT:
-    case EVATOK_ERR_MODEL_MISMATCH:
-    case EVATOK_ERR_BITSTREAM:        return AVERROR_INVALIDDATA;
-    default:                          return AVERROR_EXTERNAL;
-    }
-}
 
 static av_cold int libevatok_decode_init(AVCodecContext *avctx)
 {
@@ -113,7 +98,7 @@ static int load_model(AVCodecContext *avctx)
         av_log(avctx, AV_LOG_ERROR, "evatok: cannot load model '%s': %s (%s)\n",
                path, err[0] ? err : evatok_status_string(st), evatok_status_string(st));
         s->model = NULL;
-        return s->load_error = status_to_averror(st);
+        return s->load_error = ff_evatok_status_to_averror(st);
     }
     s->info = evatok_model_get_info(s->model);
     if (s->info->clip_frames < 1) {
@@ -135,7 +120,7 @@ static int load_model(AVCodecContext *avctx)
             else
                 av_log(avctx, AV_LOG_ERROR, "evatok: invalid stream header (extradata): %s\n",
                        err[0] ? err : evatok_status_string(st));
-            return s->load_error = status_to_averror(st);
+            return s->load_error = ff_evatok_status_to_averror(st);
         }
         if (fps_num > 0 && fps_den > 0)
             s->fps = (AVRational){ fps_num, fps_den };
@@ -206,7 +191,7 @@ static int decode_packet(AVCodecContext *avctx, const AVPacket *pkt)
     if (st != EVATOK_OK) {
         av_log(avctx, AV_LOG_ERROR, "evatok: packet of %d bytes rejected: %s\n", pkt->size,
                err[0] ? err : evatok_status_string(st));
-        return status_to_averror(st);
+        return ff_evatok_status_to_averror(st);
     }
     if (pi.nb_frames < 1 || pi.nb_frames > s->info->clip_frames) {
         av_log(avctx, AV_LOG_ERROR, "evatok: packet claims %d frames (model clips have %d)\n",
@@ -252,7 +237,7 @@ static int decode_packet(AVCodecContext *avctx, const AVPacket *pkt)
     if (st != EVATOK_OK) {
         av_log(avctx, AV_LOG_ERROR, "evatok: decoding packet failed: %s\n",
                err[0] ? err : evatok_status_string(st));
-        ret = status_to_averror(st);
+        ret = ff_evatok_status_to_averror(st);
         goto fail;
     }
     if (nb < 1 || nb > pi.nb_frames) {

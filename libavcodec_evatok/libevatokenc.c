@@ -27,6 +27,7 @@
 #include "codec_internal.h"
 #include "encode.h"
 #include "internal.h"
+#include "libevatok_error.h"
 
 #define ERR_SIZE 512
 
@@ -54,22 +55,6 @@ typedef struct LibEvatokEncContext {
     int64_t nb_packets;
     int eof;
 } LibEvatokEncContext;
-
-static int status_to_averror(EvatokStatus st)
-{
-    switch (st) {
-    case EVATOK_OK:                   return 0;
-    case EVATOK_ERR_INVALID_ARGUMENT: return AVERROR(EINVAL);
-    case EVATOK_ERR_IO:               return AVERROR(ENOENT);
-    case EVATOK_ERR_NO_MEMORY:        return AVERROR(ENOMEM);
-    case EVATOK_ERR_UNSUPPORTED:      return AVERROR(ENOSYS);
-    case EVATOK_ERR_DEVICE:           return AVERROR(ENODEV);
-    case EVATOK_ERR_MODEL_FORMAT:
-    case EVATOK_ERR_MODEL_MISMATCH:
-    case EVATOK_ERR_BITSTREAM:        return AVERROR_INVALIDDATA;
-    default:                          return AVERROR_EXTERNAL;
-    }
-}
 
 static int parse_assign(AVCodecContext *avctx)
 {
@@ -151,7 +136,7 @@ static av_cold int libevatok_encode_init(AVCodecContext *avctx)
     if (st != EVATOK_OK) {
         av_log(avctx, AV_LOG_ERROR, "evatok: cannot load model '%s': %s (%s)\n",
                path, err[0] ? err : evatok_status_string(st), evatok_status_string(st));
-        return status_to_averror(st);
+        return ff_evatok_status_to_averror(st);
     }
     s->info = evatok_model_get_info(s->model);
     if (s->info->clip_frames < 1) {
@@ -183,7 +168,7 @@ static av_cold int libevatok_encode_init(AVCodecContext *avctx)
     st = evatok_extradata_create(s->model, fps.num, fps.den, &xd, &xd_size, err, sizeof(err));
     if (st != EVATOK_OK) {
         av_log(avctx, AV_LOG_ERROR, "evatok: cannot create stream header: %s\n", err);
-        return status_to_averror(st);
+        return ff_evatok_status_to_averror(st);
     }
     if (xd_size > INT_MAX - AV_INPUT_BUFFER_PADDING_SIZE) {
         evatok_free(xd);
@@ -278,7 +263,7 @@ static int emit_group(AVCodecContext *avctx, AVPacket *pkt)
     if (st != EVATOK_OK) {
         av_log(avctx, AV_LOG_ERROR, "evatok: encoding packet %"PRId64" failed: %s\n",
                s->nb_packets, err[0] ? err : evatok_status_string(st));
-        return status_to_averror(st);
+        return ff_evatok_status_to_averror(st);
     }
     if (!data || !size || size > INT_MAX - AV_INPUT_BUFFER_PADDING_SIZE) {
         evatok_free(data);

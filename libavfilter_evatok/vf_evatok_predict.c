@@ -29,6 +29,7 @@
 #include "formats.h"
 #include "internal.h"
 #include "video.h"
+#include "libavcodec/libevatok_error.h"
 
 #define ERR_SIZE 1024
 #define MAX_COND 64
@@ -91,21 +92,6 @@ static const AVOption evatok_predict_options[] = {
 
 AVFILTER_DEFINE_CLASS(evatok_predict);
 
-static int status_to_averror(EvatokStatus st)
-{
-    switch (st) {
-    case EVATOK_OK:                   return 0;
-    case EVATOK_ERR_INVALID_ARGUMENT: return AVERROR(EINVAL);
-    case EVATOK_ERR_IO:               return AVERROR(ENOENT);
-    case EVATOK_ERR_NO_MEMORY:        return AVERROR(ENOMEM);
-    case EVATOK_ERR_UNSUPPORTED:      return AVERROR_PATCHWELCOME;
-    case EVATOK_ERR_DEVICE:           return AVERROR(ENODEV);
-    case EVATOK_ERR_MODEL_FORMAT:
-    case EVATOK_ERR_MODEL_MISMATCH:   return AVERROR_INVALIDDATA;
-    default:                          return AVERROR_EXTERNAL;
-    }
-}
-
 static av_cold int init(AVFilterContext *ctx)
 {
     EvatokPredictContext *s = ctx->priv;
@@ -118,12 +104,12 @@ static av_cold int init(AVFilterContext *ctx)
     st = evatok_model_open(tok_path, &oo, &s->tok, err, sizeof(err));
     if (st != EVATOK_OK) {
         av_log(ctx, AV_LOG_ERROR, "evatok: cannot load model '%s': %s\n", tok_path, err);
-        return status_to_averror(st);
+        return ff_evatok_status_to_averror(st);
     }
     st = evatok_ar_open(ar_path, s->tok, &oo, &s->ar, err, sizeof(err));
     if (st != EVATOK_OK) {
         av_log(ctx, AV_LOG_ERROR, "evatok: cannot load AR model '%s': %s\n", ar_path, err);
-        return status_to_averror(st);
+        return ff_evatok_status_to_averror(st);
     }
     s->info = evatok_ar_get_info(s->ar);
     s->cond = FFMIN(s->info->cond_frames, MAX_COND);
@@ -243,7 +229,7 @@ static int predict_chunk(AVFilterContext *ctx)
                            err, sizeof(err));
     if (st != EVATOK_OK) {
         av_log(ctx, AV_LOG_ERROR, "evatok: prediction failed: %s\n", err[0] ? err : evatok_status_string(st));
-        return status_to_averror(st);
+        return ff_evatok_status_to_averror(st);
     }
     av_log(ctx, AV_LOG_VERBOSE, "evatok: predicted frames %d..%d: %lld tokens sampled in %.2f s\n",
            s->produced, s->produced + n - 1, (long long)ntok, (av_gettime_relative() - t0) / 1e6);
