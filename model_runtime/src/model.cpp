@@ -127,6 +127,7 @@ Tensor Model::block_quality(const Tensor& clips, QualityMetric& metric, int max_
 
 Tensor Model::quality_table(const Tensor& clips, QualityMetric& metric, bool exact, int batch) {
   torch::NoGradGuard ng;
+  if (batch < 1) throw std::runtime_error("quality table: batch must be at least 1");
   const int A = cfg.num_assignments(), nb = cfg.num_blocks();
   if (!exact) {
     auto bq = block_quality(clips, metric);  // [N, nb, nc]
@@ -148,6 +149,7 @@ Tensor Model::quality_table(const Tensor& clips, QualityMetric& metric, bool exa
 
 Tensor Model::quality_table_brute_force(const Tensor& clips, QualityMetric& metric, int batch) {
   torch::NoGradGuard ng;
+  if (batch < 1) throw std::runtime_error("quality table: batch must be at least 1");
   const int A = cfg.num_assignments(), nb = cfg.num_blocks();
   std::vector<Assignment> all;
   for (int a = 0; a < A; ++a) all.push_back(cfg.assignment_choices(a));

@@ -221,6 +221,8 @@ int make_labels(const TrainOptions& o) {
   if (o.init.empty()) throw std::runtime_error("labels need --init <proxy tokenizer model>");
   if (o.labels.empty()) throw std::runtime_error("labels need --labels <output file>");
   if (o.val_dir.empty()) throw std::runtime_error("labels need --val <held-out folder>");
+  if (o.label_clips < 1 || o.val_clips < 1 || o.label_batch < 1)
+    throw std::runtime_error("--label-clips, --val-clips and --label-batch must be at least 1");
   auto model = Model::load(o.init, dev);
   auto& cfg = model->cfg;
   auto metric = make_quality_metric(o.quality, dev);

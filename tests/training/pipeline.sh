@@ -53,5 +53,6 @@ check "missing recipe stage" 'mkdir -p r2 && bad train-all --recipe r2 --data da
 mkdir -p corrupt && head -c 3000 /dev/urandom > corrupt/x.mp4
 check "corrupt video" 'bad eval --model work/final.safetensors --data corrupt && grep -q "corrupt/x.mp4" "$W/log"'
 check "empty data folder" 'mkdir -p empty && bad eval --model work/final.safetensors --data empty && grep -q "no videos" "$W/log"'
+check "label batch validated" 'bad label --init work/proxy.safetensors --data data --val val --labels x.st --label-batch 0 && grep -q "at least 1" "$W/log"'
 check "search option validated" 'bad eval --model work/final.safetensors --data val --search fast && grep -q "search must be" "$W/log"'
 exit $fail
