@@ -71,6 +71,8 @@ static int parse_assign(AVCodecContext *avctx)
         s->enc_opts.mode = EVATOK_ASSIGN_ROUTER;
     } else if (!strcmp(a, "search")) {
         s->enc_opts.mode = EVATOK_ASSIGN_SEARCH;
+    } else if (!strcmp(a, "exact")) {
+        s->enc_opts.mode = EVATOK_ASSIGN_EXACT;
     } else if (av_strstart(a, "uniform:", &a)) {
         char *end = NULL;
         long k = strtol(a, &end, 10);
@@ -92,7 +94,7 @@ static int parse_assign(AVCodecContext *avctx)
         s->enc_opts.uniform_tokens = (int)k;
     } else {
         av_log(avctx, AV_LOG_ERROR, "evatok: invalid -assign '%s'; expected "
-               "'router', 'uniform:K' or 'search'\n", a);
+               "'router', 'uniform:K', 'search' or 'exact'\n", a);
         return AVERROR(EINVAL);
     }
     return 0;
@@ -361,9 +363,9 @@ static av_cold int libevatok_encode_close(AVCodecContext *avctx)
 static const AVOption options[] = {
     { "model",  "EVATok model file (.safetensors); default: $EVATOK_MODEL or the installed default model",
       OFFSET(model_path), AV_OPT_TYPE_STRING, { .str = NULL }, 0, 0, VE },
-    { "assign", "token assignment per block: router, uniform:K (K one of the model's choices) or search",
+    { "assign", "token assignment per block: router, uniform:K (K one of the model's choices), search or exact",
       OFFSET(assign), AV_OPT_TYPE_STRING, { .str = "router" }, 0, 0, VE },
-    { "wq",     "quality weight w_q of the proxy reward (assign=search); w_l is 0.8",
+    { "wq",     "quality weight w_q of the proxy reward (router, search, exact); w_l is 0.8",
       OFFSET(wq), AV_OPT_TYPE_FLOAT, { .dbl = 1.2 }, 0.0, 100.0, VE },
     { "device", "compute device: cpu, cuda or cuda:N",
       OFFSET(device), AV_OPT_TYPE_STRING, { .str = "cpu" }, 0, 0, VE },

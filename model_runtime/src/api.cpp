@@ -199,7 +199,7 @@ EvatokStatus evatok_encode_block(EvatokModel* m, const EvatokImage* frames, int 
   if (o.mode == EVATOK_ASSIGN_ROUTER && !m->model->has_router)
     return set_err(err, es, EVATOK_ERR_UNSUPPORTED, "model '%s' has no trained router; use uniform:K or search",
                    cfg.name.c_str());
-  if (o.mode < EVATOK_ASSIGN_ROUTER || o.mode > EVATOK_ASSIGN_SEARCH)
+  if (o.mode < EVATOK_ASSIGN_ROUTER || o.mode > EVATOK_ASSIGN_EXACT)
     return set_err(err, es, EVATOK_ERR_INVALID_ARGUMENT, "unknown assignment mode %d", (int)o.mode);
   if (!(o.wq >= 0 && o.wq <= 100) || !(o.wl >= 0 && o.wl <= 100))
     return set_err(err, es, EVATOK_ERR_INVALID_ARGUMENT, "reward weights must be in 0..100");
@@ -218,8 +218,8 @@ EvatokStatus evatok_encode_block(EvatokModel* m, const EvatokImage* frames, int 
       std::vector<Assignment> as;
       if (o.mode == EVATOK_ASSIGN_ROUTER) {
         as = m->model->route(batch, o.wq);
-      } else if (o.mode == EVATOK_ASSIGN_SEARCH) {
-        as = m->model->search(batch, o.wq, o.wl);
+      } else if (o.mode == EVATOK_ASSIGN_SEARCH || o.mode == EVATOK_ASSIGN_EXACT) {
+        as = m->model->search(batch, o.wq, o.wl, o.mode == EVATOK_ASSIGN_EXACT);
       } else {
         as.assign(batch.size(0), Assignment(cfg.num_blocks(), cfg.choice_index(o.uniform_tokens)));
       }

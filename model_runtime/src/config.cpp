@@ -85,6 +85,8 @@ std::string ModelConfig::to_json() const {
          {"reward_wq", reward_wq}, {"reward_wl", reward_wl},
          {"q_mean", q_mean}, {"q_std", q_std}, {"l_mean", l_mean}, {"l_std", l_std},
          {"reward_quality", reward_quality}};
+  // Written only when set, so files made before the option keep their fingerprints.
+  if (temporal_carry) j["temporal_carry"] = true;
   return j.dump();
 }
 
@@ -113,6 +115,7 @@ ModelConfig ModelConfig::from_json(const std::string& text) {
     get(j, "q_mean", c.q_mean); get(j, "q_std", c.q_std);
     get(j, "l_mean", c.l_mean); get(j, "l_std", c.l_std);
     get(j, "reward_quality", c.reward_quality);
+    get(j, "temporal_carry", c.temporal_carry);
   } catch (const json::exception& e) {
     throw std::runtime_error(std::string("invalid model config JSON: ") + e.what());
   }

@@ -16,6 +16,10 @@ struct ModelConfig {
   int dec_dim = 192, dec_layers = 4, dec_heads = 4;
   int mlp_ratio = 4, stem_channels = 32, head_channels = 32;
   int router_dim = 128, router_layers = 2, router_heads = 4, router_patch_s = 16;
+  // Temporal carry: the decoder may copy the last frame of the previous block,
+  // moved by a per-pixel flow and mixed in by a per-pixel gate, both from its
+  // pixel head, so still or panning content costs few tokens.
+  bool temporal_carry = false;
   // Proxy reward R = wq*z(Q) - wl*z(L); z-scoring statistics come from training.
   float reward_wq = 1.2f, reward_wl = 0.8f;
   float q_mean = 0.f, q_std = 1.f, l_mean = 0.f, l_std = 1.f;

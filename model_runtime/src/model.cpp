@@ -87,6 +87,20 @@ std::unique_ptr<Model> Model::load(const std::string& path, torch::Device device
   return m;
 }
 
+std::vector<std::string> Model::copy_matching(const Model& src) {
+  torch::NoGradGuard ng;
+  auto from = src.state();
+  std::vector<std::string> fresh;
+  for (auto& [name, t] : state()) {
+    auto it = from.find(name);
+    if (it != from.end() && it->second.sizes() == t.sizes())
+      t.copy_(it->second.to(t.device(), t.dtype()));
+    else
+      fresh.push_back(name);
+  }
+  return fresh;
+}
+
 Tensor Model::lengths() const {
   const int A = cfg.num_assignments();
   auto out = torch::empty({A});

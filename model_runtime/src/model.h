@@ -21,6 +21,9 @@ class Model {
   Model(const ModelConfig& cfg, uint64_t seed, torch::Device device = torch::kCPU);
   // Loads and verifies a model file; throws std::runtime_error with a reason.
   static std::unique_ptr<Model> load(const std::string& path, torch::Device device);
+  // Warm start: copies every tensor of `src` whose name and shape this model
+  // also has; returns the names of this model's tensors left at their init.
+  std::vector<std::string> copy_matching(const Model& src);
   void save(const std::string& path);  // also refreshes fp
 
   // clips: [N,3,T,H,W] float in [-0.5, 0.5] on any device.

@@ -28,6 +28,7 @@ Tensor step(BlockImpl& b, Tensor x, Tensor& keys, const Tensor& ctx, const Tenso
 
 struct State {  // attention inputs of a prefix, per layer
   std::vector<Tensor> enc_keys, dec_keys, dec_ctx;
+  Tensor last;  // the prefix's last output frame (temporal carry)
 };
 
 struct Search {
@@ -72,8 +73,7 @@ struct Search {
     auto& enc = *m.net->encoder;
     auto& dec = *m.net->decoder;
     const int k = cfg.choices[c];
-    const int64_t B = x.size(0), pt = cfg.patch_t, ps = cfg.patch_s, hc = cfg.head_channels;
-    const int64_t gh = cfg.grid_h(), gw = cfg.grid_w(), H = cfg.clip_height, W = cfg.clip_width;
+    const int64_t B = x.size(0), pt = cfg.patch_t, gh = cfg.grid_h(), gw = cfg.grid_w();
     // Encoder: this block's queries over all earlier queries and blocks <= t.
     auto qe = pooled[c].select(1, t) + enc.query_pos.slice(0, 0, k) + enc.choice_emb[c] + enc.block_emb[t];
     int li = 0;
@@ -101,10 +101,9 @@ struct Search {
       qd = step(b, qd, s.dec_keys[li], s.dec_ctx[li], all);
       ++li;
     }
-    auto pix = dec.to_pixels(dec.norm(qd)).view({B, 1, gh, gw, pt, ps, ps, hc});
-    pix = pix.permute({0, 1, 4, 7, 2, 5, 3, 6}).reshape({B * pt, hc, H, W});
-    auto rgb = pix.slice(1, 0, 3) + dec.head2(F::gelu(dec.head1(pix)));
-    auto rec = rgb.view({B, pt, 3, H, W}).permute({0, 2, 1, 3, 4}).clamp(-0.5, 0.5);
+    Tensor ctl;
+    auto rec = DecoderImpl::carry(dec.pixels(qd, 1, &ctl), ctl, s.last).clamp(-0.5, 0.5);
+    s.last = rec.select(2, pt - 1);
     return metric.per_block(rec, x.narrow(2, (int64_t)t * pt, pt), 1).select(1, 0).cpu();
   }
 

@@ -219,12 +219,52 @@ DecoderImpl::DecoderImpl(const ModelConfig& c) : cfg(c) {
   to_pixels = register_module("to_pixels", torch::nn::Linear(D, cfg.patch_t * cfg.patch_s * cfg.patch_s * hc));
   head1 = register_module("head1", torch::nn::Conv2d(torch::nn::Conv2dOptions(hc, hc, 3).padding(1)));
   head2 = register_module("head2", torch::nn::Conv2d(torch::nn::Conv2dOptions(hc, 3, 3).padding(1)));
+  if (cfg.temporal_carry) {
+    // Starts with no motion and the gate mostly closed (sigmoid(-2) = 0.12),
+    // so a model warm-started from one without carry begins near where it was.
+    carry_head = register_module("carry_head", torch::nn::Conv2d(torch::nn::Conv2dOptions(hc, 3, 3).padding(1)));
+    torch::NoGradGuard ng;
+    carry_head->weight.zero_();
+    carry_head->bias.zero_();
+    carry_head->bias[0].fill_(-2.0);
+  }
+}
+
+Tensor DecoderImpl::pixels(const Tensor& q, int64_t blocks, Tensor* ctl) {
+  const int64_t B = q.size(0), gh = cfg.grid_h(), gw = cfg.grid_w(), pt = cfg.patch_t, ps = cfg.patch_s;
+  const int64_t hc = cfg.head_channels, T = blocks * pt, H = cfg.clip_height, W = cfg.clip_width;
+  // Un-patchify to a feature video, then a small per-frame conv head whose
+  // first three channels are a direct RGB path.
+  auto pix = to_pixels(norm(q)).view({B, blocks, gh, gw, pt, ps, ps, hc});
+  pix = pix.permute({0, 1, 4, 7, 2, 5, 3, 6}).reshape({B * T, hc, H, W});
+  auto h = F::gelu(head1(pix));
+  auto rgb = pix.slice(1, 0, 3) + head2(h);
+  if (carry_head && ctl) *ctl = carry_head(h).view({B, T, 3, H, W}).permute({0, 2, 1, 3, 4});
+  return rgb.view({B, T, 3, H, W}).permute({0, 2, 1, 3, 4});
+}
+
+Tensor DecoderImpl::carry(const Tensor& rgb, const Tensor& ctl, const Tensor& prev) {
+  if (!ctl.defined() || !prev.defined()) return rgb;
+  const int64_t B = rgb.size(0), T = rgb.size(2), H = rgb.size(3), W = rgb.size(4);
+  constexpr double kFlowPixels = 4.0;  // flow output unit, in pixels
+  auto g = torch::sigmoid(ctl.slice(1, 0, 1));
+  // Sampling grid in grid_sample's normalised coordinates (pixel centres,
+  // align_corners=false), displaced by the flow.
+  auto opt = rgb.options();
+  auto xs = (torch::arange(W, opt) * 2 + 1) / W - 1, ys = (torch::arange(H, opt) * 2 + 1) / H - 1;
+  auto flow = ctl.slice(1, 1, 3).permute({0, 2, 3, 4, 1}) * kFlowPixels;  // [B,T,H,W,2] (x, y)
+  auto gx = xs.view({1, 1, 1, W}) + flow.select(4, 0) * (2.0 / W);
+  auto gy = ys.view({1, 1, H, 1}) + flow.select(4, 1) * (2.0 / H);
+  auto grid = torch::stack({gx, gy}, -1).view({B * T, H, W, 2});
+  auto src = prev.unsqueeze(1).expand({B, T, 3, H, W}).reshape({B * T, 3, H, W});
+  auto moved = F::grid_sample(src, grid, F::GridSampleFuncOptions().mode(torch::kBilinear).padding_mode(torch::kBorder).align_corners(false));
+  moved = moved.view({B, T, 3, H, W}).permute({0, 2, 1, 3, 4});
+  return rgb + g * (moved - rgb);
 }
 
 Tensor DecoderImpl::forward(const Tensor& codes, const Layout& L) {
   const int64_t B = codes.size(0), D = cfg.dec_dim, nb = cfg.num_blocks(), P = cfg.patches_per_block();
-  const int64_t gh = cfg.grid_h(), gw = cfg.grid_w(), pt = cfg.patch_t, ps = cfg.patch_s;
-  const int64_t hc = cfg.head_channels, T = cfg.clip_frames, H = cfg.clip_height, W = cfg.clip_width;
+  const int64_t gh = cfg.grid_h(), gw = cfg.grid_w(), pt = cfg.patch_t;
   auto tok = from_code(codes) + tok_pos.index_select(0, L.pos.flatten()).view({B, L.max_len, D}) +
              choice_emb.index_select(0, L.choice.flatten()).view({B, L.max_len, D}) +
              block_emb.index_select(0, L.block.flatten()).view({B, L.max_len, D});
@@ -251,12 +291,19 @@ Tensor DecoderImpl::forward(const Tensor& codes, const Layout& L) {
   auto self_mask = (qblk.view({1, -1}) <= qblk.view({-1, 1})).unsqueeze(0);
   auto cross_mask = L.valid.unsqueeze(1) & (L.block.unsqueeze(1) <= qblk.view({1, -1, 1}));
   for (auto& m : *layers) q = m->as<Block>()->forward(q, self_mask, tok, cross_mask);
-  // Un-patchify to a feature video, then a small per-frame conv head whose
-  // first three channels are a direct RGB path.
-  auto pix = to_pixels(norm(q)).view({B, nb, gh, gw, pt, ps, ps, hc});
-  pix = pix.permute({0, 1, 4, 7, 2, 5, 3, 6}).reshape({B * T, hc, H, W});
-  auto rgb = pix.slice(1, 0, 3) + head2(F::gelu(head1(pix)));
-  return rgb.view({B, T, 3, H, W}).permute({0, 2, 1, 3, 4});
+  Tensor ctl;
+  auto rgb = pixels(q, nb, &ctl);
+  if (!ctl.defined()) return rgb;
+  // Blocks in order: each may carry the previous block's last (displayed,
+  // hence clamped) frame. Block-causal like the rest of the decoder.
+  std::vector<Tensor> out;
+  Tensor prev;
+  for (int64_t b = 0; b < nb; ++b) {
+    auto blk = carry(rgb.narrow(2, b * pt, pt), ctl.narrow(2, b * pt, pt), prev);
+    prev = blk.select(2, pt - 1).clamp(-0.5, 0.5);
+    out.push_back(blk);
+  }
+  return torch::cat(out, 2);
 }
 
 // ---------------------------------------------------------------- router

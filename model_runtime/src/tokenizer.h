@@ -67,6 +67,14 @@ struct DecoderImpl : torch::nn::Module {
   explicit DecoderImpl(const ModelConfig& cfg);
   // codes [B, max_len, code_dim] -> pixels [B,3,T,H,W]
   torch::Tensor forward(const torch::Tensor& codes, const Layout& layout);
+  // Pixel head: final 3D-query rows of `blocks` consecutive blocks
+  // [B, blocks*P, D] -> RGB [B,3,blocks*pt,H,W]; with temporal carry, *ctl
+  // gets the carry controls [B,3,blocks*pt,H,W] (gate logit, flow x, flow y).
+  torch::Tensor pixels(const torch::Tensor& q, int64_t blocks, torch::Tensor* ctl);
+  // Temporal carry of one block: rgb [B,3,pt,H,W] mixed per pixel with the
+  // previous block's last frame `prev` [B,3,H,W] (undefined: first block),
+  // warped by the flow of `ctl`.
+  static torch::Tensor carry(const torch::Tensor& rgb, const torch::Tensor& ctl, const torch::Tensor& prev);
   ModelConfig cfg;
   torch::nn::Linear from_code{nullptr};
   torch::Tensor tok_pos, choice_emb, block_emb, query3d_pos;
@@ -74,6 +82,7 @@ struct DecoderImpl : torch::nn::Module {
   torch::nn::LayerNorm norm{nullptr};
   torch::nn::Linear to_pixels{nullptr};
   torch::nn::Conv2d head1{nullptr}, head2{nullptr};
+  torch::nn::Conv2d carry_head{nullptr};  // only with cfg.temporal_carry
 };
 TORCH_MODULE(Decoder);
 

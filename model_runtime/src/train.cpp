@@ -23,6 +23,19 @@ std::unique_ptr<Model> open_or_create(const TrainOptions& o, torch::Device dev) 
     printf("resuming from %s\n", o.out.c_str());
     return Model::load(o.out, dev);
   }
+  if (!o.init.empty() && !o.config.empty()) {
+    // Warm start: a new config (say, with temporal carry) from a trained model.
+    auto m = std::make_unique<Model>(ModelConfig::from_file(o.config), o.seed, dev);
+    auto src = Model::load(o.init, dev);
+    auto fresh = m->copy_matching(*src);
+    printf("warm start from %s: %zu tensors new or reshaped\n", o.init.c_str(), fresh.size());
+    for (const auto& n : fresh) printf("  new: %s\n", n.c_str());
+    if (fresh.size() == m->state().size())
+      throw std::runtime_error(o.init + " shares no tensor with the config " + o.config);
+    m->info["train.step"] = "0";
+    m->info["train.warm_start"] = to_hex(src->fp.data(), 16);
+    return m;
+  }
   if (!o.init.empty()) return Model::load(o.init, dev);
   if (o.config.empty()) throw std::runtime_error("give --config (new model) or --init (existing model)");
   auto m = std::make_unique<Model>(ModelConfig::from_file(o.config), o.seed, dev);
@@ -67,8 +80,16 @@ int train_tokenizer(const TrainOptions& o) {
   std::vector<Tensor> params;
   for (auto& p : net->encoder->parameters()) params.push_back(p);
   for (auto& p : net->quantizer->parameters()) params.push_back(p);
-  for (auto& p : net->decoder->parameters()) params.push_back(p);
+  std::vector<Tensor> gate_params;  // temporal carry head: few weights, a higher rate
+  for (auto& p : net->decoder->named_parameters())
+    (p.key().rfind("carry_head.", 0) == 0 ? gate_params : params).push_back(p.value());
   torch::optim::AdamW opt(params, torch::optim::AdamWOptions(o.lr).betas({0.9, 0.99}).weight_decay(0.01));
+  constexpr double kGateLrScale = 10.0;
+  if (!gate_params.empty())
+    opt.add_param_group(torch::optim::OptimizerParamGroup(
+        gate_params, std::make_unique<torch::optim::AdamWOptions>(
+                         torch::optim::AdamWOptions(o.lr * kGateLrScale).betas({0.9, 0.99}).weight_decay(0.0))));
+  for (auto& p : gate_params) params.push_back(p);  // for gradient clipping
   const std::string state_path = o.out + ".optim";
   int step = info_int(*model, "train.step");
   if (step > 0 && file_exists(state_path)) {
@@ -132,7 +153,8 @@ int train_tokenizer(const TrainOptions& o) {
     }
     const double warm = std::min(1.0, (step + 1) / 100.0);
     const double lr = o.lr * warm * (0.1 + 0.9 * 0.5 * (1 + std::cos(M_PI * progress)));
-    for (auto& g : opt.param_groups()) static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr);
+    for (size_t gi = 0; gi < opt.param_groups().size(); ++gi)
+      static_cast<torch::optim::AdamWOptions&>(opt.param_groups()[gi].options()).lr(gi ? lr * kGateLrScale : lr);
     auto x = data.sample(o.batch).to(dev);
     std::vector<Assignment> as(o.batch, Assignment(nb));
     for (auto& a : as)

@@ -156,6 +156,10 @@ options)
     ff search.log -v verbose -i src.nut -c:v evatok -assign search -wq 2.0 s.mkv &&
         grep -q 'evatok: packet 0: 16 frames' search.log && ok "assign=search works" ||
         fail "assign=search: $(tail -n 3 search.log)"
+    # exact: all candidates decoded (one 64x64 tile-clip: a few seconds)
+    ff exact.log -v verbose -i src.nut -c:v evatok -assign exact -wq 2.0 x.mkv && [ "$(nb_frames x.mkv)" = 16 ] &&
+        grep -q 'evatok: packet 0: 16 frames' exact.log && ok "assign=exact works" ||
+        fail "assign=exact: $(tail -n 3 exact.log)"
     ff threads.log -threads 1 -i src.nut -c:v evatok $ENC_OPTS -threads 1 t.mkv && [ "$(nb_frames t.mkv)" = 16 ] &&
         ok "-threads 1 works" || fail "-threads 1: $(tail -n 3 threads.log)"
     for a in foo uniform: uniform:7 uniform:64x "uniform:-32" ""; do

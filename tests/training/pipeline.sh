@@ -41,6 +41,12 @@ if command -v gnuplot > /dev/null; then
 fi
 check "ssim label metric" 'run label --init work/proxy.safetensors --data data --val val --labels l2.safetensors --label-clips 2 --val-clips 1 --quality ssim --separable && grep -q "metric ssim" "$W/log"'
 
+# Warm start into a config with temporal carry: its head is the only new
+# tensor; the result loads, evaluates and searches.
+python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); j["temporal_carry"]=True; print(json.dumps(j))' "$HERE/tiny.json" > carry.json
+check "warm start adds the carry gate" 'run train-tokenizer --init work/proxy.safetensors --config carry.json --data data --out carry.st --steps 2 --batch 2 --fps 25 --threads 1 && grep -q "2 tensors new or reshaped" "$W/log" && grep -q "new: decoder.carry_head.weight" "$W/log"'
+check "carry model evaluates with exact search" 'run eval --model carry.st --data val --wq 1 --search exact --csv carry.csv --fps 25 && grep -q "^search,1," carry.summary.csv'
+
 # Bad inputs: clear errors, non-zero exit, no crash.
 bad() { run "$@"; local rc=$?; [ $rc -eq 1 ] && grep -q "^evatok" "$W/log"; }
 echo "not a model" > junk.safetensors
@@ -54,5 +60,7 @@ mkdir -p corrupt && head -c 3000 /dev/urandom > corrupt/x.mp4
 check "corrupt video" 'bad eval --model work/final.safetensors --data corrupt && grep -q "corrupt/x.mp4" "$W/log"'
 check "empty data folder" 'mkdir -p empty && bad eval --model work/final.safetensors --data empty && grep -q "no videos" "$W/log"'
 check "label batch validated" 'bad label --init work/proxy.safetensors --data data --val val --labels x.st --label-batch 0 && grep -q "at least 1" "$W/log"'
+python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); j.update(enc_dim=48, dec_dim=48, router_dim=48, stem_channels=6, head_channels=6, code_dim=6, codebook_size=32, mlp_ratio=3); print(json.dumps(j))' "$HERE/tiny.json" > other.json
+check "warm start shares nothing" 'bad train-tokenizer --init work/proxy.safetensors --config other.json --data data --out z.st --steps 1 --fps 25 && grep -q "shares no tensor" "$W/log"'
 check "search option validated" 'bad eval --model work/final.safetensors --data val --search fast && grep -q "search must be" "$W/log"'
 exit $fail

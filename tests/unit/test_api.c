@@ -175,6 +175,10 @@ static void test_round_trip_and_bad_packets(void **state)
     assert_int_equal(evatok_encode_block(m, in, n, w, h, EVATOK_PIX_RGB24, &eo, &p2, &s2, err, sizeof err),
                      EVATOK_ERR_UNSUPPORTED);
     assert_non_null(strstr(err, "router"));
+    eo.mode = (EvatokAssignMode)7;
+    assert_int_equal(evatok_encode_block(m, in, n, w, h, EVATOK_PIX_RGB24, &eo, &p2, &s2, err, sizeof err),
+                     EVATOK_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(err, "assignment mode"));
 
     evatok_free(pkt);
     free(pix);

@@ -1,7 +1,8 @@
 // The exact quality table by prefix sharing must equal the brute-force table
 // (every assignment encoded and decoded in full), for PSNR and SSIM, on an
-// untrained model (tests/unit/prefix.json: 3 blocks x 3 choices) and on
-// random and smooth clips.
+// untrained model (tests/unit/prefix.json: 3 blocks x 3 choices), again with
+// temporal carry (prefix-carry.json, its gate and flow given random weights so
+// that they vary per pixel), on random and smooth clips.
 #include <chrono>
 #include <cstdio>
 #include <string>
@@ -10,15 +11,17 @@
 #include "prefix_search.h"
 #include "quality.h"
 
-int main(int argc, char** argv) {
-  if (argc < 2) {
-    fprintf(stderr, "usage: test_prefix_search MODEL\n");
-    return 2;
-  }
-  torch::set_num_threads(1);
+static int check_model(const char* path) {
   torch::manual_seed(7);
-  auto m = evatok::Model::load(argv[1], torch::kCPU);
+  auto m = evatok::Model::load(path, torch::kCPU);
   const auto& c = m->cfg;
+  printf("%s (temporal carry %s)\n", path, c.temporal_carry ? "on" : "off");
+  if (c.temporal_carry) {
+    torch::NoGradGuard ng;
+    auto& g = m->net->decoder->carry_head;
+    g->weight.copy_(torch::randn_like(g->weight));
+    g->bias.zero_();
+  }
   auto noise = torch::rand({1, 3, c.clip_frames, c.clip_height, c.clip_width}) - 0.5;
   auto ramp = torch::linspace(-0.5, 0.5, c.clip_width).view({1, 1, 1, 1, -1}).expand_as(noise).clone();
   auto clips = torch::cat({noise, ramp});
@@ -38,5 +41,16 @@ int main(int argc, char** argv) {
            std::chrono::duration<double>(t2 - t1).count());
     fails += !ok;
   }
+  return fails;
+}
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    fprintf(stderr, "usage: test_prefix_search MODEL...\n");
+    return 2;
+  }
+  torch::set_num_threads(1);
+  int fails = 0;
+  for (int i = 1; i < argc; ++i) fails += check_model(argv[i]);
   return fails ? 1 : 0;
 }

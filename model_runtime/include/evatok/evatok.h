@@ -91,13 +91,17 @@ typedef struct EvatokImage {
 typedef enum EvatokAssignMode {
     EVATOK_ASSIGN_ROUTER = 0,  /* router network predicts the assignment       */
     EVATOK_ASSIGN_UNIFORM = 1, /* every block gets uniform_tokens              */
-    EVATOK_ASSIGN_SEARCH = 2   /* max proxy reward over all candidates         */
+    EVATOK_ASSIGN_SEARCH = 2,  /* max proxy reward, separable score: one pass
+                                  per token count (about 5x ROUTER's work)     */
+    EVATOK_ASSIGN_EXACT = 3    /* max proxy reward, every candidate decoded
+                                  (shared prefixes; seconds per tile-clip)     */
 } EvatokAssignMode;
 
 typedef struct EvatokEncodeOptions {
     EvatokAssignMode mode;
     int uniform_tokens;  /* for EVATOK_ASSIGN_UNIFORM: one of info->choices    */
-    float wq, wl;        /* reward weights for SEARCH (defaults 1.2, 0.8)      */
+    float wq, wl;        /* reward weights for SEARCH/EXACT (defaults 1.2, 0.8);
+                            ROUTER takes wq as its rate input                  */
 } EvatokEncodeOptions;
 
 /* Fills defaults: router, wq=1.2, wl=0.8. */
