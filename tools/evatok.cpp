@@ -46,6 +46,7 @@ const char* kUsage =
     "                                   options above per stage); finished stages are skipped\n"
     "  eval --model M --data DIR [--clips N] [--wq 0.3,0.6,1.2,1.8,2.5]\n"
     "        [--search none|separable|exact] [--baseline M2[,M3]] [--csv F.csv [--png F.png]]\n"
+    "        [--reward-from M4] [--threads T] [--device D]\n"
     "                                   tokens, PSNR, SSIM for uniform-K, router and search per clip\n"
     "  init-ar --tokenizer M --out AR [--seed S] [--dim D] [--layers L] [--heads H]\n"
     "        [--mlp N] [--classes a,b,...]\n"
@@ -131,6 +132,8 @@ evatok::EvalOptions eval_options(const Args& a) {
   o.search = a.str("search", o.search);
   o.baselines = split(a.str("baseline"));
   o.device = a.str("device", "cpu");
+  o.reward_from = a.str("reward-from");
+  o.threads = a.num("threads", 0);
   o.csv = a.str("csv");
   o.png = a.str("png");
   o.video = video_options(a);

@@ -79,8 +79,17 @@ int evaluate(const EvalOptions& o) {
   if (o.search != "none" && o.search != "separable" && o.search != "exact")
     throw std::runtime_error("--search must be none, separable or exact");
   torch::Device dev(o.device);
+  if (o.threads > 0) torch::set_num_threads(o.threads);
   auto model = Model::load(o.model, dev);
   auto& cfg = model->cfg;
+  if (!o.reward_from.empty()) {
+    // Comparing the search curves of two tokenizers needs one reward scale.
+    model->copy_reward_stats(*Model::load(o.reward_from, dev));
+    printf("search uses the reward statistics of %s\n", o.reward_from.c_str());
+  } else if (o.search != "none" && !model->has_reward_stats()) {
+    printf("warning: %s has no reward statistics (a proxy before stage 3?), so search only\n"
+           "         minimises length; pass --reward-from MODEL to score it on that model's scale\n", o.model.c_str());
+  }
   ClipSampler val(load_videos(o.data_dir, o.video), cfg.clip_frames, cfg.clip_height, cfg.clip_width, 3);
   auto x = val.fixed(o.clips);
   std::vector<std::string> names;

@@ -18,7 +18,9 @@ struct EvalOptions {
   int clips = 64;                         // at most this many videos (first window, centre crop)
   std::vector<float> wq{0.3f, 0.6f, 1.2f, 1.8f, 2.5f};
   std::string search = "separable";       // none | separable | exact
+  std::string reward_from;                // search with this model's reward statistics
   std::string device = "cpu";
+  int threads = 0;                        // 0: LibTorch's default
   std::string csv;                        // per-clip rows; summary goes to CSV.summary.csv
   std::string png;                        // quality-cost curves (needs gnuplot)
 };

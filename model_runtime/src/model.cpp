@@ -101,6 +101,16 @@ std::vector<std::string> Model::copy_matching(const Model& src) {
   return fresh;
 }
 
+void Model::copy_reward_stats(const Model& src) {
+  if (src.cfg.choices != cfg.choices || src.cfg.num_blocks() != cfg.num_blocks())
+    throw std::runtime_error("reward statistics of a model with other choices or blocks do not apply");
+  cfg.q_mean = src.cfg.q_mean;
+  cfg.q_std = src.cfg.q_std;
+  cfg.l_mean = src.cfg.l_mean;
+  cfg.l_std = src.cfg.l_std;
+  cfg.reward_quality = src.cfg.reward_quality;
+}
+
 Tensor Model::lengths() const {
   const int A = cfg.num_assignments();
   auto out = torch::empty({A});

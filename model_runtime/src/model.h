@@ -24,6 +24,11 @@ class Model {
   // Warm start: copies every tensor of `src` whose name and shape this model
   // also has; returns the names of this model's tensors left at their init.
   std::vector<std::string> copy_matching(const Model& src);
+  // Takes the proxy reward's z-scoring statistics and metric of `src`, which
+  // must have the same choices and blocks (throws otherwise).
+  void copy_reward_stats(const Model& src);
+  // False for a model whose statistics were never set (a proxy before stage 3).
+  bool has_reward_stats() const { return !(cfg.q_mean == 0.f && cfg.q_std == 1.f); }
   void save(const std::string& path);  // also refreshes fp
 
   // clips: [N,3,T,H,W] float in [-0.5, 0.5] on any device.

@@ -29,9 +29,22 @@ std::unique_ptr<Model> open_or_create(const TrainOptions& o, torch::Device dev) 
     auto src = Model::load(o.init, dev);
     auto fresh = m->copy_matching(*src);
     printf("warm start from %s: %zu tensors new or reshaped\n", o.init.c_str(), fresh.size());
-    for (const auto& n : fresh) printf("  new: %s\n", n.c_str());
-    if (fresh.size() == m->state().size())
-      throw std::runtime_error(o.init + " shares no tensor with the config " + o.config);
+    auto state = m->state();
+    int64_t fresh_n = 0, all_n = 0;
+    for (const auto& [name, t] : state) all_n += t.numel();
+    for (const auto& n : fresh) {
+      printf("  new: %s\n", n.c_str());
+      fresh_n += state[n].numel();
+    }
+    if (2 * fresh_n > all_n)
+      throw std::runtime_error(o.init + " fits less than half of the weights of the config " + o.config +
+                               " (" + std::to_string(all_n - fresh_n) + " of " + std::to_string(all_n) +
+                               "); that is not a warm start");
+    if (src->has_reward_stats() && src->cfg.choices == m->cfg.choices &&
+        src->cfg.num_blocks() == m->cfg.num_blocks()) {
+      m->copy_reward_stats(*src);  // so eval's search uses the same reward scale
+      printf("warm start: reward statistics taken from %s\n", o.init.c_str());
+    }
     m->info["train.step"] = "0";
     m->info["train.warm_start"] = to_hex(src->fp.data(), 16);
     return m;
@@ -107,11 +120,7 @@ int train_tokenizer(const TrainOptions& o) {
     torch::NoGradGuard ng;
     auto src = router_model->net->router->named_parameters();
     for (auto& p : model->net->router->named_parameters()) p.value().copy_(src[p.key()]);
-    cfg.q_mean = router_model->cfg.q_mean;
-    cfg.q_std = router_model->cfg.q_std;
-    cfg.l_mean = router_model->cfg.l_mean;
-    cfg.l_std = router_model->cfg.l_std;
-    cfg.reward_quality = router_model->cfg.reward_quality;
+    model->copy_reward_stats(*router_model);
     model->has_router = true;
     for (auto& [k, v] : router_model->info)
       if (k.rfind("train.router_", 0) == 0) model->info[k] = v;

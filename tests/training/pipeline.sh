@@ -45,7 +45,8 @@ check "ssim label metric" 'run label --init work/proxy.safetensors --data data -
 # tensor; the result loads, evaluates and searches.
 python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); j["temporal_carry"]=True; print(json.dumps(j))' "$HERE/tiny.json" > carry.json
 check "warm start adds the carry gate" 'run train-tokenizer --init work/proxy.safetensors --config carry.json --data data --out carry.st --steps 2 --batch 2 --fps 25 --threads 1 && grep -q "2 tensors new or reshaped" "$W/log" && grep -q "new: decoder.carry_head.weight" "$W/log"'
-check "carry model evaluates with exact search" 'run eval --model carry.st --data val --wq 1 --search exact --csv carry.csv --fps 25 && grep -q "^search,1," carry.summary.csv'
+check "search warns about a proxy without reward statistics" 'run eval --model carry.st --data val --wq 1 --search separable --fps 25 && grep -q "no reward statistics" "$W/log"'
+check "carry model evaluates with exact search on the final model's reward scale" 'run eval --model carry.st --data val --wq 1 --search exact --csv carry.csv --fps 25 --reward-from work/final.safetensors --threads 1 && grep -q "reward statistics of work/final" "$W/log" && ! grep -q "no reward statistics" "$W/log" && grep -q "^search,1," carry.summary.csv'
 
 # Bad inputs: clear errors, non-zero exit, no crash.
 bad() { run "$@"; local rc=$?; [ $rc -eq 1 ] && grep -q "^evatok" "$W/log"; }
@@ -60,7 +61,10 @@ mkdir -p corrupt && head -c 3000 /dev/urandom > corrupt/x.mp4
 check "corrupt video" 'bad eval --model work/final.safetensors --data corrupt && grep -q "corrupt/x.mp4" "$W/log"'
 check "empty data folder" 'mkdir -p empty && bad eval --model work/final.safetensors --data empty && grep -q "no videos" "$W/log"'
 check "label batch validated" 'bad label --init work/proxy.safetensors --data data --val val --labels x.st --label-batch 0 && grep -q "at least 1" "$W/log"'
+python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); j["choices"]=[8, 4]; print(json.dumps(j))' "$HERE/tiny.json" > other-choices.json
+run init --config other-choices.json --out other-choices.st
 python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); j.update(enc_dim=48, dec_dim=48, router_dim=48, stem_channels=6, head_channels=6, code_dim=6, codebook_size=32, mlp_ratio=3); print(json.dumps(j))' "$HERE/tiny.json" > other.json
-check "warm start shares nothing" 'bad train-tokenizer --init work/proxy.safetensors --config other.json --data data --out z.st --steps 1 --fps 25 && grep -q "shares no tensor" "$W/log"'
+check "warm start shares nothing" 'bad train-tokenizer --init work/proxy.safetensors --config other.json --data data --out z.st --steps 1 --fps 25 && grep -q "not a warm start" "$W/log"'
+check "reward statistics of other choices refused" 'bad eval --model work/final.safetensors --data val --reward-from "$W/other-choices.st" && grep -q "other choices or blocks" "$W/log"'
 check "search option validated" 'bad eval --model work/final.safetensors --data val --search fast && grep -q "search must be" "$W/log"'
 exit $fail
