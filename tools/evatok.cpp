@@ -41,9 +41,10 @@ const char* kUsage =
     "        [--lr X] [--threads T] [--device D]\n"
     "                                   stage 3: the router, on argmax-reward labels\n"
     "  train-all --recipe DIR --data DIR --val DIR --work DIR [--only 1,2,3,4,5]\n"
-    "        [--device D] [--threads T]\n"
+    "        [--device D] [--threads T] [--config C]\n"
     "                                   every stage from a recipe folder (one JSON file of the\n"
-    "                                   options above per stage); finished stages are skipped\n"
+    "                                   options above per stage); finished stages are skipped;\n"
+    "                                   --config replaces the tokenizer stages' model config\n"
     "  eval --model M --data DIR [--clips N] [--wq 0.3,0.6,1.2,1.8,2.5]\n"
     "        [--search none|separable|exact] [--baseline M2[,M3]] [--csv F.csv [--png F.png]]\n"
     "        [--reward-from M4] [--threads T] [--device D]\n"
@@ -335,6 +336,7 @@ int train_all(const Args& cli) {
     }
     for (const char* k : {"device", "threads", "fps", "short-side", "max-frames", "data", "val"})
       if (cli.has(k)) a.kv[k] = cli.str(k);
+    if (cli.has("config") && (i == 0 || i == 3 || i == 4)) a.kv["config"] = cli.str("config");  // tokenizer stages
     printf("== train-all: stage %s (%s)\n", stages[i], file.c_str());
     fflush(stdout);
     int rc = 0;
