@@ -36,6 +36,9 @@ struct ModelConfig {
   std::vector<int> assignment_choices(int assignment) const;
   int assignment_index(const std::vector<int>& choice_idx) const;
   int choice_index(int tokens) const;  // -1 if not a choice
+  // Same candidate assignments (choices and blocks): routers and reward
+  // statistics carry over between such configs.
+  bool same_assignments(const ModelConfig& o) const { return choices == o.choices && num_blocks() == o.num_blocks(); }
 
   // Throws std::runtime_error with a readable message on an invalid config.
   void validate() const;

@@ -102,7 +102,7 @@ std::vector<std::string> Model::copy_matching(const Model& src) {
 }
 
 void Model::copy_reward_stats(const Model& src) {
-  if (src.cfg.choices != cfg.choices || src.cfg.num_blocks() != cfg.num_blocks())
+  if (!cfg.same_assignments(src.cfg))
     throw std::runtime_error("reward statistics of a model with other choices or blocks do not apply");
   cfg.q_mean = src.cfg.q_mean;
   cfg.q_std = src.cfg.q_std;

@@ -40,8 +40,7 @@ std::unique_ptr<Model> open_or_create(const TrainOptions& o, torch::Device dev) 
       throw std::runtime_error(o.init + " fits less than half of the weights of the config " + o.config +
                                " (" + std::to_string(all_n - fresh_n) + " of " + std::to_string(all_n) +
                                "); that is not a warm start");
-    if (src->has_reward_stats() && src->cfg.choices == m->cfg.choices &&
-        src->cfg.num_blocks() == m->cfg.num_blocks()) {
+    if (src->has_reward_stats() && m->cfg.same_assignments(src->cfg)) {
       m->copy_reward_stats(*src);  // so eval's search uses the same reward scale
       printf("warm start: reward statistics taken from %s\n", o.init.c_str());
     }
@@ -83,7 +82,7 @@ int train_tokenizer(const TrainOptions& o) {
   if (!o.router.empty()) {
     router_model = Model::load(o.router, dev);
     if (!router_model->has_router) throw std::runtime_error(o.router + " has no trained router");
-    if (router_model->cfg.num_assignments() != cfg.num_assignments() || router_model->cfg.choices != cfg.choices)
+    if (!cfg.same_assignments(router_model->cfg))
       throw std::runtime_error(o.router + ": its router was trained for other choices or blocks");
     printf("stage 4: assignments from the router of %s (random for %.0f%% of clips)\n", o.router.c_str(),
            100 * o.router_mix);

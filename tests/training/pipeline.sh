@@ -23,6 +23,8 @@ mkdir -p data val
 "$FF" -nostdin -loglevel error -f lavfi -i gradients=s=40x40:r=25 -frames:v 10 -pix_fmt yuv420p val/d.y4m
 
 run() { "$E" "$@" > "$W/log" 2>&1; }
+# tiny.json with some keys replaced (JSON object in $1)
+tiny_with() { python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); j.update(json.loads(sys.argv[2])); print(json.dumps(j))' "$HERE/tiny.json" "$1"; }
 for f in "$HERE"/recipe/*.json; do
   mkdir -p recipe
   # stage files name the tiny config by absolute path
@@ -43,7 +45,7 @@ check "ssim label metric" 'run label --init work/proxy.safetensors --data data -
 
 # Warm start into a config with temporal carry: its head is the only new
 # tensor; the result loads, evaluates and searches.
-python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); j["temporal_carry"]=True; j["name"]="evatok-test-carry"; print(json.dumps(j))' "$HERE/tiny.json" > carry.json
+tiny_with '{"temporal_carry": true, "name": "evatok-test-carry"}' > carry.json
 check "warm start adds the carry gate" 'run train-tokenizer --init work/proxy.safetensors --config carry.json --data data --out carry.st --steps 2 --batch 2 --fps 25 --threads 1 && grep -q "2 tensors new or reshaped" "$W/log" && grep -q "new: decoder.carry_head.weight" "$W/log"'
 check "train-all --config replaces the tokenizer config" 'run train-all --recipe recipe --data data --val val --work work-carry --only 1 --config carry.json --fps 25 --threads 1 && run info work-carry/proxy.safetensors && grep -q "name: *evatok-test-carry" "$W/log"'
 check "search warns about a proxy without reward statistics" 'run eval --model carry.st --data val --wq 1 --search separable --fps 25 && grep -q "no reward statistics" "$W/log"'
@@ -62,9 +64,9 @@ mkdir -p corrupt && head -c 3000 /dev/urandom > corrupt/x.mp4
 check "corrupt video" 'bad eval --model work/final.safetensors --data corrupt && grep -q "corrupt/x.mp4" "$W/log"'
 check "empty data folder" 'mkdir -p empty && bad eval --model work/final.safetensors --data empty && grep -q "no videos" "$W/log"'
 check "label batch validated" 'bad label --init work/proxy.safetensors --data data --val val --labels x.st --label-batch 0 && grep -q "at least 1" "$W/log"'
-python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); j["choices"]=[8, 4]; print(json.dumps(j))' "$HERE/tiny.json" > other-choices.json
+tiny_with '{"choices": [8, 4]}' > other-choices.json
 run init --config other-choices.json --out other-choices.st
-python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); j.update(enc_dim=48, dec_dim=48, router_dim=48, stem_channels=6, head_channels=6, code_dim=6, codebook_size=32, mlp_ratio=3); print(json.dumps(j))' "$HERE/tiny.json" > other.json
+tiny_with '{"enc_dim": 48, "dec_dim": 48, "router_dim": 48, "stem_channels": 6, "head_channels": 6, "code_dim": 6, "codebook_size": 32, "mlp_ratio": 3}' > other.json
 check "warm start shares nothing" 'bad train-tokenizer --init work/proxy.safetensors --config other.json --data data --out z.st --steps 1 --fps 25 && grep -q "not a warm start" "$W/log"'
 check "reward statistics of other choices refused" 'bad eval --model work/final.safetensors --data val --reward-from "$W/other-choices.st" && grep -q "other choices or blocks" "$W/log"'
 check "search option validated" 'bad eval --model work/final.safetensors --data val --search fast && grep -q "search must be" "$W/log"'
