@@ -220,13 +220,16 @@ DecoderImpl::DecoderImpl(const ModelConfig& c) : cfg(c) {
   head1 = register_module("head1", torch::nn::Conv2d(torch::nn::Conv2dOptions(hc, hc, 3).padding(1)));
   head2 = register_module("head2", torch::nn::Conv2d(torch::nn::Conv2dOptions(hc, 3, 3).padding(1)));
   if (cfg.temporal_carry) {
+    // The carry controls come from the decoder's token features, which see
+    // the earlier blocks' tokens, so the gate can tell "this block repeats
+    // the last one" (a conv on the pixel head's 8 channels could not: they
+    // only hold this block's picture, and the gate barely opened).
     // Starts with no motion and the gate mostly closed (sigmoid(-2) = 0.12),
     // so a model warm-started from one without carry begins near where it was.
-    carry_head = register_module("carry_head", torch::nn::Conv2d(torch::nn::Conv2dOptions(hc, 3, 3).padding(1)));
+    carry_head = register_module("carry_head", torch::nn::Linear(D, cfg.patch_t * cfg.patch_s * cfg.patch_s * 3));
     torch::NoGradGuard ng;
     carry_head->weight.zero_();
-    carry_head->bias.zero_();
-    carry_head->bias[0].fill_(-2.0);
+    carry_head->bias.view({-1, 3}).copy_(torch::tensor({-2.0f, 0.0f, 0.0f}).expand({cfg.patch_t * cfg.patch_s * cfg.patch_s, 3}));
   }
 }
 
@@ -235,11 +238,14 @@ Tensor DecoderImpl::pixels(const Tensor& q, int64_t blocks, Tensor* ctl) {
   const int64_t hc = cfg.head_channels, T = blocks * pt, H = cfg.clip_height, W = cfg.clip_width;
   // Un-patchify to a feature video, then a small per-frame conv head whose
   // first three channels are a direct RGB path.
-  auto pix = to_pixels(norm(q)).view({B, blocks, gh, gw, pt, ps, ps, hc});
-  pix = pix.permute({0, 1, 4, 7, 2, 5, 3, 6}).reshape({B * T, hc, H, W});
+  auto unpatchify = [&](const Tensor& t, int64_t c) {  // [B, blocks*P, pt*ps*ps*c] -> [B*T, c, H, W]
+    return t.view({B, blocks, gh, gw, pt, ps, ps, c}).permute({0, 1, 4, 7, 2, 5, 3, 6}).reshape({B * T, c, H, W});
+  };
+  auto qn = norm(q);
+  auto pix = unpatchify(to_pixels(qn), hc);
   auto h = F::gelu(head1(pix));
   auto rgb = pix.slice(1, 0, 3) + head2(h);
-  if (carry_head && ctl) *ctl = carry_head(h).view({B, T, 3, H, W}).permute({0, 2, 1, 3, 4});
+  if (carry_head && ctl) *ctl = unpatchify(carry_head(qn), 3).view({B, T, 3, H, W}).permute({0, 2, 1, 3, 4});
   return rgb.view({B, T, 3, H, W}).permute({0, 2, 1, 3, 4});
 }
 

@@ -82,7 +82,7 @@ struct DecoderImpl : torch::nn::Module {
   torch::nn::LayerNorm norm{nullptr};
   torch::nn::Linear to_pixels{nullptr};
   torch::nn::Conv2d head1{nullptr}, head2{nullptr};
-  torch::nn::Conv2d carry_head{nullptr};  // only with cfg.temporal_carry
+  torch::nn::Linear carry_head{nullptr};  // only with cfg.temporal_carry
 };
 TORCH_MODULE(Decoder);
 

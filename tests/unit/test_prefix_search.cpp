@@ -19,7 +19,7 @@ static int check_model(const char* path) {
   if (c.temporal_carry) {
     torch::NoGradGuard ng;
     auto& g = m->net->decoder->carry_head;
-    g->weight.copy_(torch::randn_like(g->weight));
+    g->weight.copy_(0.1 * torch::randn_like(g->weight));
     g->bias.zero_();
   }
   auto noise = torch::rand({1, 3, c.clip_frames, c.clip_height, c.clip_width}) - 0.5;
