@@ -102,7 +102,7 @@ struct Search {
       ++li;
     }
     Tensor ctl;
-    auto rec = DecoderImpl::carry(dec.pixels(qd, 1, &ctl), ctl, s.last).clamp(-0.5, 0.5);
+    auto rec = dec.carry(dec.pixels(qd, 1, &ctl), ctl, s.last).clamp(-0.5, 0.5);
     s.last = rec.select(2, pt - 1);
     return metric.per_block(rec, x.narrow(2, (int64_t)t * pt, pt), 1).select(1, 0).cpu();
   }

@@ -227,7 +227,13 @@ DecoderImpl::DecoderImpl(const ModelConfig& c) : cfg(c) {
     // Starts with no motion and the gate mostly closed (sigmoid(-2) = 0.12),
     // so a model warm-started from one without carry begins near where it was.
     carry_head = register_module("carry_head", torch::nn::Linear(D, cfg.patch_t * cfg.patch_s * cfg.patch_s * 3));
+    // The gate's second input: a 3x3 conv on (own picture, carried picture,
+    // |difference|). Where the carried picture agrees with the block's own
+    // low-rate one it is safe to take, and it has the previous block's detail.
+    carry_match = register_module("carry_match", torch::nn::Conv2d(torch::nn::Conv2dOptions(7, 1, 3).padding(1)));
     torch::NoGradGuard ng;
+    carry_match->weight.zero_();
+    carry_match->bias.zero_();
     carry_head->weight.zero_();
     carry_head->bias.view({-1, 3}).copy_(torch::tensor({-2.0f, 0.0f, 0.0f}).expand({cfg.patch_t * cfg.patch_s * cfg.patch_s, 3}));
   }
@@ -253,7 +259,6 @@ Tensor DecoderImpl::carry(const Tensor& rgb, const Tensor& ctl, const Tensor& pr
   if (!ctl.defined() || !prev.defined()) return rgb;
   const int64_t B = rgb.size(0), T = rgb.size(2), H = rgb.size(3), W = rgb.size(4);
   constexpr double kFlowPixels = 4.0;  // flow output unit, in pixels
-  auto g = torch::sigmoid(ctl.slice(1, 0, 1));
   // Sampling grid in grid_sample's normalised coordinates (pixel centres,
   // align_corners=false), displaced by the flow.
   auto opt = rgb.options();
@@ -264,6 +269,9 @@ Tensor DecoderImpl::carry(const Tensor& rgb, const Tensor& ctl, const Tensor& pr
   auto grid = torch::stack({gx, gy}, -1).view({B * T, H, W, 2});
   auto src = prev.unsqueeze(1).expand({B, T, 3, H, W}).reshape({B * T, 3, H, W});
   auto moved = F::grid_sample(src, grid, F::GridSampleFuncOptions().mode(torch::kBilinear).padding_mode(torch::kBorder).align_corners(false));
+  auto own = rgb.permute({0, 2, 1, 3, 4}).reshape({B * T, 3, H, W});
+  auto agree = carry_match(torch::cat({own, moved, (own - moved).abs().mean(1, true)}, 1));
+  auto g = torch::sigmoid(ctl.slice(1, 0, 1) + agree.view({B, T, 1, H, W}).permute({0, 2, 1, 3, 4}));
   moved = moved.view({B, T, 3, H, W}).permute({0, 2, 1, 3, 4});
   return rgb + g * (moved - rgb);
 }

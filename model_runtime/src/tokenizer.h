@@ -74,7 +74,7 @@ struct DecoderImpl : torch::nn::Module {
   // Temporal carry of one block: rgb [B,3,pt,H,W] mixed per pixel with the
   // previous block's last frame `prev` [B,3,H,W] (undefined: first block),
   // warped by the flow of `ctl`.
-  static torch::Tensor carry(const torch::Tensor& rgb, const torch::Tensor& ctl, const torch::Tensor& prev);
+  torch::Tensor carry(const torch::Tensor& rgb, const torch::Tensor& ctl, const torch::Tensor& prev);
   ModelConfig cfg;
   torch::nn::Linear from_code{nullptr};
   torch::Tensor tok_pos, choice_emb, block_emb, query3d_pos;
@@ -82,7 +82,11 @@ struct DecoderImpl : torch::nn::Module {
   torch::nn::LayerNorm norm{nullptr};
   torch::nn::Linear to_pixels{nullptr};
   torch::nn::Conv2d head1{nullptr}, head2{nullptr};
-  torch::nn::Linear carry_head{nullptr};  // only with cfg.temporal_carry
+  // Only with cfg.temporal_carry: gate logit and flow from the token
+  // features, and a gate correction from how well the carried picture agrees
+  // with the block's own.
+  torch::nn::Linear carry_head{nullptr};
+  torch::nn::Conv2d carry_match{nullptr};
 };
 TORCH_MODULE(Decoder);
 

@@ -94,7 +94,7 @@ int train_tokenizer(const TrainOptions& o) {
   for (auto& p : net->quantizer->parameters()) params.push_back(p);
   std::vector<Tensor> gate_params;  // temporal carry head: few weights, a higher rate
   for (auto& p : net->decoder->named_parameters())
-    (p.key().rfind("carry_head.", 0) == 0 ? gate_params : params).push_back(p.value());
+    (p.key().rfind("carry_", 0) == 0 ? gate_params : params).push_back(p.value());
   torch::optim::AdamW opt(params, torch::optim::AdamWOptions(o.lr).betas({0.9, 0.99}).weight_decay(0.01));
   constexpr double kGateLrScale = 10.0;
   if (!gate_params.empty())

@@ -46,7 +46,7 @@ check "ssim label metric" 'run label --init work/proxy.safetensors --data data -
 # Warm start into a config with temporal carry: its head is the only new
 # tensor; the result loads, evaluates and searches.
 tiny_with '{"temporal_carry": true, "name": "evatok-test-carry"}' > carry.json
-check "warm start adds the carry gate" 'run train-tokenizer --init work/proxy.safetensors --config carry.json --data data --out carry.st --steps 2 --batch 2 --fps 25 --threads 1 && grep -q "2 tensors new or reshaped" "$W/log" && grep -q "new: decoder.carry_head.weight" "$W/log"'
+check "warm start adds the carry gate" 'run train-tokenizer --init work/proxy.safetensors --config carry.json --data data --out carry.st --steps 2 --batch 2 --fps 25 --threads 1 && grep -q "4 tensors new or reshaped" "$W/log" && grep -q "new: decoder.carry_head.weight" "$W/log" && grep -q "new: decoder.carry_match.weight" "$W/log"'
 check "train-all --config replaces the tokenizer config" 'run train-all --recipe recipe --data data --val val --work work-carry --only 1 --config carry.json --fps 25 --threads 1 && run info work-carry/proxy.safetensors && grep -q "name: *evatok-test-carry" "$W/log"'
 check "search warns about a proxy without reward statistics" 'run eval --model carry.st --data val --wq 1 --search separable --fps 25 && grep -q "no reward statistics" "$W/log"'
 check "carry model evaluates with exact search on the final model's reward scale" 'run eval --model carry.st --data val --wq 1 --search exact --csv carry.csv --fps 25 --reward-from work/final.safetensors --threads 1 && grep -q "reward statistics of work/final" "$W/log" && ! grep -q "no reward statistics" "$W/log" && grep -q "^search,1," carry.summary.csv'

@@ -21,6 +21,8 @@ static int check_model(const char* path) {
     auto& g = m->net->decoder->carry_head;
     g->weight.copy_(0.1 * torch::randn_like(g->weight));
     g->bias.zero_();
+    auto& a = m->net->decoder->carry_match;
+    a->weight.copy_(0.3 * torch::randn_like(a->weight));
   }
   auto noise = torch::rand({1, 3, c.clip_frames, c.clip_height, c.clip_width}) - 0.5;
   auto ramp = torch::linspace(-0.5, 0.5, c.clip_width).view({1, 1, 1, 1, -1}).expand_as(noise).clone();
