@@ -222,11 +222,13 @@ DecoderImpl::DecoderImpl(const ModelConfig& c) : cfg(c) {
   if (cfg.temporal_carry) {
     // The carry controls come from the decoder's token features, which see
     // the earlier blocks' tokens, so the gate can tell "this block repeats
-    // the last one" (a conv on the pixel head's 8 channels could not: they
-    // only hold this block's picture, and the gate barely opened).
+    // the last one" (a conv on the pixel head's 8 channels could not). One
+    // gate logit and one 2D flow per patch and frame, upsampled bilinearly:
+    // a patch moves as a whole, and the gradient of its 64 pixels trains one
+    // output instead of 64 (per-pixel outputs learned far too slowly).
     // Starts with no motion and the gate mostly closed (sigmoid(-2) = 0.12),
     // so a model warm-started from one without carry begins near where it was.
-    carry_head = register_module("carry_head", torch::nn::Linear(D, cfg.patch_t * cfg.patch_s * cfg.patch_s * 3));
+    carry_head = register_module("carry_head", torch::nn::Linear(D, cfg.patch_t * 3));
     // The gate's second input: a 3x3 conv on (own picture, carried picture,
     // |difference|). Where the carried picture agrees with the block's own
     // low-rate one it is safe to take, and it has the previous block's detail.
@@ -235,7 +237,7 @@ DecoderImpl::DecoderImpl(const ModelConfig& c) : cfg(c) {
     carry_match->weight.zero_();
     carry_match->bias.zero_();
     carry_head->weight.zero_();
-    carry_head->bias.view({-1, 3}).copy_(torch::tensor({-2.0f, 0.0f, 0.0f}).expand({cfg.patch_t * cfg.patch_s * cfg.patch_s, 3}));
+    carry_head->bias.view({-1, 3}).copy_(torch::tensor({-2.0f, 0.0f, 0.0f}).expand({cfg.patch_t, 3}));
   }
 }
 
@@ -251,7 +253,11 @@ Tensor DecoderImpl::pixels(const Tensor& q, int64_t blocks, Tensor* ctl) {
   auto pix = unpatchify(to_pixels(qn), hc);
   auto h = F::gelu(head1(pix));
   auto rgb = pix.slice(1, 0, 3) + head2(h);
-  if (carry_head && ctl) *ctl = unpatchify(carry_head(qn), 3).view({B, T, 3, H, W}).permute({0, 2, 1, 3, 4});
+  if (carry_head && ctl) {
+    auto c = carry_head(qn).view({B, blocks, gh, gw, pt, 3}).permute({0, 1, 4, 5, 2, 3}).reshape({B * T, 3, gh, gw});
+    c = F::interpolate(c, F::InterpolateFuncOptions().size(std::vector<int64_t>{H, W}).mode(torch::kBilinear).align_corners(false));
+    *ctl = c.view({B, T, 3, H, W}).permute({0, 2, 1, 3, 4});
+  }
   return rgb.view({B, T, 3, H, W}).permute({0, 2, 1, 3, 4});
 }
 
