@@ -230,9 +230,9 @@ DecoderImpl::DecoderImpl(const ModelConfig& c) : cfg(c) {
     // so a model warm-started from one without carry begins near where it was.
     carry_head = register_module("carry_head", torch::nn::Linear(D, cfg.patch_t * 3));
     // The gate's second input: a 3x3 conv on (own picture, carried picture,
-    // |difference|). Where the carried picture agrees with the block's own
+    // |difference|, its 7x7 local mean). Where the carried picture agrees with the block's own
     // low-rate one it is safe to take, and it has the previous block's detail.
-    carry_match = register_module("carry_match", torch::nn::Conv2d(torch::nn::Conv2dOptions(7, 1, 3).padding(1)));
+    carry_match = register_module("carry_match", torch::nn::Conv2d(torch::nn::Conv2dOptions(8, 1, 3).padding(1)));
     torch::NoGradGuard ng;
     carry_match->weight.zero_();
     carry_match->bias.zero_();
@@ -276,7 +276,11 @@ Tensor DecoderImpl::carry(const Tensor& rgb, const Tensor& ctl, const Tensor& pr
   auto src = prev.unsqueeze(1).expand({B, T, 3, H, W}).reshape({B * T, 3, H, W});
   auto moved = F::grid_sample(src, grid, F::GridSampleFuncOptions().mode(torch::kBilinear).padding_mode(torch::kBorder).align_corners(false));
   auto own = rgb.permute({0, 2, 1, 3, 4}).reshape({B * T, 3, H, W});
-  auto agree = carry_match(torch::cat({own, moved, (own - moved).abs().mean(1, true)}, 1));
+  // Inputs scaled to about unit range: with raw pixel differences (~0.05)
+  // the conv needed weights far larger than a few hundred steps can grow.
+  auto diff = (own - moved).abs().mean(1, true) * 10;
+  auto local = F::avg_pool2d(diff, F::AvgPool2dFuncOptions(7).stride(1).padding(3).count_include_pad(false));
+  auto agree = carry_match(torch::cat({own * 2, moved * 2, diff, local}, 1));
   auto g = torch::sigmoid(ctl.slice(1, 0, 1) + agree.view({B, T, 1, H, W}).permute({0, 2, 1, 3, 4}));
   moved = moved.view({B, T, 3, H, W}).permute({0, 2, 1, 3, 4});
   return rgb + g * (moved - rgb);
