@@ -47,7 +47,7 @@ const char* kUsage =
     "                                   --config replaces the tokenizer stages' model config\n"
     "  eval --model M --data DIR [--clips N] [--wq 0.3,0.6,1.2,1.8,2.5]\n"
     "        [--search none|separable|exact] [--baseline M2[,M3]] [--csv F.csv [--png F.png]]\n"
-    "        [--reward-from M4] [--threads T] [--device D]\n"
+    "        [--reward-from M4] [--fixed 128-8-8-8,...] [--threads T] [--device D]\n"
     "                                   tokens, PSNR, SSIM for uniform-K, router and search per clip\n"
     "  init-ar --tokenizer M --out AR [--seed S] [--dim D] [--layers L] [--heads H]\n"
     "        [--mlp N] [--classes a,b,...]\n"
@@ -132,6 +132,7 @@ evatok::EvalOptions eval_options(const Args& a) {
   }
   o.search = a.str("search", o.search);
   o.baselines = split(a.str("baseline"));
+  o.fixed = split(a.str("fixed"));
   o.device = a.str("device", "cpu");
   o.reward_from = a.str("reward-from");
   o.threads = a.num("threads", 0);

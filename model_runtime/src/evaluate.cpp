@@ -73,6 +73,27 @@ void write_png(const std::string& png, const std::string& summary, const std::st
     printf("eval: wrote %s\n", png.c_str());
 }
 
+// "128-8-8-8" -> choice indices; throws when a count is not a choice of the
+// model or the number of blocks is wrong.
+Assignment parse_assignment(const ModelConfig& cfg, const std::string& text) {
+  Assignment a;
+  size_t pos = 0;
+  while (pos <= text.size()) {
+    const size_t end = std::min(text.find('-', pos), text.size());
+    const std::string part = text.substr(pos, end - pos);
+    const int ci = part.empty() || part.find_first_not_of("0123456789") != std::string::npos || part.size() > 6
+                       ? -1
+                       : cfg.choice_index(std::stoi(part));
+    if (ci < 0) throw std::runtime_error("--fixed " + text + ": '" + part + "' is not a token count of this model");
+    a.push_back(ci);
+    pos = end + 1;
+  }
+  if ((int)a.size() != cfg.num_blocks())
+    throw std::runtime_error("--fixed " + text + ": the model has " + std::to_string(cfg.num_blocks()) +
+                             " blocks, so give " + std::to_string(cfg.num_blocks()) + " counts");
+  return a;
+}
+
 }  // namespace
 
 int evaluate(const EvalOptions& o) {
@@ -90,6 +111,8 @@ int evaluate(const EvalOptions& o) {
     printf("warning: %s has no reward statistics (a proxy before stage 3?), so search only\n"
            "         minimises length; pass --reward-from MODEL to score it on that model's scale\n", o.model.c_str());
   }
+  std::vector<Assignment> fixed;  // checked before the (slow) video loading
+  for (const auto& f : o.fixed) fixed.push_back(parse_assignment(cfg, f));
   ClipSampler val(load_videos(o.data_dir, o.video), cfg.clip_frames, cfg.clip_height, cfg.clip_width, 3);
   auto x = val.fixed(o.clips);
   std::vector<std::string> names;
@@ -100,6 +123,8 @@ int evaluate(const EvalOptions& o) {
   for (size_t c = 0; c < cfg.choices.size(); ++c)
     score(*model, x, names, std::vector<Assignment>(x.size(0), Assignment(nb, (int)c)), "uniform",
           std::to_string(cfg.choices[c]), rows);
+  for (size_t i = 0; i < fixed.size(); ++i)
+    score(*model, x, names, std::vector<Assignment>(x.size(0), fixed[i]), "fixed", o.fixed[i], rows);
   if (model->has_router)
     for (float w : o.wq) score(*model, x, names, model->route(x, w), "router", fmt(w), rows);
   if (o.search != "none") {

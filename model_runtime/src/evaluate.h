@@ -13,6 +13,7 @@ namespace evatok {
 struct EvalOptions {
   std::string model;                      // model under test (tokenizer + router)
   std::vector<std::string> baselines;     // other models, evaluated at their own assignments
+  std::vector<std::string> fixed;         // assignments given as tokens per block, "128-8-8-8"
   std::string data_dir;
   VideoLoadOptions video;
   int clips = 64;                         // at most this many videos (first window, centre crop)

@@ -69,5 +69,8 @@ run init --config other-choices.json --out other-choices.st
 tiny_with '{"enc_dim": 48, "dec_dim": 48, "router_dim": 48, "stem_channels": 6, "head_channels": 6, "code_dim": 6, "codebook_size": 32, "mlp_ratio": 3}' > other.json
 check "warm start shares nothing" 'bad train-tokenizer --init work/proxy.safetensors --config other.json --data data --out z.st --steps 1 --fps 25 && grep -q "not a warm start" "$W/log"'
 check "reward statistics of other choices refused" 'bad eval --model work/final.safetensors --data val --reward-from "$W/other-choices.st" && grep -q "other choices or blocks" "$W/log"'
+check "eval scores fixed assignments" 'run eval --model work/final.safetensors --data val --fixed 16-4,4-16 --search none --csv fx.csv --fps 25 && grep -q "^fixed,16-4,1," fx.summary.csv && grep -q "^fixed,4-16,1," fx.summary.csv && grep -q "^fixed,16-4,.*,16-4,20," fx.csv'
+check "fixed assignment: unknown count" 'bad eval --model work/final.safetensors --data val --fixed 16-5 && grep -q "5. is not a token count" "$W/log"'
+check "fixed assignment: wrong block count" 'bad eval --model work/final.safetensors --data val --fixed 16-4-4 && grep -q "give 2 counts" "$W/log"'
 check "search option validated" 'bad eval --model work/final.safetensors --data val --search fast && grep -q "search must be" "$W/log"'
 exit $fail
