@@ -48,7 +48,17 @@ std::unique_ptr<Model> open_or_create(const TrainOptions& o, torch::Device dev) 
     m->info["train.warm_start"] = to_hex(src->fp.data(), 16);
     return m;
   }
-  if (!o.init.empty()) return Model::load(o.init, dev);
+  if (!o.init.empty()) {
+    // Fine-tune: M0's weights and config, as a new run into --out (M0's step
+    // count, time and "done" mark belong to M0's run, not to this one).
+    auto m = Model::load(o.init, dev);
+    m->info["train.step"] = "0";
+    m->info.erase("train.seconds");
+    m->info.erase("train.done");
+    m->info["train.fine_tune_of"] = to_hex(m->fp.data(), 16);
+    printf("fine-tuning %s\n", o.init.c_str());
+    return m;
+  }
   if (o.config.empty()) throw std::runtime_error("give --config (new model) or --init (existing model)");
   auto m = std::make_unique<Model>(ModelConfig::from_file(o.config), o.seed, dev);
   m->info["train.step"] = "0";
