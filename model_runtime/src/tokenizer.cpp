@@ -230,8 +230,9 @@ DecoderImpl::DecoderImpl(const ModelConfig& c) : cfg(c) {
     // so a model warm-started from one without carry begins near where it was.
     carry_head = register_module("carry_head", torch::nn::Linear(D, cfg.patch_t * 3));
     // The gate's second input: a 3x3 conv on (own picture, carried picture,
-    // |difference|, its 7x7 local mean). Where the carried picture agrees with the block's own
-    // low-rate one it is safe to take, and it has the previous block's detail.
+    // |difference|, its 7x7 local mean). Where the carried picture agrees
+    // with the block's own low-rate one it is safe to take, and it has the
+    // previous block's detail.
     carry_match = register_module("carry_match", torch::nn::Conv2d(torch::nn::Conv2dOptions(8, 1, 3).padding(1)));
     torch::NoGradGuard ng;
     carry_match->weight.zero_();

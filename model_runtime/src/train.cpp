@@ -102,7 +102,7 @@ int train_tokenizer(const TrainOptions& o) {
   std::vector<Tensor> params;
   for (auto& p : net->encoder->parameters()) params.push_back(p);
   for (auto& p : net->quantizer->parameters()) params.push_back(p);
-  std::vector<Tensor> gate_params;  // temporal carry head: few weights, a higher rate
+  std::vector<Tensor> gate_params;  // temporal carry (carry_head, carry_match): few weights, a higher rate
   for (auto& p : net->decoder->named_parameters())
     (p.key().rfind("carry_", 0) == 0 ? gate_params : params).push_back(p.value());
   torch::optim::AdamW opt(params, torch::optim::AdamWOptions(o.lr).betas({0.9, 0.99}).weight_decay(0.01));
