@@ -247,11 +247,9 @@ Tensor DecoderImpl::pixels(const Tensor& q, int64_t blocks, Tensor* ctl) {
   const int64_t hc = cfg.head_channels, T = blocks * pt, H = cfg.clip_height, W = cfg.clip_width;
   // Un-patchify to a feature video, then a small per-frame conv head whose
   // first three channels are a direct RGB path.
-  auto unpatchify = [&](const Tensor& t, int64_t c) {  // [B, blocks*P, pt*ps*ps*c] -> [B*T, c, H, W]
-    return t.view({B, blocks, gh, gw, pt, ps, ps, c}).permute({0, 1, 4, 7, 2, 5, 3, 6}).reshape({B * T, c, H, W});
-  };
   auto qn = norm(q);
-  auto pix = unpatchify(to_pixels(qn), hc);
+  auto pix = to_pixels(qn).view({B, blocks, gh, gw, pt, ps, ps, hc});
+  pix = pix.permute({0, 1, 4, 7, 2, 5, 3, 6}).reshape({B * T, hc, H, W});
   auto h = F::gelu(head1(pix));
   auto rgb = pix.slice(1, 0, 3) + head2(h);
   if (carry_head && ctl) {

@@ -43,8 +43,8 @@ if command -v gnuplot > /dev/null; then
 fi
 check "ssim label metric" 'run label --init work/proxy.safetensors --data data --val val --labels l2.safetensors --label-clips 2 --val-clips 1 --quality ssim --separable && grep -q "metric ssim" "$W/log"'
 
-# Warm start into a config with temporal carry: its head is the only new
-# tensor; the result loads, evaluates and searches.
+# Warm start into a config with temporal carry: the carry modules' weights
+# and biases are the only new tensors; the result loads, evaluates and searches.
 tiny_with '{"temporal_carry": true, "name": "evatok-test-carry"}' > carry.json
 check "warm start adds the carry gate" 'run train-tokenizer --init work/proxy.safetensors --config carry.json --data data --out carry.st --steps 2 --batch 2 --fps 25 --threads 1 && grep -q "4 tensors new or reshaped" "$W/log" && grep -q "new: decoder.carry_head.weight" "$W/log" && grep -q "new: decoder.carry_match.weight" "$W/log"'
 check "fine-tune of a finished model is a new run" 'run train-tokenizer --init work/proxy.safetensors --data data --out ft.st --steps 2 --batch 2 --fps 25 --threads 1 && grep -q "fine-tuning work/proxy" "$W/log" && grep -q "step 2/2" "$W/log" && run info ft.st && grep -q "fine_tune_of" "$W/log"'
