@@ -38,14 +38,15 @@ const char* kUsage =
     "        [--quality psnr|ssim|torchscript:FILE] [--separable] [--label-batch N] [--device D]\n"
     "                                   stage 2: quality of every assignment (proxy reward labels)\n"
     "  train-router --init M0 --labels L --data DIR --val DIR --out M [--steps N] [--batch B]\n"
-    "        [--lr X] [--threads T] [--device D]\n"
-    "                                   stage 3: the router, on argmax-reward labels\n"
+    "        [--lr X] [--threads T] [--device D] [--router-temp T] [--wq-max X]\n"
+    "                                   stage 3: the router, on argmax-reward labels (or on\n"
+    "                                   softmax(reward/T) with --router-temp), for wq 0.3..X\n"
     "  train-all --recipe DIR --data DIR --val DIR --work DIR [--only 1,2,3,4,5]\n"
     "        [--device D] [--threads T] [--config C]\n"
     "                                   every stage from a recipe folder (one JSON file of the\n"
     "                                   options above per stage); finished stages are skipped;\n"
     "                                   --config replaces the tokenizer stages' model config\n"
-    "  eval --model M --data DIR [--clips N] [--wq 0.3,0.6,1.2,1.8,2.5]\n"
+    "  eval --model M --data DIR [--clips N] [--clips-per-video N] [--wq 0.3,0.6,1.2,1.8,2.5]\n"
     "        [--search none|separable|exact] [--baseline M2[,M3]] [--csv F.csv [--png F.png]]\n"
     "        [--reward-from M4] [--fixed 128-8-8-8,...] [--threads T] [--device D]\n"
     "                                   tokens, PSNR, SSIM for uniform-K, router and search per clip\n"
@@ -126,6 +127,7 @@ evatok::EvalOptions eval_options(const Args& a) {
   o.data_dir = a.str("data");
   if (o.data_dir.empty()) throw std::runtime_error("--data is required");
   o.clips = a.num("clips", o.clips);
+  o.clips_per_video = a.num("clips-per-video", o.clips_per_video);
   if (a.has("wq")) {
     o.wq.clear();
     for (const auto& w : split(a.str("wq"))) o.wq.push_back(std::stof(w));
@@ -142,12 +144,10 @@ evatok::EvalOptions eval_options(const Args& a) {
   return o;
 }
 
-evatok::TrainOptions train_options(const Args& a) {
-  evatok::TrainOptions o;
+// The options every training command shares (run_options.h).
+void read_run_options(const Args& a, evatok::RunOptions& o) {
   o.data_dir = a.str("data");
   o.val_dir = a.str("val");
-  o.config = a.str("config");
-  o.init = a.str("init");
   o.out = a.str("out");
   o.device = a.str("device", "cpu");
   o.steps = a.num("steps", o.steps);
@@ -157,10 +157,17 @@ evatok::TrainOptions train_options(const Args& a) {
   o.ckpt_every = a.num("ckpt-every", o.ckpt_every);
   o.lr = a.real("lr", o.lr);
   o.seed = (unsigned long long)a.num("seed", 1);
+  o.max_minutes = a.real("max-minutes", 0);
+}
+
+evatok::TrainOptions train_options(const Args& a) {
+  evatok::TrainOptions o;
+  read_run_options(a, o);
+  o.config = a.str("config");
+  o.init = a.str("init");
   o.uniform_tokens = a.num("uniform", 0);
   o.label_clips = a.num("label-clips", o.label_clips);
   o.val_clips = a.num("val-clips", o.val_clips);
-  o.max_minutes = a.real("max-minutes", 0);
   o.video = video_options(a);
   o.router = a.str("router");
   o.router_mix = a.real("router-mix", o.router_mix);
@@ -168,6 +175,8 @@ evatok::TrainOptions train_options(const Args& a) {
   o.quality = a.str("quality", o.quality);
   o.exact = !a.has("separable");
   o.label_batch = a.num("label-batch", o.label_batch);
+  o.router_temp = a.real("router-temp", o.router_temp);
+  o.wq_max = a.real("wq-max", o.wq_max);
   if (o.out.empty() && o.labels.empty()) throw std::runtime_error("--out is required");
   if (o.data_dir.empty()) throw std::runtime_error("--data is required");
   return o;
@@ -185,22 +194,11 @@ evatok::ArConfig ar_config_from_args(const Args& a, evatok::ArConfig c) {
 
 evatok::ArTrainOptions ar_train_options(const Args& a) {
   evatok::ArTrainOptions o;
+  read_run_options(a, o);
   o.tokenizer = a.str("tokenizer");
-  o.data_dir = a.str("data");
-  o.val_dir = a.str("val");
-  o.out = a.str("out");
   o.cache = a.str("cache");
-  o.device = a.str("device", "cpu");
-  o.steps = a.num("steps", o.steps);
-  o.batch = a.num("batch", o.batch);
-  o.threads = a.num("threads", 0);
-  o.log_every = a.num("log-every", o.log_every);
-  o.ckpt_every = a.num("ckpt-every", o.ckpt_every);
-  o.lr = a.real("lr", o.lr);
-  o.seed = (unsigned long long)a.num("seed", 1);
   o.samples = a.num("samples", o.samples);
   o.val_samples = a.num("val-samples", o.val_samples);
-  o.max_minutes = a.real("max-minutes", 0);
   o.gen_fraction = a.real("gen-fraction", o.gen_fraction);
   o.class_drop = a.real("class-drop", o.class_drop);
   o.dim = a.num("dim", 0);

@@ -6,7 +6,7 @@
 #include <stdexcept>
 
 #include "model.h"
-#include "safetensors.h"
+#include "module_file.h"
 
 namespace evatok {
 using json = nlohmann::json;
@@ -258,63 +258,25 @@ ArModel::ArModel(const ArConfig& c, uint64_t seed, torch::Device dev) : cfg(c), 
   fp = fingerprint(cfg.to_json(), state());
 }
 
-std::map<std::string, Tensor> ArModel::state() const {
-  std::map<std::string, Tensor> out;
-  for (const auto& p : net->named_parameters()) out[p.key()] = p.value();
-  return out;
-}
+std::map<std::string, Tensor> ArModel::state() const { return module_tensors(*net); }
 
-int64_t ArModel::num_parameters() const {
-  int64_t n = 0;
-  for (const auto& p : net->parameters()) n += p.numel();
-  return n;
-}
+int64_t ArModel::num_parameters() const { return count_parameters(*net); }
 
 void ArModel::save(const std::string& path) {
-  TensorFile f;
-  f.tensors = state();
-  const std::string cj = cfg.to_json();
-  fp = fingerprint(cj, f.tensors);
-  f.metadata = info;
-  f.metadata["format"] = "evatok-ar-model";
-  f.metadata["evatok.version"] = "1";
-  f.metadata["evatok.ar_config"] = cj;
-  f.metadata["evatok.fingerprint"] = to_hex(fp.data(), fp.size());
-  f.metadata["evatok.tokenizer_fingerprint"] = cfg.tokenizer_fingerprint;
-  save_safetensors(path, f);
+  auto meta = info;
+  meta["evatok.tokenizer_fingerprint"] = cfg.tokenizer_fingerprint;
+  fp = save_module_file(path, "evatok-ar-model", "evatok.ar_config", cfg.to_json(), state(), meta);
 }
 
 std::unique_ptr<ArModel> ArModel::load(const std::string& path, torch::Device device) {
-  TensorFile f = load_safetensors(path);
-  auto meta = [&](const char* k) -> const std::string& {
-    auto it = f.metadata.find(k);
-    if (it == f.metadata.end())
-      throw std::runtime_error("'" + path + "' is not an evatok AR model file (no " + k + " metadata)");
-    return it->second;
-  };
-  const std::string& format = meta("format");
-  if (format == "evatok-model")
+  ModuleFile f(path, "AR model");
+  if (f.meta("format") == "evatok-model")
     throw std::runtime_error("'" + path + "' is a tokenizer model, not an AR model (pass it as the tokenizer)");
-  if (format != "evatok-ar-model")
-    throw std::runtime_error("'" + path + "' is not an evatok AR model file (format " + format + ")");
-  ArConfig cfg = ArConfig::from_json(meta("evatok.ar_config"));
-  auto fpr = fingerprint(meta("evatok.ar_config"), f.tensors);
-  if (to_hex(fpr.data(), fpr.size()) != meta("evatok.fingerprint"))
-    throw std::runtime_error("AR model file '" + path + "' is corrupt: its content does not match its fingerprint");
-  auto m = std::make_unique<ArModel>(cfg, 0, torch::kCPU);
-  torch::NoGradGuard ng;
-  size_t matched = 0;
-  for (auto& p : m->net->named_parameters()) {
-    auto it = f.tensors.find(p.key());
-    if (it == f.tensors.end()) throw std::runtime_error("AR model file '" + path + "' lacks tensor " + p.key());
-    if (it->second.sizes() != p.value().sizes())
-      throw std::runtime_error("AR model file '" + path + "': tensor " + p.key() + " has the wrong shape");
-    p.value().copy_(it->second.to(p.value().dtype()));
-    ++matched;
-  }
-  if (matched != f.tensors.size()) throw std::runtime_error("AR model file '" + path + "' has unexpected tensors");
-  m->fp = fpr;
-  for (auto& [k, v] : f.metadata)
+  f.verify("evatok-ar-model", "evatok.ar_config");
+  auto m = std::make_unique<ArModel>(ArConfig::from_json(f.config_json), 0, torch::kCPU);
+  f.copy_into(*m->net);
+  m->fp = f.fp;
+  for (auto& [k, v] : f.file.metadata)
     if (k.rfind("train.", 0) == 0) m->info[k] = v;
   m->device = device;
   m->net->to(device);

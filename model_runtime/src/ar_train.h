@@ -9,21 +9,15 @@
 
 #include "ar_data.h"
 #include "ar_model.h"
+#include "run_options.h"
 
 namespace evatok {
 
-struct ArTrainOptions {
+struct ArTrainOptions : RunOptions {
+  ArTrainOptions() { steps = 3000, batch = 16; }
   std::string tokenizer;     // tokenizer model file (its tokens are the vocabulary)
-  std::string data_dir;      // training .y4m videos
-  std::string val_dir;       // held-out .y4m videos (report only)
-  std::string out;           // AR model file, written at every checkpoint
   std::string cache;         // token cache; default OUT.tokens
-  std::string device = "cpu";
-  int steps = 3000, batch = 16, threads = 0, log_every = 25, ckpt_every = 250;
-  float lr = 1e-3f;
-  unsigned long long seed = 1;
   int samples = 8192, val_samples = 256;
-  float max_minutes = 0;     // stop (with a checkpoint) after this wall time; 0 = no limit
   float gen_fraction = 0.2f; // share of class-conditional generation sequences (no prefix)
   float class_drop = 0.1f;   // share of sequences with the null class (CFG)
   int dim = 0, layers = 0, heads = 0, mlp = 0;  // 0 = ArConfig defaults

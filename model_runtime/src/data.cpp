@@ -149,11 +149,18 @@ torch::Tensor ClipSampler::clips(const std::vector<ClipSpec>& specs) const {
 
 torch::Tensor ClipSampler::sample(int batch) { return clips(draw(batch)); }
 
-torch::Tensor ClipSampler::fixed(int max_clips) const {
+torch::Tensor ClipSampler::fixed(int max_clips, int per_video, std::vector<ClipSpec>* specs) const {
+  if (per_video < 1) throw std::runtime_error("clips per video must be at least 1");
   std::vector<torch::Tensor> out;
   for (size_t i = 0; i < videos_.size() && (int)out.size() < max_clips; ++i) {
     const auto& v = videos_[i];
-    out.push_back(crop(v, 0, (v.height - H_) / 2, (v.width - W_) / 2, false));
+    const int last = std::max(0, (int)v.frames.size(0) - T_);  // latest start of a full window
+    const int n = std::min(per_video, last + 1);                // a short video gives fewer windows
+    for (int j = 0; j < n && (int)out.size() < max_clips; ++j) {
+      ClipSpec s{(int)i, n > 1 ? (int)((int64_t)last * j / (n - 1)) : 0, (v.height - H_) / 2, (v.width - W_) / 2, 0};
+      out.push_back(crop(v, s.start, s.y, s.x, false));
+      if (specs) specs->push_back(s);
+    }
   }
   return torch::stack(out);
 }

@@ -45,8 +45,10 @@ class ClipSampler {
   std::vector<ClipSpec> draw(int batch);                     // random specs
   torch::Tensor clips(const std::vector<ClipSpec>& specs) const;  // throws on a bad spec
   const std::vector<Video>& videos() const { return videos_; }
-  // Deterministic clips: the first window of each video, centre crop.
-  torch::Tensor fixed(int max_clips) const;
+  // Deterministic clips, centre crop: the first window of each video, or with
+  // per_video > 1 that many windows evenly spaced over each video (for long
+  // footage). At most max_clips in all; `specs` (optional) says where each is from.
+  torch::Tensor fixed(int max_clips, int per_video = 1, std::vector<ClipSpec>* specs = nullptr) const;
   size_t size() const { return videos_.size(); }
 
  private:

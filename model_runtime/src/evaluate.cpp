@@ -114,9 +114,11 @@ int evaluate(const EvalOptions& o) {
   std::vector<Assignment> fixed;  // checked before the (slow) video loading
   for (const auto& f : o.fixed) fixed.push_back(parse_assignment(cfg, f));
   ClipSampler val(load_videos(o.data_dir, o.video), cfg.clip_frames, cfg.clip_height, cfg.clip_width, 3);
-  auto x = val.fixed(o.clips);
-  std::vector<std::string> names;
-  for (int64_t i = 0; i < x.size(0); ++i) names.push_back(val.videos()[i].name);
+  std::vector<ClipSpec> specs;
+  auto x = val.fixed(o.clips, o.clips_per_video, &specs);
+  std::vector<std::string> names;  // "video" or, with several windows per video, "video@frame"
+  for (const auto& s : specs)
+    names.push_back(val.videos()[s.video].name + (o.clips_per_video > 1 ? "@" + std::to_string(s.start) : ""));
   const int nb = cfg.num_blocks();
   std::vector<Row> rows;
   printf("%lld held-out clips from %s\n", (long long)x.size(0), o.data_dir.c_str());

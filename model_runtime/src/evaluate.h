@@ -16,7 +16,8 @@ struct EvalOptions {
   std::vector<std::string> fixed;         // assignments given as tokens per block, "128-8-8-8"
   std::string data_dir;
   VideoLoadOptions video;
-  int clips = 64;                         // at most this many videos (first window, centre crop)
+  int clips = 64;                         // at most this many clips (centre crop) ...
+  int clips_per_video = 1;                // ... this many per video, evenly spaced (1: first window)
   std::vector<float> wq{0.3f, 0.6f, 1.2f, 1.8f, 2.5f};
   std::string search = "separable";       // none | separable | exact
   std::string reward_from;                // search with this model's reward statistics

@@ -3,8 +3,8 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "module_file.h"
 #include "prefix_search.h"
-#include "safetensors.h"
 
 namespace evatok {
 using torch::Tensor;
@@ -19,67 +19,24 @@ Model::Model(const ModelConfig& c, uint64_t seed, torch::Device dev) : cfg(c), d
   fp = fingerprint(cfg.to_json(), state());
 }
 
-std::map<std::string, Tensor> Model::state() const {
-  std::map<std::string, Tensor> out;
-  for (const auto& p : net->named_parameters()) out[p.key()] = p.value();
-  for (const auto& b : net->named_buffers()) out[b.key()] = b.value();
-  return out;
-}
+std::map<std::string, Tensor> Model::state() const { return module_tensors(*net); }
 
-int64_t Model::num_parameters() const {
-  int64_t n = 0;
-  for (const auto& p : net->parameters()) n += p.numel();
-  return n;
-}
+int64_t Model::num_parameters() const { return count_parameters(*net); }
 
 void Model::save(const std::string& path) {
-  TensorFile f;
-  f.tensors = state();
-  const std::string cj = cfg.to_json();
-  auto fpr = fingerprint(cj, f.tensors);
-  fp = fpr;
-  f.metadata = info;
-  f.metadata["format"] = "evatok-model";
-  f.metadata["evatok.version"] = "1";
-  f.metadata["evatok.config"] = cj;
-  f.metadata["evatok.fingerprint"] = to_hex(fpr.data(), fpr.size());
-  f.metadata["evatok.has_router"] = has_router ? "1" : "0";
-  save_safetensors(path, f);
+  auto meta = info;
+  meta["evatok.has_router"] = has_router ? "1" : "0";
+  fp = save_module_file(path, "evatok-model", "evatok.config", cfg.to_json(), state(), meta);
 }
 
 std::unique_ptr<Model> Model::load(const std::string& path, torch::Device device) {
-  TensorFile f = load_safetensors(path);
-  auto meta = [&](const char* k) -> const std::string& {
-    auto it = f.metadata.find(k);
-    if (it == f.metadata.end())
-      throw std::runtime_error("'" + path + "' is not an evatok model file (no " + k + " metadata)");
-    return it->second;
-  };
-  if (meta("format") != "evatok-model")
-    throw std::runtime_error("'" + path + "' is not an evatok model file (format " + meta("format") + ")");
-  ModelConfig cfg = ModelConfig::from_json(meta("evatok.config"));
-  auto fpr = fingerprint(meta("evatok.config"), f.tensors);
-  if (to_hex(fpr.data(), fpr.size()) != meta("evatok.fingerprint"))
-    throw std::runtime_error("model file '" + path + "' is corrupt: its content does not match its fingerprint");
-  auto m = std::make_unique<Model>(cfg, 0, torch::kCPU);
-  torch::NoGradGuard ng;
-  auto params = m->net->named_parameters();
-  auto buffers = m->net->named_buffers();
-  size_t matched = 0;
-  for (auto* dict : {&params, &buffers}) {
-    for (auto& p : *dict) {
-      auto it = f.tensors.find(p.key());
-      if (it == f.tensors.end()) throw std::runtime_error("model file '" + path + "' lacks tensor " + p.key());
-      if (it->second.sizes() != p.value().sizes())
-        throw std::runtime_error("model file '" + path + "': tensor " + p.key() + " has the wrong shape for its config");
-      p.value().copy_(it->second.to(p.value().dtype()));
-      ++matched;
-    }
-  }
-  if (matched != f.tensors.size()) throw std::runtime_error("model file '" + path + "' has unexpected tensors");
-  m->fp = fpr;
-  m->has_router = f.metadata.count("evatok.has_router") && f.metadata["evatok.has_router"] == "1";
-  for (auto& [k, v] : f.metadata)
+  ModuleFile f(path, "model");
+  f.verify("evatok-model", "evatok.config");
+  auto m = std::make_unique<Model>(ModelConfig::from_json(f.config_json), 0, torch::kCPU);
+  f.copy_into(*m->net);
+  m->fp = f.fp;
+  m->has_router = f.file.metadata.count("evatok.has_router") && f.file.metadata.at("evatok.has_router") == "1";
+  for (auto& [k, v] : f.file.metadata)
     if (k.rfind("train.", 0) == 0) m->info[k] = v;
   m->device = device;
   m->net->to(device);

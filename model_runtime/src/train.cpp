@@ -65,7 +65,8 @@ std::unique_ptr<Model> open_or_create(const TrainOptions& o, torch::Device dev) 
   return m;
 }
 
-// Range of rate preferences the router is trained for (and stage 4 samples).
+// Range of rate preferences stage 4 samples; stage 3 trains the router on
+// [kWqMin, --wq-max], whose default is kWqMax.
 constexpr float kWqMin = 0.3f, kWqMax = 2.5f;
 
 int info_int(const Model& m, const char* k) {
@@ -357,11 +358,15 @@ int train_router(const TrainOptions& o) {
          cfg.q_mean, cfg.q_std, cfg.l_mean, cfg.l_std);
 
   // Stage 3: router, cross-entropy on argmax-reward labels; wq is an input so
-  // one router serves every rate preference.
+  // one router serves every rate preference. With router_temp > 0 the target
+  // is softmax(R / T) instead of the argmax: near-best assignments share the
+  // target, which uses all 625 labels of a clip instead of one.
+  if (o.router_temp < 0) throw std::runtime_error("--router-temp must be >= 0");
+  if (!(o.wq_max > kWqMin)) throw std::runtime_error("--wq-max must be above " + std::to_string(kWqMin));
   auto& router = model->net->router;
   torch::manual_seed(o.seed);
   std::mt19937_64 rng(o.seed);
-  std::uniform_real_distribution<float> wq_dist(kWqMin, kWqMax);
+  std::uniform_real_distribution<float> wq_dist(kWqMin, o.wq_max);
   torch::optim::AdamW opt(router->parameters(), torch::optim::AdamWOptions(o.lr).weight_decay(0.05));
   router->train();
   const int64_t N = x.size(0);
@@ -370,16 +375,19 @@ int train_router(const TrainOptions& o) {
   for (int step = 1; step <= o.steps; ++step) {
     std::vector<int64_t> idx(o.batch);
     std::vector<float> wq(o.batch);
-    std::vector<int64_t> target(o.batch);
+    std::vector<Tensor> rewards(o.batch);
     for (int i = 0; i < o.batch; ++i) {
       idx[i] = (int64_t)(rng() % N);
       wq[i] = wq_dist(rng);
-      target[i] = model->reward(Q[idx[i]].unsqueeze(0), wq[i], cfg.reward_wl).argmax(-1).item<int64_t>();
+      rewards[i] = model->reward(Q[idx[i]].unsqueeze(0), wq[i], cfg.reward_wl);
     }
+    auto R = torch::cat(rewards, 0);
+    auto target = o.router_temp > 0 ? torch::softmax(R / o.router_temp, -1)
+                                    : torch::one_hot(R.argmax(-1), R.size(1)).to(torch::kFloat32);
     auto xb = xd.index_select(0, torch::tensor(idx).to(dev));
     if (rng() & 1) xb = xb.flip({4});  // a mirrored clip keeps its label
     auto logits = router(xb, torch::tensor(wq).to(dev));
-    auto loss = torch::nn::functional::cross_entropy(logits, torch::tensor(target).to(dev));
+    auto loss = -(target.to(dev) * torch::log_softmax(logits, -1)).sum(-1).mean();
     opt.zero_grad();
     loss.backward();
     opt.step();
@@ -408,10 +416,28 @@ int train_router(const TrainOptions& o) {
   }
   const double n = (double)vx.size(0);
   printf("router held-out: top-1 %.1f%% top-5 %.1f%% mean reward percentile %.1f\n", 100 * top1 / n, 100 * in5 / n, pct / n);
+  // The held-out trade-off in the labels' own terms: what the router's picks
+  // cost and score against the argmax-reward picks, over the trained range.
+  auto lens_cpu = lens.cpu();
+  for (float w : {0.6f, cfg.reward_wq, 2.5f, o.wq_max}) {
+    if (w > o.wq_max) continue;
+    torch::NoGradGuard ng;
+    auto pick = router(vx.to(dev), torch::full({vx.size(0)}, w).to(dev)).argmax(-1).cpu();
+    auto best = model->reward(VQ, w, cfg.reward_wl).argmax(-1);
+    auto q_of = [&](const Tensor& a) { return VQ.gather(1, a.unsqueeze(1)).mean().item<double>(); };
+    printf("  wq %.1f: router %.1f tokens %.2f %s | argmax %.1f tokens %.2f\n", w,
+           lens_cpu.index_select(0, pick).mean().item<double>(), q_of(pick), cfg.reward_quality.c_str(),
+           lens_cpu.index_select(0, best).mean().item<double>(), q_of(best));
+    if (w == o.wq_max) break;
+  }
   model->has_router = true;
   model->info["train.router_top1"] = std::to_string(100 * top1 / n);
   model->info["train.router_top5"] = std::to_string(100 * in5 / n);
   model->info["train.router_reward_percentile"] = std::to_string(pct / n);
+  char range[64];
+  snprintf(range, sizeof range, "%.2g..%.2g", kWqMin, o.wq_max);
+  model->info["train.router_wq_range"] = range;
+  model->info["train.router_temp"] = std::to_string(o.router_temp);
   model->info["train.router_labels"] = lf.metadata["labels.metric"] + (lf.metadata["labels.exact"] == "1" ? ", exact" : ", separable");
   model->save(o.out);
   printf("saved %s (fingerprint %s)\n", o.out.c_str(), to_hex(model->fp.data(), 16).c_str());

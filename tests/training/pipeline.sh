@@ -73,5 +73,10 @@ check "reward statistics of other choices refused" 'bad eval --model work/final.
 check "eval scores fixed assignments" 'run eval --model work/final.safetensors --data val --fixed 16-4,4-16 --search none --csv fx.csv --fps 25 && grep -q "^fixed,16-4,1," fx.summary.csv && grep -q "^fixed,4-16,1," fx.summary.csv && grep -q "^fixed,16-4,.*,16-4,20," fx.csv'
 check "fixed assignment: unknown count" 'bad eval --model work/final.safetensors --data val --fixed 16-5 && grep -q "5. is not a token count" "$W/log"'
 check "fixed assignment: wrong block count" 'bad eval --model work/final.safetensors --data val --fixed 16-4-4 && grep -q "give 2 counts" "$W/log"'
+check "eval takes evenly spaced windows of each video" 'run eval --model work/final.safetensors --data data --clips-per-video 3 --clips 7 --search none --wq 1 --csv cpv.csv --fps 25 && grep -q "^uniform,4,7," cpv.summary.csv && grep -q "data/a.y4m@0," cpv.csv && grep -q "data/a.y4m@4," cpv.csv && ! grep -q "data/c.mkv@2," cpv.csv'
+check "eval refuses zero clips per video" 'bad eval --model work/final.safetensors --data val --clips-per-video 0 && grep -q "clips per video must be at least 1" "$W/log"'
+check "router with soft targets over a wider wq range" 'run train-router --init work/proxy.safetensors --labels work/labels.safetensors --data data --val val --out soft.st --steps 2 --batch 2 --router-temp 0.5 --wq-max 4 --fps 25 --threads 1 && grep -q "^  wq 4.0: router" "$W/log" && run info soft.st && grep -q "train.router_wq_range *0.3..4" "$W/log" && grep -q "train.router_temp *0.5" "$W/log"'
+check "router refuses a negative temperature" 'bad train-router --init work/proxy.safetensors --labels work/labels.safetensors --data data --val val --out x.st --router-temp -1 --fps 25 && grep -q "router-temp must be" "$W/log"'
+check "router refuses a wq range below its start" 'bad train-router --init work/proxy.safetensors --labels work/labels.safetensors --data data --val val --out x.st --wq-max 0.2 --fps 25 && grep -q "wq-max must be above" "$W/log"'
 check "search option validated" 'bad eval --model work/final.safetensors --data val --search fast && grep -q "search must be" "$W/log"'
 exit $fail
