@@ -106,8 +106,8 @@ static int load_model(AVCodecContext *avctx)
                s->info->clip_frames);
         return s->load_error = AVERROR_EXTERNAL;
     }
-    av_log(avctx, AV_LOG_VERBOSE, "evatok: model '%s' (%s), fingerprint %s\n",
-           path, s->info->name, s->info->fingerprint_hex);
+    av_log(avctx, AV_LOG_VERBOSE, "evatok: model '%s' (%s), codec fingerprint %s\n",
+           path, s->info->name, s->info->codec_fingerprint_hex);
 
     if (avctx->extradata_size > 0) {
         st = evatok_extradata_check(s->model, avctx->extradata, avctx->extradata_size,
@@ -115,8 +115,7 @@ static int load_model(AVCodecContext *avctx)
         if (st != EVATOK_OK) {
             if (st == EVATOK_ERR_MODEL_MISMATCH)
                 av_log(avctx, AV_LOG_ERROR, "evatok: the stream was made with another model "
-                       "than '%s' (fingerprint %s): %s; pass the matching model with "
-                       "-model PATH\n", path, s->info->fingerprint_hex, err);
+                       "than '%s': %s; pass the matching model with -model PATH\n", path, err);
             else
                 av_log(avctx, AV_LOG_ERROR, "evatok: invalid stream header (extradata): %s\n",
                        err[0] ? err : evatok_status_string(st));

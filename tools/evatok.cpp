@@ -284,7 +284,8 @@ int info(const std::string& path) {
     return 1;
   }
   const EvatokModelInfo* i = evatok_model_get_info(m);
-  printf("name:        %s\nfingerprint: %s\nparameters:  %lld\n", i->name, i->fingerprint_hex, (long long)i->num_parameters);
+  printf("name:        %s\nfingerprint: %s\ncodec fingerprint: %s (streams, AR models and labels refer to it)\nparameters:  %lld\n",
+         i->name, i->fingerprint_hex, i->codec_fingerprint_hex, (long long)i->num_parameters);
   printf("clip:        %d frames x %dx%d, patch %dx%dx%d, %d blocks\n", i->clip_frames, i->clip_width, i->clip_height,
          i->patch_t, i->patch_s, i->patch_s, i->num_blocks);
   printf("choices:    ");

@@ -149,6 +149,9 @@ EvatokStatus evatok_model_open(const char* path, const EvatokOpenOptions* opts, 
     info.num_parameters = m->num_parameters();
     memcpy(info.fingerprint, m->fp.data(), 16);
     snprintf(info.fingerprint_hex, sizeof info.fingerprint_hex, "%s", to_hex(m->fp.data(), 16).c_str());
+    memcpy(info.codec_fingerprint, m->codec_fp.data(), 16);
+    snprintf(info.codec_fingerprint_hex, sizeof info.codec_fingerprint_hex, "%s",
+             to_hex(m->codec_fp.data(), 16).c_str());
     auto& p = h->params;
     p.clip_frames = c.clip_frames;
     p.tile_h = c.clip_height;
@@ -322,7 +325,7 @@ EvatokStatus evatok_extradata_create(const EvatokModel* m, int fps_num, int fps_
   if (fps_num < 0 || fps_den < 0) return set_err(err, es, EVATOK_ERR_INVALID_ARGUMENT, "negative frame rate");
   EvbsStreamInfo s{};
   s.version = EVBS_VERSION;
-  memcpy(s.fingerprint, m->info.fingerprint, 16);
+  memcpy(s.fingerprint, m->info.codec_fingerprint, 16);
   s.params = m->params;
   s.fps_num = (uint32_t)fps_num;
   s.fps_den = (uint32_t)fps_den;
@@ -345,10 +348,11 @@ EvatokStatus evatok_extradata_check(const EvatokModel* m, const uint8_t* data, s
   if (evbs_parse_extradata(data, size, &s, msg, sizeof msg))
     return set_err(err, es, EVATOK_ERR_BITSTREAM, "%s", msg);
   if (m) {
-    if (memcmp(s.fingerprint, m->info.fingerprint, 16)) {
+    // Older streams recorded the whole-file fingerprint.
+    if (memcmp(s.fingerprint, m->info.codec_fingerprint, 16) && memcmp(s.fingerprint, m->info.fingerprint, 16)) {
       return set_err(err, es, EVATOK_ERR_MODEL_MISMATCH,
                      "stream was encoded with model %s, but the loaded model '%s' is %s; pass the matching model file",
-                     to_hex(s.fingerprint, 16).c_str(), m->info.name, m->info.fingerprint_hex);
+                     to_hex(s.fingerprint, 16).c_str(), m->info.name, m->info.codec_fingerprint_hex);
     }
     if (memcmp(&s.params, &m->params, sizeof s.params))
       return set_err(err, es, EVATOK_ERR_MODEL_MISMATCH, "stream geometry differs from the model's");

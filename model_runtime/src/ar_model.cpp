@@ -98,7 +98,7 @@ ArConfig ArConfig::for_tokenizer(const Model& tok) {
   c.clip_height = t.clip_height;
   c.clip_width = t.clip_width;
   c.choices = t.choices;
-  c.tokenizer_fingerprint = to_hex(tok.fp.data(), tok.fp.size());
+  c.tokenizer_fingerprint = to_hex(tok.codec_fp.data(), tok.codec_fp.size());
   // Published frame prediction: 5 frames padded to two blocks, encoded with
   // (largest, middle) choice. Fewer blocks/frames for short clips.
   const int pb = std::max(1, std::min(2, c.num_blocks - 1));

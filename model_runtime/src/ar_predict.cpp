@@ -6,8 +6,8 @@ namespace evatok {
 using torch::Tensor;
 
 void check_ar_tokenizer(const ArModel& ar, const Model& tok) {
-  const std::string fp = to_hex(tok.fp.data(), tok.fp.size());
-  if (ar.cfg.tokenizer_fingerprint != fp)
+  const std::string fp = to_hex(tok.codec_fp.data(), tok.codec_fp.size());
+  if (!tok.answers_to(ar.cfg.tokenizer_fingerprint))
     throw ModelMismatch("the AR model was trained on the tokens of tokenizer " + ar.cfg.tokenizer_fingerprint +
                         ", but the tokenizer given is " + fp + " ('" + tok.cfg.name +
                         "'); use the AR model trained for this tokenizer (evatok train-ar) or the matching tokenizer");

@@ -73,14 +73,14 @@ int train_ar(const ArTrainOptions& o) {
   auto dev = parse_device(o.device);
   if (o.threads > 0) torch::set_num_threads(o.threads);
   auto tok = Model::load(o.tokenizer, dev);
-  const std::string tok_fp = to_hex(tok->fp.data(), 16);
+  const std::string tok_fp = to_hex(tok->codec_fp.data(), 16);
   auto train_videos = load_videos(o.data_dir), val_videos = load_videos(o.val_dir);
 
   std::unique_ptr<ArModel> model;
   if (file_exists(o.out)) {
     printf("resuming from %s\n", o.out.c_str());
     model = ArModel::load(o.out, dev);
-    if (model->cfg.tokenizer_fingerprint != tok_fp)
+    if (!tok->answers_to(model->cfg.tokenizer_fingerprint))
       throw std::runtime_error(o.out + " was trained for tokenizer " + model->cfg.tokenizer_fingerprint +
                                ", not " + tok_fp + "; remove it or choose another --out");
   } else {

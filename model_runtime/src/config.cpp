@@ -90,6 +90,14 @@ std::string ModelConfig::to_json() const {
   return j.dump();
 }
 
+std::string ModelConfig::codec_json() const {
+  auto j = json::parse(to_json());
+  for (const char* k : {"name", "router_dim", "router_layers", "router_heads", "router_patch_s", "reward_wq",
+                        "reward_wl", "q_mean", "q_std", "l_mean", "l_std", "reward_quality"})
+    j.erase(k);
+  return j.dump();
+}
+
 template <typename T>
 static void get(const json& j, const char* key, T& out) {
   if (j.contains(key)) out = j.at(key).get<T>();

@@ -43,6 +43,9 @@ struct ModelConfig {
   // Throws std::runtime_error with a readable message on an invalid config.
   void validate() const;
   std::string to_json() const;
+  // The part of the config that tokens and decoding depend on: without the
+  // name, the router and the reward (see Model::codec_fp).
+  std::string codec_json() const;
   static ModelConfig from_json(const std::string& text);  // validates
   static ModelConfig from_file(const std::string& path);
 };

@@ -17,6 +17,17 @@ Model::Model(const ModelConfig& c, uint64_t seed, torch::Device dev) : cfg(c), d
   net->to(device);
   net->eval();
   fp = fingerprint(cfg.to_json(), state());
+  refresh_codec_fp();
+}
+
+void Model::refresh_codec_fp() {
+  auto t = state();
+  for (auto it = t.begin(); it != t.end();) it = it->first.rfind("router.", 0) == 0 ? t.erase(it) : std::next(it);
+  codec_fp = fingerprint(cfg.codec_json(), t);
+}
+
+bool Model::answers_to(const std::string& hex) const {
+  return hex == to_hex(codec_fp.data(), codec_fp.size()) || hex == to_hex(fp.data(), fp.size());
 }
 
 std::map<std::string, Tensor> Model::state() const { return module_tensors(*net); }
@@ -27,6 +38,7 @@ void Model::save(const std::string& path) {
   auto meta = info;
   meta["evatok.has_router"] = has_router ? "1" : "0";
   fp = save_module_file(path, "evatok-model", "evatok.config", cfg.to_json(), state(), meta);
+  refresh_codec_fp();
 }
 
 std::unique_ptr<Model> Model::load(const std::string& path, torch::Device device) {
@@ -35,6 +47,7 @@ std::unique_ptr<Model> Model::load(const std::string& path, torch::Device device
   auto m = std::make_unique<Model>(ModelConfig::from_json(f.config_json), 0, torch::kCPU);
   f.copy_into(*m->net);
   m->fp = f.fp;
+  m->refresh_codec_fp();
   m->has_router = f.file.metadata.count("evatok.has_router") && f.file.metadata.at("evatok.has_router") == "1";
   for (auto& [k, v] : f.file.metadata)
     if (k.rfind("train.", 0) == 0) m->info[k] = v;

@@ -66,7 +66,15 @@ class Model {
   ModelConfig cfg;
   EvaTok net{nullptr};
   torch::Device device;
-  std::array<uint8_t, 16> fp{};
+  std::array<uint8_t, 16> fp{};        // the whole file: config and every tensor
+  // Tokens and decoding only: fp without the router, its reward statistics and
+  // the name. Streams, AR models and labels refer to this one, so retraining
+  // the router keeps them valid.
+  std::array<uint8_t, 16> codec_fp{};
+  void refresh_codec_fp();
+  // True if `hex` names this model: its codec fingerprint, or its whole-file
+  // one (what streams, AR models and labels made before codec_fp recorded).
+  bool answers_to(const std::string& hex) const;
   bool has_router = false;     // router weights were trained (file metadata)
   std::map<std::string, std::string> info;  // free-form metadata (training record)
   torch::Tensor lengths() const;            // [A] total tokens per assignment

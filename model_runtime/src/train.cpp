@@ -306,7 +306,7 @@ int make_labels(const TrainOptions& o) {
   f.tensors["quality"] = Q.contiguous();
   f.tensors["val_quality"] = VQ.contiguous();
   f.tensors["specs"] = spec_t;
-  f.metadata["labels.tokenizer"] = to_hex(model->fp.data(), 16);
+  f.metadata["labels.tokenizer"] = to_hex(model->codec_fp.data(), 16);  // labels do not depend on the router
   f.metadata["labels.metric"] = o.quality;
   f.metadata["labels.exact"] = o.exact ? "1" : "0";
   f.metadata["labels.data"] = o.data_dir;
@@ -329,7 +329,7 @@ int train_router(const TrainOptions& o) {
   TensorFile lf = load_safetensors(o.labels);
   for (const char* k : {"quality", "val_quality", "specs"})
     if (!lf.tensors.count(k)) throw std::runtime_error(o.labels + " is not a labels file (no " + k + ")");
-  if (lf.metadata["labels.tokenizer"] != to_hex(model->fp.data(), 16))
+  if (!model->answers_to(lf.metadata["labels.tokenizer"]))
     throw std::runtime_error(o.labels + " was made with another tokenizer than " + o.init);
   auto Q = lf.tensors["quality"].to(torch::kFloat32), VQ = lf.tensors["val_quality"].to(torch::kFloat32);
   if (Q.dim() != 2 || Q.size(1) != cfg.num_assignments() || VQ.dim() != 2 || VQ.size(1) != cfg.num_assignments())

@@ -55,6 +55,9 @@ check "carry model evaluates with exact search on the final model's reward scale
 # Bad inputs: clear errors, non-zero exit, no crash.
 bad() { run "$@"; local rc=$?; [ $rc -eq 1 ] && grep -q "^evatok" "$W/log"; }
 echo "not a model" > junk.safetensors
+fpr() { run info "$1" && grep "^$2:" "$W/log" | cut -d' ' -f"$3"; }
+check "a trained router changes the fingerprint, not the codec fingerprint" '[ "$(fpr work/proxy.safetensors "codec fingerprint" 3)" = "$(fpr work/router.safetensors "codec fingerprint" 3)" ] && [ "$(fpr work/proxy.safetensors fingerprint 2)" != "$(fpr work/router.safetensors fingerprint 2)" ]'
+check "a stream decodes with a model that differs only in its router" '"$FF" -nostdin -loglevel error -y -i data/a.y4m -c:v evatok -model work/router.safetensors rt.mkv && "$FF" -nostdin -loglevel error -model work/proxy.safetensors -i rt.mkv -f null - && ! "$FF" -nostdin -loglevel error -model work/final.safetensors -i rt.mkv -f null - 2>/dev/null'
 check "router refuses labels of another tokenizer" 'bad train-router --init work/uniform.safetensors --labels work/labels.safetensors --data data --val val --out x.st && grep -q "another tokenizer" "$W/log"'
 check "router refuses a non-labels file" 'bad train-router --init work/proxy.safetensors --labels work/proxy.safetensors --data data --val val --out x.st && grep -q "not a labels file" "$W/log"'
 check "unknown quality metric" 'bad label --init work/proxy.safetensors --data data --val val --labels x.st --quality lpips && grep -q "unknown quality metric" "$W/log"'

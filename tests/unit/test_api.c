@@ -187,6 +187,25 @@ static void test_round_trip_and_bad_packets(void **state)
     assert_null(m);
 }
 
+/* CRC-32 (IEEE 802.3, reflected, as the stream header uses) */
+static uint32_t crc32_ieee(const uint8_t *p, size_t n)
+{
+    uint32_t c = 0xFFFFFFFFu;
+    for (size_t i = 0; i < n; i++) {
+        c ^= p[i];
+        for (int k = 0; k < 8; k++) c = (c >> 1) ^ (0xEDB88320u & (0u - (c & 1u)));
+    }
+    return ~c;
+}
+
+/* A header with `fp` at the fingerprint field (offset 6) and its CRC redone. */
+static void set_header_fingerprint(uint8_t *ed, size_t n, const uint8_t *fp)
+{
+    memcpy(ed + 6, fp, EVATOK_FINGERPRINT_SIZE);
+    uint32_t c = crc32_ieee(ed, n - 4);
+    for (int i = 0; i < 4; i++) ed[n - 4 + i] = (uint8_t)(c >> (24 - 8 * i));
+}
+
 static void test_extradata_mismatch(void **state)
 {
     (void)state;
@@ -202,6 +221,18 @@ static void test_extradata_mismatch(void **state)
     assert_int_equal(evatok_extradata_check(NULL, ed, n, NULL, NULL, err, sizeof err), EVATOK_OK);
     assert_int_equal(evatok_extradata_check(b, ed, n, &num, &den, err, sizeof err), EVATOK_ERR_MODEL_MISMATCH);
     assert_non_null(strstr(err, "encoded with model"));
+    /* Headers record the codec fingerprint; older ones the whole-file one,
+     * which is still accepted. Any other is refused. */
+    const EvatokModelInfo *ia = evatok_model_get_info(a);
+    uint8_t *old = malloc(n);
+    assert_non_null(old);
+    memcpy(old, ed, n);
+    assert_memory_equal(old + 6, ia->codec_fingerprint, EVATOK_FINGERPRINT_SIZE);
+    set_header_fingerprint(old, n, ia->fingerprint);
+    assert_int_equal(evatok_extradata_check(a, old, n, NULL, NULL, err, sizeof err), EVATOK_OK);
+    set_header_fingerprint(old, n, evatok_model_get_info(b)->fingerprint);
+    assert_int_equal(evatok_extradata_check(a, old, n, NULL, NULL, err, sizeof err), EVATOK_ERR_MODEL_MISMATCH);
+    free(old);
     assert_int_equal(evatok_extradata_check(a, (const uint8_t *)"junkjunkjunk", 12, NULL, NULL, err, sizeof err),
                      EVATOK_ERR_BITSTREAM);
     assert_int_equal(evatok_extradata_check(a, NULL, 0, NULL, NULL, err, sizeof err), EVATOK_ERR_BITSTREAM);

@@ -85,7 +85,7 @@ static void test_open_errors(void **state)
     /* the AR model of tokenizer A with tokenizer B */
     assert_int_equal(evatok_ar_open(ar_a, b, NULL, &ar, err, sizeof err), EVATOK_ERR_MODEL_MISMATCH);
     assert_null(ar);
-    assert_non_null(strstr(err, evatok_model_get_info(b)->fingerprint_hex));
+    assert_non_null(strstr(err, evatok_model_get_info(b)->codec_fingerprint_hex));
 
     EvatokOpenOptions bad = {.device = "tpu:3"};
     assert_int_not_equal(evatok_ar_open(ar_a, a, &bad, &ar, err, sizeof err), EVATOK_OK);
@@ -93,7 +93,7 @@ static void test_open_errors(void **state)
 
     assert_int_equal(evatok_ar_open(ar_a, a, NULL, &ar, err, sizeof err), EVATOK_OK);
     const EvatokArInfo *i = evatok_ar_get_info(ar);
-    assert_string_equal(i->tokenizer_fingerprint_hex, evatok_model_get_info(a)->fingerprint_hex);
+    assert_string_equal(i->tokenizer_fingerprint_hex, evatok_model_get_info(a)->codec_fingerprint_hex);
     assert_int_equal(i->cond_frames, 5);
     assert_int_equal(i->predict_frames, 11);
     assert_null(evatok_ar_class_name(ar, -1));

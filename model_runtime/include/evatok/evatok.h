@@ -56,8 +56,13 @@ typedef struct EvatokModelInfo {
     int codebook_size;
     int has_router;                  /* router weights present in the file       */
     int64_t num_parameters;
-    uint8_t fingerprint[EVATOK_FINGERPRINT_SIZE];
+    uint8_t fingerprint[EVATOK_FINGERPRINT_SIZE];  /* the whole file             */
     char fingerprint_hex[2 * EVATOK_FINGERPRINT_SIZE + 1];
+    /* Tokens and decoding only (no router, reward statistics or name): what
+     * stream headers and AR models record, so a retrained router keeps them
+     * valid. */
+    uint8_t codec_fingerprint[EVATOK_FINGERPRINT_SIZE];
+    char codec_fingerprint_hex[2 * EVATOK_FINGERPRINT_SIZE + 1];
 } EvatokModelInfo;
 
 typedef struct EvatokOpenOptions {
@@ -154,7 +159,8 @@ EvatokStatus evatok_decode_block(EvatokModel *model, const uint8_t *packet, size
  * because containers keep only one timestamp per packet. */
 EvatokStatus evatok_extradata_create(const EvatokModel *model, int fps_num, int fps_den,
                                      uint8_t **data, size_t *size, char *err, size_t err_size);
-/* Checks that a stream header was made with `model` (fingerprint + geometry)
+/* Checks that a stream header was made with `model` (codec fingerprint, or the
+ * whole-file one that older streams carry, + geometry)
  * and returns the stored frame rate (either pointer may be NULL). Works with
  * model == NULL to validate the header alone. */
 EvatokStatus evatok_extradata_check(const EvatokModel *model, const uint8_t *data, size_t size,
