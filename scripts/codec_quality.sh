@@ -4,8 +4,9 @@
 # any options given), decoded, and compared with its source in RGB.
 #
 #   scripts/codec_quality.sh [BUILD_DIR] CLIP_DIR [encoder options, e.g. -wq 2.5]
-# Prints per file: tokens per 16-frame group of one 64x64 tile (the packet's
-# total over its tiles and groups, divided by both) and RGB PSNR; then the means.
+# Prints per file: tokens per 16-frame group of one 64x64 tile (each packet's
+# total divided by its tiles, averaged over packets) and RGB PSNR; then the
+# means. A -model given to the encoder is given to the decoder too.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=$root/build
@@ -14,18 +15,27 @@ dir=${1:?usage: codec_quality.sh [BUILD_DIR] CLIP_DIR [encoder options]}
 shift
 ff=$build/ffmpeg_build/ffmpeg
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+# The decoder needs the encoder's -model too.
+dec=(); prev=
+for a in "$@"; do [ "$prev" = -model ] && dec=(-model "$a"); prev=$a; done
 n=0
 printf '%-28s %8s %8s\n' file tokens psnr_rgb
 for f in "$dir"/*; do
   [ -f "$f" ] || continue
   # The encoder logs each packet's tokens per tile at -v verbose.
-  "$ff" -nostdin -v verbose -y -i "$f" -an -c:v evatok "$@" "$tmp/out.mkv" 2> "$tmp/enc.log"
-  tok=$(grep -o 'tile [0-9]*: [0-9,]* tokens' "$tmp/enc.log" |
-        awk -F'[:,]' '{ s = 0; for (i = 2; i <= NF; i++) s += $i; t += s; n++ } END { if (n) printf "%.1f", t / n }')
+  if ! "$ff" -nostdin -v verbose -y -i "$f" -an -c:v evatok "$@" "$tmp/out.mkv" 2> "$tmp/enc.log"; then
+    echo "$f: encoding failed:" >&2; grep -E 'evatok|rror' "$tmp/enc.log" | tail -n 3 >&2; exit 1
+  fi
+  # "evatok: packet N: 16 frames, tile 0: a,b,c,d, tile 1: ... tokens (T total)"
+  tok=$(grep 'evatok: packet [0-9]*:' "$tmp/enc.log" |
+        awk '{ tiles = gsub(/ tile [0-9]+:/, "&"); match($0, /\([0-9]+ total\)/);
+               t += substr($0, RSTART + 1, RLENGTH - 8) / tiles; n++ } END { if (n) printf "%.1f", t / n }')
   [ -n "$tok" ] || { echo "$f: the encoder logged no packets" >&2; exit 1; }
-  psnr=$("$ff" -nostdin -v info -i "$tmp/out.mkv" -i "$f" \
-         -lavfi '[0:v]format=rgb24[a];[1:v]format=rgb24[b];[a][b]psnr' -f null - 2>&1 |
-         grep -o 'average:[0-9.inf]*' | tail -n 1 | cut -d: -f2)
+  if ! "$ff" -nostdin -v info "${dec[@]}" -i "$tmp/out.mkv" -i "$f" \
+       -lavfi '[0:v]format=rgb24[a];[1:v]format=rgb24[b];[a][b]psnr' -f null - 2> "$tmp/dec.log"; then
+    echo "$f: decoding failed:" >&2; grep -E 'evatok|rror' "$tmp/dec.log" | tail -n 3 >&2; exit 1
+  fi
+  psnr=$(grep -o 'average:[0-9.inf]*' "$tmp/dec.log" | tail -n 1 | cut -d: -f2)
   printf '%-28s %8s %8s\n' "$(basename "$f")" "$tok" "$psnr"
   echo "$tok $psnr" >> "$tmp/all"
   n=$((n + 1))

@@ -418,6 +418,7 @@ int train_router(const TrainOptions& o) {
   printf("router held-out: top-1 %.1f%% top-5 %.1f%% mean reward percentile %.1f\n", 100 * top1 / n, 100 * in5 / n, pct / n);
   // The held-out trade-off in the labels' own terms: what the router's picks
   // cost and score against the argmax-reward picks, over the trained range.
+  // Q is the labels' quality: the mean over blocks of each block's score.
   auto lens_cpu = lens.cpu();
   for (float w : {0.6f, cfg.reward_wq, 2.5f, o.wq_max}) {
     if (w > o.wq_max) continue;
@@ -425,7 +426,7 @@ int train_router(const TrainOptions& o) {
     auto pick = router(vx.to(dev), torch::full({vx.size(0)}, w).to(dev)).argmax(-1).cpu();
     auto best = model->reward(VQ, w, cfg.reward_wl).argmax(-1);
     auto q_of = [&](const Tensor& a) { return VQ.gather(1, a.unsqueeze(1)).mean().item<double>(); };
-    printf("  wq %.1f: router %.1f tokens %.2f %s | argmax %.1f tokens %.2f\n", w,
+    printf("  wq %.1f: router %.1f tokens Q %.2f %s | argmax %.1f tokens Q %.2f\n", w,
            lens_cpu.index_select(0, pick).mean().item<double>(), q_of(pick), cfg.reward_quality.c_str(),
            lens_cpu.index_select(0, best).mean().item<double>(), q_of(best));
     if (w == o.wq_max) break;
