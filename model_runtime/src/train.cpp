@@ -324,6 +324,8 @@ int train_router(const TrainOptions& o) {
   if (o.threads > 0) torch::set_num_threads(o.threads);
   if (o.init.empty()) throw std::runtime_error("router training needs --init <proxy tokenizer model>");
   if (o.labels.empty()) throw std::runtime_error("router training needs --labels <file from evatok label>");
+  if (o.router_temp < 0) throw std::runtime_error("--router-temp must be >= 0");
+  if (!(o.wq_max > kWqMin)) throw std::runtime_error("--wq-max must be above " + std::to_string(kWqMin));
   auto model = Model::load(o.init, dev);
   auto& cfg = model->cfg;
   TensorFile lf = load_safetensors(o.labels);
@@ -361,8 +363,6 @@ int train_router(const TrainOptions& o) {
   // one router serves every rate preference. With router_temp > 0 the target
   // is softmax(R / T) instead of the argmax: near-best assignments share the
   // target, which uses all 625 labels of a clip instead of one.
-  if (o.router_temp < 0) throw std::runtime_error("--router-temp must be >= 0");
-  if (!(o.wq_max > kWqMin)) throw std::runtime_error("--wq-max must be above " + std::to_string(kWqMin));
   auto& router = model->net->router;
   torch::manual_seed(o.seed);
   std::mt19937_64 rng(o.seed);
