@@ -420,16 +420,18 @@ int train_router(const TrainOptions& o) {
   // cost and score against the argmax-reward picks, over the trained range.
   // Q is the labels' quality: the mean over blocks of each block's score.
   auto lens_cpu = lens.cpu();
-  for (float w : {0.6f, cfg.reward_wq, 2.5f, o.wq_max}) {
-    if (w > o.wq_max) continue;
+  auto tokens_of = [&](const Tensor& a) { return lens_cpu.index_select(0, a).mean().item<double>(); };
+  auto q_of = [&](const Tensor& a) { return VQ.gather(1, a.unsqueeze(1)).mean().item<double>(); };
+  std::vector<float> report_wq;
+  for (float w : {0.6f, cfg.reward_wq, 2.5f})
+    if (w < o.wq_max) report_wq.push_back(w);
+  report_wq.push_back(o.wq_max);
+  for (float w : report_wq) {
     torch::NoGradGuard ng;
     auto pick = router(vx.to(dev), torch::full({vx.size(0)}, w).to(dev)).argmax(-1).cpu();
     auto best = model->reward(VQ, w, cfg.reward_wl).argmax(-1);
-    auto q_of = [&](const Tensor& a) { return VQ.gather(1, a.unsqueeze(1)).mean().item<double>(); };
-    printf("  wq %.1f: router %.1f tokens Q %.2f %s | argmax %.1f tokens Q %.2f\n", w,
-           lens_cpu.index_select(0, pick).mean().item<double>(), q_of(pick), cfg.reward_quality.c_str(),
-           lens_cpu.index_select(0, best).mean().item<double>(), q_of(best));
-    if (w == o.wq_max) break;
+    printf("  wq %.1f: router %.1f tokens Q %.2f %s | argmax %.1f tokens Q %.2f\n", w, tokens_of(pick), q_of(pick),
+           cfg.reward_quality.c_str(), tokens_of(best), q_of(best));
   }
   model->has_router = true;
   model->info["train.router_top1"] = std::to_string(100 * top1 / n);

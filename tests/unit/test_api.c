@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "evatok/evatok.h"
+#include "bitstream.h" /* evbs_crc32: the header's CRC, to redo it after an edit */
 
 static const char *model_path, *other_path;
 static char tmpdir[256];
@@ -187,22 +188,11 @@ static void test_round_trip_and_bad_packets(void **state)
     assert_null(m);
 }
 
-/* CRC-32 (IEEE 802.3, reflected, as the stream header uses) */
-static uint32_t crc32_ieee(const uint8_t *p, size_t n)
-{
-    uint32_t c = 0xFFFFFFFFu;
-    for (size_t i = 0; i < n; i++) {
-        c ^= p[i];
-        for (int k = 0; k < 8; k++) c = (c >> 1) ^ (0xEDB88320u & (0u - (c & 1u)));
-    }
-    return ~c;
-}
-
 /* A header with `fp` at the fingerprint field (offset 6) and its CRC redone. */
 static void set_header_fingerprint(uint8_t *ed, size_t n, const uint8_t *fp)
 {
     memcpy(ed + 6, fp, EVATOK_FINGERPRINT_SIZE);
-    uint32_t c = crc32_ieee(ed, n - 4);
+    uint32_t c = evbs_crc32(ed, n - 4);
     for (int i = 0; i < 4; i++) ed[n - 4 + i] = (uint8_t)(c >> (24 - 8 * i));
 }
 
