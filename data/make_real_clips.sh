@@ -36,7 +36,7 @@ if [ -z "$debs" ]; then
     { echo "could not download ${pkgs[*]} (run apt-get update first, or pass a folder of .debs)" >&2; exit 1; }
 fi
 for p in "${pkgs[@]}"; do
-  deb=$(ls "$debs"/${p}_*.deb 2>/dev/null | head -n 1)
+  deb=$(ls "$debs"/${p}_*.deb 2>/dev/null | head -n 1 || true)
   [ -n "$deb" ] || { echo "no ${p}_*.deb in $debs" >&2; exit 1; }
   dpkg-deb -x "$deb" "$tmp/x"
 done

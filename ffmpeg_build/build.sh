@@ -81,11 +81,12 @@ parsers="h264,hevc,vp8,vp9,av1,mpeg4video,mpegvideo,mjpeg,png,aac,aac_latm,mpega
 vorbis,flac,ac3"
 bsfs="h264_mp4toannexb,hevc_mp4toannexb,aac_adtstoasc,extract_extradata,vp9_superframe,\
 vp9_superframe_split,av1_frame_split,av1_frame_merge,mpeg4_unpack_bframes,null"
+# eq and boxblur are GPL filters: they build only with EVATOK_FFMPEG_EXTRA_FLAGS=--enable-gpl.
 filters="buffer,buffersink,abuffer,abuffersink,scale,format,aformat,aresample,null,anull,\
 setpts,asetpts,trim,atrim,fps,crop,pad,transpose,hflip,vflip,rotate,psnr,ssim,testsrc,\
 testsrc2,mandelbrot,life,cellauto,gradients,smptebars,color,nullsrc,anullsrc,sine,zoompan,\
 overlay,concat,hue,eq,split,asplit,setsar,setdar,select,showinfo,tpad,loop,hstack,vstack,\
-xstack,noise,boxblur,drawbox,volume,amix,evatok_predict"
+xstack,noise,boxblur,gblur,colorlevels,drawbox,volume,amix,evatok_predict"
 
 flags="--disable-shared --enable-static --disable-doc --disable-debug --disable-autodetect \
 --disable-everything --enable-pthreads --enable-zlib --enable-sdl2 --enable-libdav1d \
