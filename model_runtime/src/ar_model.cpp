@@ -249,12 +249,15 @@ Tensor ArNetImpl::forward(const Tensor& tokens, const Tensor& seg, const Tensor&
 }
 
 // ------------------------------------------------------------------ model
-ArModel::ArModel(const ArConfig& c, uint64_t seed, torch::Device dev) : cfg(c), device(dev) {
+ArModel::ArModel(const ArConfig& c, uint64_t seed, torch::Device dev, Unhashed) : cfg(c), device(dev) {
   cfg.validate();
   torch::manual_seed(seed);
   net = ArNet(cfg);
   net->to(device);
   net->eval();
+}
+
+ArModel::ArModel(const ArConfig& c, uint64_t seed, torch::Device dev) : ArModel(c, seed, dev, Unhashed{}) {
   fp = fingerprint(cfg.to_json(), state());
 }
 
@@ -273,7 +276,7 @@ std::unique_ptr<ArModel> ArModel::load(const std::string& path, torch::Device de
   if (f.meta("format") == "evatok-model")
     throw std::runtime_error("'" + path + "' is a tokenizer model, not an AR model (pass it as the tokenizer)");
   f.verify("evatok-ar-model", "evatok.ar_config");
-  auto m = std::make_unique<ArModel>(ArConfig::from_json(f.config_json), 0, torch::kCPU);
+  std::unique_ptr<ArModel> m(new ArModel(ArConfig::from_json(f.config_json), 0, torch::kCPU, Unhashed{}));
   f.copy_into(*m->net);
   m->fp = f.fp;
   for (auto& [k, v] : f.file.metadata)

@@ -150,6 +150,11 @@ class ArModel {
   torch::Device device;
   std::array<uint8_t, 16> fp{};
   std::map<std::string, std::string> info;  // training record (train.* metadata)
+
+ private:
+  // Without fingerprinting the random weights: load() replaces them at once.
+  struct Unhashed {};
+  ArModel(const ArConfig& cfg, uint64_t seed, torch::Device device, Unhashed);
 };
 
 }  // namespace evatok

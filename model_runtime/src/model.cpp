@@ -11,11 +11,14 @@ using torch::Tensor;
 
 float psnr_from_mse(double mse) { return (float)(10.0 * std::log10(1.0 / std::max(mse, 1e-10))); }
 
-Model::Model(const ModelConfig& c, uint64_t seed, torch::Device dev) : cfg(c), device(dev) {
+Model::Model(const ModelConfig& c, uint64_t seed, torch::Device dev, Unhashed) : cfg(c), device(dev) {
   torch::manual_seed(seed);
   net = EvaTok(cfg);
   net->to(device);
   net->eval();
+}
+
+Model::Model(const ModelConfig& c, uint64_t seed, torch::Device dev) : Model(c, seed, dev, Unhashed{}) {
   fp = fingerprint(cfg.to_json(), state());
   refresh_codec_fp();
 }
@@ -44,7 +47,7 @@ void Model::save(const std::string& path) {
 std::unique_ptr<Model> Model::load(const std::string& path, torch::Device device) {
   ModuleFile f(path, "model");
   f.verify("evatok-model", "evatok.config");
-  auto m = std::make_unique<Model>(ModelConfig::from_json(f.config_json), 0, torch::kCPU);
+  std::unique_ptr<Model> m(new Model(ModelConfig::from_json(f.config_json), 0, torch::kCPU, Unhashed{}));
   f.copy_into(*m->net);
   m->fp = f.fp;
   m->refresh_codec_fp();

@@ -78,6 +78,11 @@ class Model {
   bool has_router = false;     // router weights were trained (file metadata)
   std::map<std::string, std::string> info;  // free-form metadata (training record)
   torch::Tensor lengths() const;            // [A] total tokens per assignment
+ private:
+  // Builds the networks without fingerprinting them: load() replaces the
+  // weights right after, and hashing ~3.4M random parameters twice costs ~35 ms.
+  struct Unhashed {};
+  Model(const ModelConfig& cfg, uint64_t seed, torch::Device device, Unhashed);
 };
 
 float psnr_from_mse(double mse);
