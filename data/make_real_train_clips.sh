@@ -22,22 +22,14 @@
 #   (apt-get install ffmpeg). The packages come from `apt-get download` unless
 #   DEB_DIR holds their .deb files.
 set -euo pipefail
+. "$(dirname "$0")/debian_debs.sh"
 ff=${1:?path to an ffmpeg with the common decoders}
 out=${2:?output folder}
 debs=${3:-}
 pkgs=(node-opencv python-nbsphinx-doc kphotoalbum python3-mecavideo)
 mkdir -p "$out"
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-if [ -z "$debs" ]; then
-  debs=$tmp/debs; mkdir -p "$debs"
-  (cd "$debs" && apt-get download "${pkgs[@]}" >/dev/null) ||
-    { echo "could not download ${pkgs[*]} (run apt-get update first, or pass a folder of .debs)" >&2; exit 1; }
-fi
-for p in "${pkgs[@]}"; do
-  deb=$(ls "$debs"/${p}_*.deb 2>/dev/null | head -n 1 || true)
-  [ -n "$deb" ] || { echo "no ${p}_*.deb in $debs" >&2; exit 1; }
-  dpkg-deb -x "$deb" "$tmp/x"
-done
+unpack_debs "$tmp" "$debs" "${pkgs[@]}"
 x=$tmp/x/usr
 
 # clip NAME INPUT "CROPS" START_SECONDS...: for each start, one 128x128 clip per

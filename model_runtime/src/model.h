@@ -80,7 +80,7 @@ class Model {
   torch::Tensor lengths() const;            // [A] total tokens per assignment
  private:
   // Builds the networks without fingerprinting them: load() replaces the
-  // weights right after, and hashing ~3.4M random parameters twice costs ~35 ms.
+  // weights right after, so hashing the random ones (twice) would be wasted.
   struct Unhashed {};
   Model(const ModelConfig& cfg, uint64_t seed, torch::Device device, Unhashed);
 };

@@ -9,11 +9,7 @@
 set -u
 FF=$(realpath "${1:?usage: data_scripts.sh FFMPEG}")
 DATA=$(cd "$(dirname "$0")/../../data" && pwd)
-W=$(mktemp -d "${TMPDIR:-/tmp}/evatok-data.XXXXXX")
-trap 'rm -rf "$W"' EXIT
-cd "$W" || exit 1
-fail=0
-check() { if eval "$2"; then echo "ok: $1"; else echo "FAIL: $1"; fail=1; fi; }
+. "$(dirname "$0")/lib.sh"
 frames() { grep -a -o "FRAME" "$1" | wc -l; }
 
 mkdir -p clips empty debs

@@ -9,11 +9,7 @@ set -u
 E=$(realpath "${1:?usage: pipeline.sh EVATOK_CLI FFMPEG}")
 FF=$(realpath "${2:?missing FFMPEG}")
 HERE=$(cd "$(dirname "$0")" && pwd)
-W=$(mktemp -d "${TMPDIR:-/tmp}/evatok-train.XXXXXX")
-trap 'rm -rf "$W"' EXIT
-cd "$W" || exit 1
-fail=0
-check() { if eval "$2"; then echo "ok: $1"; else echo "FAIL: $1"; fail=1; fi; }
+. "$HERE/lib.sh"
 
 # Tiny data: Y4M and an MPEG-4 .mkv (read through the system's libav).
 mkdir -p data val
