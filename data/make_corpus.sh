@@ -17,11 +17,10 @@ enc() {
   "$ff" -nostdin -hide_banner -loglevel error -y "${@:1:$#-1}" -frames:v $N -pix_fmt yuv420p -f yuv4mpegpipe "$o"
 }
 
-# One picture per wallpaper folder: its largest landscape image.
-mapfile -t photos < <(for d in /usr/share/wallpapers/*/contents/images; do
-  find "$d" -maxdepth 1 \( -name '*.jpg' -o -name '*.png' \) -printf '%s %p\n' | sort -n | tail -n 1 | cut -d' ' -f2
-  done | sort)
-[ ${#photos[@]} -gt 0 ] || { echo "no wallpapers found: apt-get install plasma-workspace-wallpapers" >&2; exit 1; }
+# One picture per wallpaper folder: its largest image (data/wallpapers.sh).
+. "$(dirname "$0")/wallpapers.sh"
+list=$(list_wallpapers) || exit 1
+mapfile -t photos <<< "$list"
 
 # Downscale every photo once (960 px wide): -loop 1 decodes its input per frame.
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT

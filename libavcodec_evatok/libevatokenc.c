@@ -147,8 +147,8 @@ static av_cold int libevatok_encode_init(AVCodecContext *avctx)
         return AVERROR_EXTERNAL;
     }
     av_log(avctx, AV_LOG_VERBOSE, "evatok: model '%s' (%s), %d frames of %dx%d per clip, "
-           "fingerprint %s\n", path, s->info->name, s->info->clip_frames,
-           s->info->clip_width, s->info->clip_height, s->info->fingerprint_hex);
+           "codec fingerprint %s (what the stream records)\n", path, s->info->name, s->info->clip_frames,
+           s->info->clip_width, s->info->clip_height, s->info->codec_fingerprint_hex);
 
     evatok_encode_options_default(&s->enc_opts);
     s->enc_opts.wq = s->wq;

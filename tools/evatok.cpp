@@ -313,11 +313,19 @@ int train_all(const Args& cli) {
   mkdir(work.c_str(), 0755);
   const std::string proxy = work + "/proxy.safetensors", labels = work + "/labels.safetensors",
                     router = work + "/router.safetensors";
-  const auto only = split(cli.str("only", "1,2,3,4,5"));
-  const char* stages[] = {"1-proxy", "2-labels", "3-router", "4-final", "5-uniform"};
-  for (int i = 0; i < 5; ++i) {
-    if (std::find(only.begin(), only.end(), std::to_string(i + 1)) == only.end()) continue;
-    const std::string file = recipe + "/" + stages[i] + ".json";
+  // The stages, in order; --only takes their numbers.
+  enum Stage { kProxy, kLabels, kRouter, kFinal, kUniform, kStages };
+  const char* files[kStages] = {"1-proxy", "2-labels", "3-router", "4-final", "5-uniform"};
+  const bool tokenizer_stage[kStages] = {true, false, false, true, true};  // take --config
+  bool run[kStages] = {};
+  for (const auto& n : split(cli.str("only", "1,2,3,4,5"))) {
+    const int k = n.size() == 1 ? n[0] - '1' : -1;
+    if (k < 0 || k >= kStages) throw std::runtime_error("--only takes stage numbers 1 to 5, not '" + n + "'");
+    run[k] = true;
+  }
+  for (int i = 0; i < kStages; ++i) {
+    if (!run[i]) continue;
+    const std::string file = recipe + "/" + files[i] + ".json";
     std::ifstream in(file);
     if (!in) throw std::runtime_error("recipe stage file " + file + " is missing");
     nlohmann::json j;
@@ -336,24 +344,27 @@ int train_all(const Args& cli) {
     }
     for (const char* k : {"device", "threads", "fps", "short-side", "max-frames", "data", "val"})
       if (cli.has(k)) a.kv[k] = cli.str(k);
-    if (cli.has("config") && (i == 0 || i == 3 || i == 4)) a.kv["config"] = cli.str("config");  // tokenizer stages
-    printf("== train-all: stage %s (%s)\n", stages[i], file.c_str());
+    if (cli.has("config") && tokenizer_stage[i]) a.kv["config"] = cli.str("config");
+    printf("== train-all: stage %s (%s)\n", files[i], file.c_str());
     fflush(stdout);
     int rc = 0;
     switch (i) {
-      case 0: a.kv["out"] = proxy; rc = evatok::train_tokenizer(train_options(a)); break;
-      case 1:
+      case kProxy: a.kv["out"] = proxy; rc = evatok::train_tokenizer(train_options(a)); break;
+      case kLabels:
         if (file_exists(labels)) { printf("%s exists; skipped\n", labels.c_str()); break; }
         a.kv["init"] = proxy, a.kv["labels"] = labels;
         rc = evatok::make_labels(train_options(a));
         break;
-      case 2:
+      case kRouter:
         if (file_exists(router)) { printf("%s exists; skipped\n", router.c_str()); break; }
         a.kv["init"] = proxy, a.kv["labels"] = labels, a.kv["out"] = router;
         rc = evatok::train_router(train_options(a));
         break;
-      case 3: a.kv["router"] = router, a.kv["out"] = work + "/final.safetensors"; rc = evatok::train_tokenizer(train_options(a)); break;
-      case 4: a.kv["out"] = work + "/uniform.safetensors"; rc = evatok::train_tokenizer(train_options(a)); break;
+      case kFinal:
+        a.kv["router"] = router, a.kv["out"] = work + "/final.safetensors";
+        rc = evatok::train_tokenizer(train_options(a));
+        break;
+      case kUniform: a.kv["out"] = work + "/uniform.safetensors"; rc = evatok::train_tokenizer(train_options(a)); break;
     }
     if (rc != 0) return rc;
   }

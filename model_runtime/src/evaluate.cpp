@@ -111,6 +111,9 @@ int evaluate(const EvalOptions& o) {
     printf("warning: %s has no reward statistics (a proxy before stage 3?), so search only\n"
            "         minimises length; pass --reward-from MODEL to score it on that model's scale\n", o.model.c_str());
   }
+  if (o.search == "separable" && cfg.temporal_carry)
+    printf("note: with temporal carry the separable search misses what a block reuses from the one before;\n"
+           "      --search exact scores every assignment as decoded\n");
   std::vector<Assignment> fixed;  // checked before the (slow) video loading
   for (const auto& f : o.fixed) fixed.push_back(parse_assignment(cfg, f));
   ClipSampler val(load_videos(o.data_dir, o.video), cfg.clip_frames, cfg.clip_height, cfg.clip_width, 3);

@@ -222,8 +222,11 @@ int train_tokenizer(const TrainOptions& o) {
       const double el = seconds_since(t0), rate = (step - start_step) / std::max(el, 1e-9);
       int active = 0;
       for (auto u : usage) active += step - u <= 200;
+      // The ETA is the sooner of the last step and the time limit.
+      double eta = (o.steps - step) / std::max(rate, 1e-9);
+      if (o.max_minutes > 0) eta = std::min(eta, std::max(0.0, 60.0 * o.max_minutes - prior_seconds - el));
       printf("step %d/%d loss %.4f train-psnr %.2f dB codes-in-use %d lr %.2e | %.2f steps/s ETA %s\n", step, o.steps,
-             loss_acc / acc_n, psnr_acc / acc_n, active, lr, rate, mmss((o.steps - step) / std::max(rate, 1e-9)).c_str());
+             loss_acc / acc_n, psnr_acc / acc_n, active, lr, rate, mmss(eta).c_str());
       fflush(stdout);
       loss_acc = psnr_acc = 0;
       acc_n = 0;
@@ -275,6 +278,10 @@ int make_labels(const TrainOptions& o) {
   printf("labelling %lld training + %lld held-out clips, %d assignments each, metric %s, %s\n", (long long)x.size(0),
          (long long)vx.size(0), cfg.num_assignments(), metric->name().c_str(),
          o.exact ? "exact (every assignment, shared prefixes)" : "separable (one pass per choice)");
+  if (cfg.temporal_carry && !o.exact)
+    printf("note: separable labels score each block under uniform assignments, but with temporal carry a\n"
+           "      block's quality depends on the block before it (128-8-8-8 reuses block 1 on a still clip);\n"
+           "      exact labels (no --separable) see that\n");
   auto t0 = Clock::now();
   auto table = [&](const Tensor& clips, const char* what, int64_t offset, int64_t total) {
     std::vector<Tensor> qs;

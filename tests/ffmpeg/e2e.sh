@@ -97,6 +97,11 @@ roundtrip-mkv|roundtrip-nut)
     [ "$n" = 3 ] && ok "verbose log shows the assignment of 3 packets" || fail "verbose log has $n assignment lines"
     grep -q 'evatok: packet 2: 5 frames' enc.log && ok "last packet holds the 5 remaining frames" ||
         fail "no 'packet 2: 5 frames' line in the log"
+    # the encoder names the fingerprint the stream records: the codec one, as the decoder does
+    efp=$(sed -n 's/.*codec fingerprint \([0-9a-f]\{32\}\) (what the stream records).*/\1/p' enc.log)
+    ff dec_v.log -v verbose -i "out.$ext" -f null - &&
+    [ -n "$efp" ] && grep -q "codec fingerprint $efp" dec_v.log && ok "encoder and decoder logs name the same codec fingerprint" ||
+        fail "encoder log codec fingerprint '$efp' not in the decoder's log"
     check_roundtrip "$ext" "out.$ext" src.nut 37 200 150 3
     # explicit -model on the decoder side, model from the option, not from the environment
     EVATOK_MODEL=/nonexistent/evatok.safetensors run dec_opt.log "$FFMPEG" -nostdin -hide_banner \

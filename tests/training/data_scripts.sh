@@ -2,7 +2,8 @@
 # The corpus scripts in data/ that need no download: augment_clips.sh on tiny
 # clips (count, names, frames kept, pictures changed, deterministic) and the
 # bad inputs of augment_clips.sh and the two real-footage scripts (no clips,
-# an ffmpeg without the filters, a .deb folder without the packages).
+# an ffmpeg without the filters, a .deb folder without the packages), and
+# make_motion_set.sh on generated pictures.
 #
 #   data_scripts.sh FFMPEG
 # Exit status: 0 pass, 1 fail.
@@ -29,4 +30,14 @@ printf '#!/bin/sh\necho "Unknown filter"\n' > noff; chmod +x noff
 check "augment: an ffmpeg without the filters is refused" '! "$DATA/augment_clips.sh" ./noff clips out2 > log 2>&1 && grep -q "lacks the noise filter" log && [ ! -e out2/aug-noise-c1.y4m ]'
 check "real training clips: missing .debs are named" '! "$DATA/make_real_train_clips.sh" "$FF" out3 debs > log 2>&1 && grep -q "no node-opencv_\*.deb in debs" log'
 check "real held-out clips: missing .debs are named" '! "$DATA/make_real_clips.sh" "$FF" out4 debs > log 2>&1 && grep -q "no opencv-doc_\*.deb in debs" log'
+# make_motion_set.sh on two generated pictures: three clips each, same size
+# and length, the still one static and the others moving.
+"$FF" -nostdin -loglevel error -f lavfi -i "testsrc2=s=800x500" -frames:v 1 picA.png
+"$FF" -nostdin -loglevel error -f lavfi -i "mandelbrot=s=700x520" -frames:v 1 picB.png
+frame() { local h; h=$(head -n 1 "$1" | wc -c); tail -c +$((h + 1 + ($2) * 24582 + 6)) "$1" | head -c 24576 | md5sum; }
+check "motion set: three clips per picture" '"$DATA/make_motion_set.sh" "$FF" motion picA.png picB.png > log 2>&1 && [ $(ls motion | wc -l) -eq 6 ] && [ -f motion/picA-still.y4m ] && [ -f motion/picB-panslow.y4m ] && [ -f motion/picA-busy.y4m ]'
+check "motion set: 48 frames of 128x128" '(for f in motion/*.y4m; do [ $(frames "$f") -eq 48 ] && head -c 40 "$f" | grep -q "W128 H128" || exit 1; done)'
+check "motion set: the still clip is static, the others move" '[ "$(frame motion/picA-still.y4m 0)" = "$(frame motion/picA-still.y4m 47)" ] && [ "$(frame motion/picA-panslow.y4m 0)" != "$(frame motion/picA-panslow.y4m 47)" ] && [ "$(frame motion/picB-busy.y4m 0)" != "$(frame motion/picB-busy.y4m 47)" ]'
+check "motion set: one picture is refused" '! "$DATA/make_motion_set.sh" "$FF" m2 picA.png > log 2>&1 && grep -q "at least two images" log'
+check "motion set: a missing picture is named" '! "$DATA/make_motion_set.sh" "$FF" m3 picA.png nope.png > log 2>&1 && grep -q "no such image: nope.png" log'
 exit $fail

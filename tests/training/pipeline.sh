@@ -60,6 +60,7 @@ check "unknown quality metric" 'bad label --init work/proxy.safetensors --data d
 check "bad torchscript metric" 'bad label --init work/proxy.safetensors --data data --val val --labels x.st --quality torchscript:junk.safetensors && grep -q "TorchScript" "$W/log"'
 check "stage 4 needs a router" 'bad train-tokenizer --config "$HERE/tiny.json" --router work/uniform.safetensors --data data --out y.st --steps 1 && grep -q "no trained router" "$W/log"'
 check "missing recipe stage" 'mkdir -p r2 && bad train-all --recipe r2 --data data --val val --work w2 && grep -q "is missing" "$W/log"'
+check "unknown stage in --only" 'bad train-all --recipe recipe --data data --val val --work w3 --only 1,6 && grep -q "stage numbers 1 to 5, not .6." "$W/log" && [ ! -e w3/proxy.safetensors ]'
 mkdir -p corrupt && head -c 3000 /dev/urandom > corrupt/x.mp4
 check "corrupt video" 'bad eval --model work/final.safetensors --data corrupt && grep -q "corrupt/x.mp4" "$W/log"'
 check "empty data folder" 'mkdir -p empty && bad eval --model work/final.safetensors --data empty && grep -q "no videos" "$W/log"'
