@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # A small held-out set that shows whether a model gives static content fewer
 # tokens than dynamic content. From each photo, three 128x128, 25 fps,
-# 48-frame clips at the same scale (the photo 640 px wide, a 256x256 window
-# shrunk to 128x128), so that only the motion differs:
+# 48-frame clips at the same scale (the photo 768 px wide, a 256x256 window
+# shrunk to 128x128) that start on the same frame, so that only the motion
+# differs:
 #   NAME-still    the window does not move
 #   NAME-panslow  the window moves 1.5 px per frame (0.75 px in the clip)
-#   NAME-busy     the window moves 6 px per frame and a cut-out of another
+#   NAME-busy     the window moves 6 px per frame (3 px in the clip) and a cut-out of another
 #                 photo crosses it
 # The photos default to the held-out wallpapers of data/make_corpus.sh (every
 # fifth), so no training stage has seen them; or give image files.
@@ -38,13 +39,13 @@ enc() {
   local o=${*: -1}
   "$ff" -nostdin -hide_banner -loglevel error -y "${@:1:$#-1}" -frames:v $N -pix_fmt yuv420p -f yuv4mpegpipe "$o"
 }
-# Each photo once at 640x384 (scaled to cover, centre cut: one shape whatever
+# Each photo once at 768x448 (scaled to cover, centre cut: one shape whatever
 # its aspect); -loop 1 would decode the full-size file for every frame. Every
-# window stays inside it: 48 frames of the busy clip move 288 px.
+# window starts at (144, 96) and stays inside it: the busy one moves 282 px.
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 for k in "${!photos[@]}"; do
   "$ff" -nostdin -hide_banner -loglevel error -y -i "${photos[$k]}" \
-    -vf "scale=640:384:force_original_aspect_ratio=increase,crop=640:384" "$tmp/$k.png"
+    -vf "scale=768:448:force_original_aspect_ratio=increase,crop=768:448" "$tmp/$k.png"
   photos[$k]=$tmp/$k.png
 done
 fit=null
@@ -52,9 +53,9 @@ for k in "${!photos[@]}"; do
   o="$out/${names[$k]}"
   q=${photos[$(( (k + 1) % ${#photos[@]} ))]}
   src=(-loop 1 -framerate 25 -i "${photos[$k]}")
-  enc "${src[@]}" -vf "$fit,crop=256:256:192:64,scale=$S:$S" "$o-still.y4m"
-  enc "${src[@]}" -vf "$fit,crop=256:256:'144+n*1.5':64,scale=$S:$S" "$o-panslow.y4m"
+  enc "${src[@]}" -vf "$fit,crop=256:256:144:96,scale=$S:$S" "$o-still.y4m"
+  enc "${src[@]}" -vf "$fit,crop=256:256:'144+n*1.5':96,scale=$S:$S" "$o-panslow.y4m"
   enc "${src[@]}" -loop 1 -framerate 25 -i "$q" -filter_complex \
-    "[0]$fit,crop=256:256:'48+n*6':64,scale=$S:$S[bg];[1]scale=80:80:force_original_aspect_ratio=increase,crop=40:40[fg];[bg][fg]overlay=x='mod(n*5,$S)-20':y='44+20*sin(n/6)'" "$o-busy.y4m"
+    "[0]$fit,crop=256:256:'144+n*6':96,scale=$S:$S[bg];[1]scale=80:80:force_original_aspect_ratio=increase,crop=40:40[fg];[bg][fg]overlay=x='mod(n*5,$S)-20':y='44+20*sin(n/6)'" "$o-busy.y4m"
 done
 echo "motion set: $(ls "$out" | wc -l) clips in $out"
