@@ -36,11 +36,16 @@ const char* kUsage =
     "                                   warm start (tensors of M0 that fit the new config)\n"
     "  label --init M0 --data DIR --val DIR --labels L [--label-clips N] [--val-clips N]\n"
     "        [--quality psnr|ssim|torchscript:FILE] [--separable] [--label-batch N] [--device D]\n"
-    "                                   stage 2: quality of every assignment (proxy reward labels)\n"
+    "        [--reuse-labels OLD]\n"
+    "                                   stage 2: quality of every assignment (proxy reward labels);\n"
+    "                                   an interrupted run resumes from L.part; OLD's clips (an\n"
+    "                                   earlier run with fewer --label-clips) are not scored again\n"
     "  train-router --init M0 --labels L --data DIR --val DIR --out M [--steps N] [--batch B]\n"
     "        [--lr X] [--threads T] [--device D] [--router-temp T] [--wq-max X]\n"
+    "        [--router-input pixels|motion]\n"
     "                                   stage 3: the router, on argmax-reward labels (or on\n"
-    "                                   softmax(reward/T) with --router-temp), for wq 0.3..X\n"
+    "                                   softmax(reward/T) with --router-temp), for wq 0.3..X;\n"
+    "                                   motion: it also sees |frame - previous frame|\n"
     "  train-all --recipe DIR --data DIR --val DIR --work DIR [--only 1,2,3,4,5]\n"
     "        [--device D] [--threads T] [--config C]\n"
     "                                   every stage from a recipe folder (one JSON file of the\n"
@@ -172,11 +177,13 @@ evatok::TrainOptions train_options(const Args& a) {
   o.router = a.str("router");
   o.router_mix = a.real("router-mix", o.router_mix);
   o.labels = a.str("labels");
+  o.reuse_labels = a.str("reuse-labels");
   o.quality = a.str("quality", o.quality);
   o.exact = !a.has("separable");
   o.label_batch = a.num("label-batch", o.label_batch);
   o.router_temp = a.real("router-temp", o.router_temp);
   o.wq_max = a.real("wq-max", o.wq_max);
+  o.router_input = a.str("router-input");
   if (o.out.empty() && o.labels.empty()) throw std::runtime_error("--out is required");
   if (o.data_dir.empty()) throw std::runtime_error("--data is required");
   return o;
@@ -290,8 +297,10 @@ int info(const std::string& path) {
          i->patch_t, i->patch_s, i->patch_s, i->num_blocks);
   printf("choices:    ");
   for (int c = 0; c < i->num_choices; ++c) printf(" %d", i->choices[c]);
-  printf(" tokens per block\ncodebook:    %d\nrouter:      %s\n", i->codebook_size, i->has_router ? "trained" : "none");
   evatok::TensorFile f = evatok::load_safetensors(path);
+  const auto cfg = evatok::ModelConfig::from_json(f.metadata["evatok.config"]);
+  printf(" tokens per block\ncodebook:    %d\nrouter:      %s (input: %s)\n", i->codebook_size,
+         i->has_router ? "trained" : "none", cfg.router_input.c_str());
   for (const auto& [k, v] : f.metadata)
     if (k.rfind("train.", 0) == 0) printf("%-40s %s\n", k.c_str(), v.c_str());
   evatok_model_close(&m);

@@ -171,8 +171,7 @@ int train_ar(const ArTrainOptions& o) {
       const double el = seconds_since(t0), rate = (step - start_step) / std::max(el, 1e-9);
       printf("step %d/%d loss %.4f (%.3f bits/token) lr %.2e | %.2f steps/s %.0f tokens/s ETA %s\n", step, o.steps,
              loss_acc / acc_n, loss_acc / acc_n / std::log(2.0), lr, rate, tok_acc / std::max(el, 1e-9),
-             mmss(o.max_minutes > 0 ? std::min((o.steps - step) / std::max(rate, 1e-9), std::max(0.0, o.max_minutes * 60 - el))
-                                    : (o.steps - step) / std::max(rate, 1e-9)).c_str());
+             mmss(eta_seconds(o.steps - step, rate, o.max_minutes, el)).c_str());
       fflush(stdout);
       loss_acc = 0;
       acc_n = 0;

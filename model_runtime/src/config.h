@@ -16,6 +16,10 @@ struct ModelConfig {
   int dec_dim = 192, dec_layers = 4, dec_heads = 4;
   int mlp_ratio = 4, stem_channels = 32, head_channels = 32;
   int router_dim = 128, router_layers = 2, router_heads = 4, router_patch_s = 16;
+  // What the router sees: "pixels" (the clip) or "motion" (the clip and
+  // |frame - previous frame|, so still and moving versions of one picture differ
+  // in its input, not only in fine texture a linear patch must learn to compare).
+  std::string router_input = "pixels";
   // Temporal carry: the decoder may copy the last frame of the previous block,
   // moved by a per-pixel flow and mixed in by a per-pixel gate, both from its
   // pixel head, so still or panning content costs few tokens.

@@ -84,6 +84,29 @@ void Model::copy_reward_stats(const Model& src) {
   cfg.reward_quality = src.cfg.reward_quality;
 }
 
+void Model::rebuild_router(uint64_t seed) {
+  cfg.validate();
+  torch::manual_seed(seed);
+  net->cfg = cfg;
+  net->router = net->replace_module("router", Router(cfg));
+  net->router->to(device);
+  has_router = false;
+}
+
+void Model::adopt_router(const Model& src) {
+  copy_reward_stats(src);  // checks the assignments match
+  cfg.router_dim = src.cfg.router_dim;
+  cfg.router_layers = src.cfg.router_layers;
+  cfg.router_heads = src.cfg.router_heads;
+  cfg.router_patch_s = src.cfg.router_patch_s;
+  cfg.router_input = src.cfg.router_input;
+  rebuild_router(0);
+  torch::NoGradGuard ng;
+  auto from = src.net->router->named_parameters();
+  for (auto& p : net->router->named_parameters()) p.value().copy_(from[p.key()].to(p.value().device()));
+  has_router = true;
+}
+
 Tensor Model::lengths() const {
   const int A = cfg.num_assignments();
   auto out = torch::empty({A});

@@ -27,6 +27,12 @@ class Model {
   // Takes the proxy reward's z-scoring statistics and metric of `src`, which
   // must have the same choices and blocks (throws otherwise).
   void copy_reward_stats(const Model& src);
+  // Takes the trained router of `src` (same choices and blocks): its shape
+  // (router_* config), weights and reward statistics.
+  void adopt_router(const Model& src);
+  // Replaces the router by an untrained one of the shape in cfg's router_*
+  // fields (after changing them).
+  void rebuild_router(uint64_t seed);
   // False for a model whose statistics were never set (a proxy before stage 3).
   bool has_reward_stats() const { return !(cfg.q_mean == 0.f && cfg.q_std == 1.f); }
   void save(const std::string& path);  // also refreshes fp

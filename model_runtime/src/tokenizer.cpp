@@ -332,7 +332,8 @@ Tensor DecoderImpl::forward(const Tensor& codes, const Layout& L) {
 // ---------------------------------------------------------------- router
 RouterImpl::RouterImpl(const ModelConfig& c) : cfg(c) {
   const int D = cfg.router_dim, rp = cfg.router_patch_s;
-  patch = register_module("patch", torch::nn::Linear(3 * cfg.patch_t * rp * rp, D));
+  const int channels = cfg.router_input == "motion" ? 6 : 3;
+  patch = register_module("patch", torch::nn::Linear(channels * cfg.patch_t * rp * rp, D));
   const int64_t n = cfg.num_blocks() * (cfg.clip_height / rp) * (cfg.clip_width / rp);
   pos = param(*this, "pos", {n, D});
   cls = param(*this, "cls", {1, 1, D});
@@ -345,7 +346,16 @@ RouterImpl::RouterImpl(const ModelConfig& c) : cfg(c) {
 
 Tensor RouterImpl::forward(const Tensor& x, const Tensor& wq) {
   const int64_t B = x.size(0);
-  auto t = patch(patchify(x, cfg.patch_t, cfg.router_patch_s)) + pos;
+  Tensor in = x;
+  if (cfg.router_input == "motion") {
+    // |frame - previous frame| (zero for the first), scaled up: a slow pan moves
+    // pixels by a few hundredths; the first frame of a block is compared with
+    // the last of the previous block, what a temporal carry would reuse.
+    constexpr double kMotionGain = 10.0;
+    auto d = (x.slice(2, 1) - x.slice(2, 0, -1)).abs();
+    in = torch::cat({x, torch::cat({torch::zeros_like(x.slice(2, 0, 1)), d}, 2) * kMotionGain}, 1);
+  }
+  auto t = patch(patchify(in, cfg.patch_t, cfg.router_patch_s)) + pos;
   auto c = cls.expand({B, 1, cfg.router_dim}) + pref(wq.view({B, 1}).to(x.dtype())).unsqueeze(1);
   t = torch::cat({c, t}, 1);
   auto all = torch::ones({1, 1, 1}, torch::TensorOptions().dtype(torch::kBool).device(x.device()));

@@ -127,11 +127,7 @@ int train_tokenizer(const TrainOptions& o) {
   if (router_model) {
     // The final model ships with the router that chose its assignments, and
     // that router's reward statistics (taken on the proxy tokenizer).
-    torch::NoGradGuard ng;
-    auto src = router_model->net->router->named_parameters();
-    for (auto& p : model->net->router->named_parameters()) p.value().copy_(src[p.key()]);
-    model->copy_reward_stats(*router_model);
-    model->has_router = true;
+    model->adopt_router(*router_model);
     for (auto& [k, v] : router_model->info)
       if (k.rfind("train.router_", 0) == 0) model->info[k] = v;
   }
@@ -222,9 +218,7 @@ int train_tokenizer(const TrainOptions& o) {
       const double el = seconds_since(t0), rate = (step - start_step) / std::max(el, 1e-9);
       int active = 0;
       for (auto u : usage) active += step - u <= 200;
-      // The ETA is the sooner of the last step and the time limit.
-      double eta = (o.steps - step) / std::max(rate, 1e-9);
-      if (o.max_minutes > 0) eta = std::min(eta, std::max(0.0, 60.0 * o.max_minutes - prior_seconds - el));
+      const double eta = eta_seconds(o.steps - step, rate, o.max_minutes, prior_seconds + el);
       printf("step %d/%d loss %.4f train-psnr %.2f dB codes-in-use %d lr %.2e | %.2f steps/s ETA %s\n", step, o.steps,
              loss_acc / acc_n, psnr_acc / acc_n, active, lr, rate, mmss(eta).c_str());
       fflush(stdout);
@@ -257,8 +251,72 @@ double reward_percentile(const Tensor& reward_row, int picked) {
 }
 }  // namespace
 
+namespace {
+Tensor spec_tensor(const std::vector<ClipSpec>& specs) {
+  auto t = torch::empty({(int64_t)specs.size(), 5}, torch::kInt64);
+  for (size_t i = 0; i < specs.size(); ++i) {
+    const auto& c = specs[i];
+    int64_t row[5] = {c.video, c.start, c.y, c.x, c.flip};
+    for (int k = 0; k < 5; ++k) t[i][k] = row[k];
+  }
+  return t;
+}
+
+// How many leading rows of `specs` the (earlier) labels tensor `old` names in
+// the same order: a run draws its clips from a fixed-seed stream, so a run
+// asking for more clips starts with the same ones.
+int64_t matching_rows(const TensorFile& f, const char* key, const Tensor& specs) {
+  auto it = f.tensors.find(key);
+  if (it == f.tensors.end() || it->second.dim() != 2 || it->second.size(1) != 5) return 0;
+  const auto& old = it->second;
+  int64_t n = 0;
+  while (n < old.size(0) && n < specs.size(0) && old[n].equal(specs[n])) ++n;
+  return n;
+}
+
+// Rows of an earlier labels file (or of an interrupted run's LABELS.part) this
+// run can take instead of scoring the clips again: same tokenizer (codec
+// fingerprint), metric, exact/separable, assignments and training folder (its
+// video count), and the same clips in the same order.
+struct ReusedRows {
+  Tensor q, vq;  // [n, A], [m, A]; undefined when none
+  int64_t n = 0, m = 0;
+};
+ReusedRows reusable_rows(const std::string& path, const Model& model, const TrainOptions& o, size_t videos,
+                         const Tensor& specs, const Tensor& val_specs, bool must_match) {
+  ReusedRows r;
+  TensorFile f = load_safetensors(path);
+  auto meta = [&](const char* k) { return f.metadata.count(k) ? f.metadata.at(k) : std::string(); };
+  std::string why;
+  if (!f.tensors.count("quality") || !f.tensors.count("specs")) why = "not a labels file";
+  else if (!model.answers_to(meta("labels.tokenizer"))) why = "made with another tokenizer";
+  else if (meta("labels.metric") != o.quality) why = "made with metric " + meta("labels.metric");
+  else if (meta("labels.exact") != (o.exact ? "1" : "0")) why = o.exact ? "separable, not exact" : "exact, not separable";
+  else if (meta("labels.videos") != std::to_string(videos)) why = "made from another training folder";
+  else if (f.tensors["quality"].size(1) != model.cfg.num_assignments()) why = "made for other assignments";
+  if (!why.empty()) {
+    if (must_match) throw std::runtime_error("--reuse-labels " + path + ": " + why);
+    printf("not resuming from %s: %s\n", path.c_str(), why.c_str());
+    return r;
+  }
+  r.n = std::min(matching_rows(f, "specs", specs), f.tensors["quality"].size(0));
+  if (r.n > 0) r.q = f.tensors["quality"].slice(0, 0, r.n).to(torch::kFloat32);
+  // Held-out rows: files made before val_specs existed are matched by folder name.
+  if (f.tensors.count("val_quality")) {
+    const auto& vq = f.tensors["val_quality"];
+    r.m = f.tensors.count("val_specs") ? matching_rows(f, "val_specs", val_specs)
+          : meta("labels.val") == o.val_dir ? std::min(vq.size(0), val_specs.size(0))
+                                             : 0;
+    r.m = std::min(r.m, vq.size(0));
+    if (r.m > 0) r.vq = vq.slice(0, 0, r.m).to(torch::kFloat32);
+  }
+  return r;
+}
+}  // namespace
+
 // Labels file: the quality of every assignment for sampled training clips and
-// fixed held-out clips, with where each clip came from.
+// fixed held-out clips, with where each clip came from. Scored rows go to
+// LABELS.part as they finish, so an interrupted run resumes there.
 int make_labels(const TrainOptions& o) {
   auto dev = parse_device(o.device);
   if (o.threads > 0) torch::set_num_threads(o.threads);
@@ -274,53 +332,75 @@ int make_labels(const TrainOptions& o) {
   ClipSampler val(load_videos(o.val_dir, o.video), cfg.clip_frames, cfg.clip_height, cfg.clip_width, 3);
   auto specs = data.draw(o.label_clips);
   auto x = data.clips(specs);
-  auto vx = val.fixed(o.val_clips);
+  std::vector<ClipSpec> vspecs;
+  auto vx = val.fixed(o.val_clips, 1, &vspecs);
+  const Tensor spec_t = spec_tensor(specs), vspec_t = spec_tensor(vspecs);
+  const std::string part = o.labels + ".part";
+  ReusedRows reused;
+  if (file_exists(part)) {
+    reused = reusable_rows(part, *model, o, data.size(), spec_t, vspec_t, false);
+    if (reused.n + reused.m > 0) printf("resuming from %s\n", part.c_str());
+  }
+  if (!o.reuse_labels.empty() && reused.n + reused.m == 0)
+    reused = reusable_rows(o.reuse_labels, *model, o, data.size(), spec_t, vspec_t, true);
+  if (reused.n + reused.m > 0)
+    printf("reused: %lld of %lld training and %lld of %lld held-out clips already scored\n", (long long)reused.n,
+           (long long)x.size(0), (long long)reused.m, (long long)vx.size(0));
   printf("labelling %lld training + %lld held-out clips, %d assignments each, metric %s, %s\n", (long long)x.size(0),
          (long long)vx.size(0), cfg.num_assignments(), metric->name().c_str(),
          o.exact ? "exact (every assignment, shared prefixes)" : "separable (one pass per choice)");
+  fflush(stdout);
   if (cfg.temporal_carry && !o.exact)
     printf("note: separable labels score each block under uniform assignments, but with temporal carry a\n"
            "      block's quality depends on the block before it (128-8-8-8 reuses block 1 on a still clip);\n"
            "      exact labels (no --separable) see that\n");
   auto t0 = Clock::now();
-  auto table = [&](const Tensor& clips, const char* what, int64_t offset, int64_t total) {
-    std::vector<Tensor> qs;
-    const int64_t step = o.label_batch;
-    for (int64_t s = 0; s < clips.size(0); s += step) {
-      qs.push_back(model->quality_table(clips.slice(0, s, std::min(clips.size(0), s + step)), *metric, o.exact,
-                                        o.label_batch));
-      const int64_t done = offset + std::min(clips.size(0), s + step);
+  const int64_t total = x.size(0) + vx.size(0), to_score = total - reused.n - reused.m;
+  int64_t scored = 0;
+  std::vector<Tensor> qs, vqs;
+  if (reused.n > 0) qs.push_back(reused.q);
+  if (reused.m > 0) vqs.push_back(reused.vq);
+  // The file as it stands: complete, or LABELS.part with the rows done so far.
+  auto file_of = [&](bool partial) {
+    TensorFile f;
+    f.tensors["quality"] = torch::cat(qs).contiguous();
+    f.tensors["specs"] = spec_t.slice(0, 0, f.tensors["quality"].size(0)).contiguous();
+    if (!vqs.empty()) {
+      f.tensors["val_quality"] = torch::cat(vqs).contiguous();
+      f.tensors["val_specs"] = vspec_t.slice(0, 0, f.tensors["val_quality"].size(0)).contiguous();
+    }
+    if (partial) f.metadata["labels.partial"] = "1";
+    f.metadata["labels.tokenizer"] = to_hex(model->codec_fp.data(), 16);  // labels do not depend on the router
+    f.metadata["labels.metric"] = o.quality;
+    f.metadata["labels.exact"] = o.exact ? "1" : "0";
+    f.metadata["labels.data"] = o.data_dir;
+    f.metadata["labels.videos"] = std::to_string(data.size());
+    f.metadata["labels.val"] = o.val_dir;
+    return f;
+  };
+  auto table = [&](const Tensor& clips, int64_t from, std::vector<Tensor>& rows, const char* what) {
+    for (int64_t s = from; s < clips.size(0); s += o.label_batch) {
+      const int64_t e = std::min(clips.size(0), s + (int64_t)o.label_batch);
+      rows.push_back(model->quality_table(clips.slice(0, s, e), *metric, o.exact, o.label_batch));
+      scored += e - s;
+      save_safetensors(part, file_of(true));
       const double el = seconds_since(t0);
+      const int64_t done = total - to_score + scored;
       if (done % 16 == 0 || done == total) {
         printf("labels (%s) %lld/%lld clips, %.2f clips/s, ETA %s\n", what, (long long)done, (long long)total,
-               done / el, mmss((total - done) / (done / el)).c_str());
+               scored / el, mmss((to_score - scored) / (scored / el)).c_str());
         fflush(stdout);
       }
     }
-    return torch::cat(qs);
   };
-  const int64_t total = x.size(0) + vx.size(0);
-  auto Q = table(x, "train", 0, total);
-  auto VQ = table(vx, "held-out", x.size(0), total);
-  const double rate = total / seconds_since(t0);
-  auto spec_t = torch::empty({(int64_t)specs.size(), 5}, torch::kInt64);
-  for (size_t i = 0; i < specs.size(); ++i) {
-    const auto& c = specs[i];
-    int64_t row[5] = {c.video, c.start, c.y, c.x, c.flip};
-    for (int k = 0; k < 5; ++k) spec_t[i][k] = row[k];
-  }
-  TensorFile f;
-  f.tensors["quality"] = Q.contiguous();
-  f.tensors["val_quality"] = VQ.contiguous();
-  f.tensors["specs"] = spec_t;
-  f.metadata["labels.tokenizer"] = to_hex(model->codec_fp.data(), 16);  // labels do not depend on the router
-  f.metadata["labels.metric"] = o.quality;
-  f.metadata["labels.exact"] = o.exact ? "1" : "0";
-  f.metadata["labels.data"] = o.data_dir;
-  f.metadata["labels.videos"] = std::to_string(data.size());
-  f.metadata["labels.val"] = o.val_dir;
+  table(x, reused.n, qs, "train");
+  table(vx, reused.m, vqs, "held-out");
+  const double rate = to_score > 0 ? scored / seconds_since(t0) : 0.0;
+  TensorFile f = file_of(false);
+  auto Q = f.tensors["quality"];
   f.metadata["labels.clips_per_second"] = std::to_string(rate);
   save_safetensors(o.labels, f);
+  std::remove(part.c_str());
   printf("labels: %.2f clips/s; quality mean %.3f std %.3f; saved %s\n", rate, Q.mean().item<double>(),
          Q.std().item<double>(), o.labels.c_str());
   return 0;
@@ -335,9 +415,18 @@ int train_router(const TrainOptions& o) {
   if (!(o.wq_max > kWqMin)) throw std::runtime_error("--wq-max must be above " + std::to_string(kWqMin));
   auto model = Model::load(o.init, dev);
   auto& cfg = model->cfg;
+  if (!o.router_input.empty() && o.router_input != cfg.router_input) {
+    if (o.router_input != "pixels" && o.router_input != "motion")
+      throw std::runtime_error("--router-input must be pixels or motion, not '" + o.router_input + "'");
+    cfg.router_input = o.router_input;
+    model->rebuild_router(o.seed);
+    printf("router input: %s (a new router)\n", cfg.router_input.c_str());
+  }
   TensorFile lf = load_safetensors(o.labels);
   for (const char* k : {"quality", "val_quality", "specs"})
     if (!lf.tensors.count(k)) throw std::runtime_error(o.labels + " is not a labels file (no " + k + ")");
+  if (lf.metadata["labels.partial"] == "1")
+    throw std::runtime_error(o.labels + " holds the rows of an unfinished label run; rerun label to finish it");
   if (!model->answers_to(lf.metadata["labels.tokenizer"]))
     throw std::runtime_error(o.labels + " was made with another tokenizer than " + o.init);
   auto Q = lf.tensors["quality"].to(torch::kFloat32), VQ = lf.tensors["val_quality"].to(torch::kFloat32);

@@ -21,11 +21,13 @@ struct TrainOptions : RunOptions {
   float router_mix = 0.25f;  // stage 4: share of clips that get a random assignment instead
   // label and router stages
   std::string labels;        // labels file (stage 2 output, stage 3 input)
+  std::string reuse_labels;  // stage 2: an earlier labels file whose matching clips are not scored again
   std::string quality = "psnr";  // psnr | ssim | torchscript:FILE
   bool exact = true;         // every assignment scored by its own encode+decode
   int label_clips = 256, val_clips = 64, label_batch = 16;  // label_batch: clips per exact search
   float router_temp = 0;     // stage 3: 0 = argmax targets; T > 0 = softmax(reward / T) targets
   float wq_max = 2.5f;       // stage 3: rate preferences are sampled from [0.3, wq_max]
+  std::string router_input;  // stage 3: "pixels" | "motion" (a new router); empty = keep the model's
 };
 
 int train_tokenizer(const TrainOptions& o);  // stage 1, stage 4 (o.router) or uniform

@@ -2,6 +2,7 @@
 #pragma once
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <stdexcept>
@@ -26,6 +27,14 @@ inline std::string mmss(double s) {
   char b[32];
   snprintf(b, sizeof b, "%dm%02ds", (int)s / 60, (int)s % 60);
   return b;
+}
+
+// Seconds left: the sooner of the last step and the time limit (max_minutes <= 0: no limit;
+// seconds_spent counts this run's earlier sessions too when the limit does).
+inline double eta_seconds(int steps_left, double steps_per_second, double max_minutes, double seconds_spent) {
+  double eta = steps_left / std::max(steps_per_second, 1e-9);
+  if (max_minutes > 0) eta = std::min(eta, std::max(0.0, 60.0 * max_minutes - seconds_spent));
+  return eta;
 }
 
 // A --device value, refused with a reason when this LibTorch has no CUDA.

@@ -78,5 +78,29 @@ check "eval refuses zero clips per video" 'bad eval --model work/final.safetenso
 check "router with soft targets over a wider wq range" 'run train-router --init work/proxy.safetensors --labels work/labels.safetensors --data data --val val --out soft.st --steps 2 --batch 2 --router-temp 0.5 --wq-max 4 --fps 25 --threads 1 && grep -q "^  wq 4.0: router .* tokens Q " "$W/log" && run info soft.st && grep -q "train.router_wq_range *0.3..4" "$W/log" && grep -q "train.router_temp *0.5" "$W/log"'
 check "router refuses a negative temperature" 'bad train-router --init work/proxy.safetensors --labels work/labels.safetensors --data data --val val --out x.st --router-temp -1 --fps 25 && grep -q "router-temp must be" "$W/log"'
 check "router refuses a wq range below its start" 'bad train-router --init work/proxy.safetensors --labels work/labels.safetensors --data data --val val --out x.st --wq-max 0.2 --fps 25 && grep -q "wq-max must be above" "$W/log"'
+check "router that sees motion: new router, same codec" 'run train-router --init work/proxy.safetensors --labels work/labels.safetensors --data data --val val --out motion.st --steps 2 --batch 2 --router-input motion --fps 25 --threads 1 && grep -q "router input: motion (a new router)" "$W/log" && run info motion.st && grep -q "router:      trained (input: motion)" "$W/log" && [ "$(fpr work/proxy.safetensors "codec fingerprint" 3)" = "$(fpr motion.st "codec fingerprint" 3)" ]'
+check "a motion router encodes a stream the proxy decodes" '"$FF" -nostdin -loglevel error -y -i data/a.y4m -c:v evatok -model motion.st mo.mkv && "$FF" -nostdin -loglevel error -model work/proxy.safetensors -i mo.mkv -f null -'
+check "stage 4 takes the motion router's shape" 'run train-tokenizer --config "$HERE/tiny.json" --router motion.st --data data --out m4.st --steps 1 --batch 2 --fps 25 --threads 1 && run info m4.st && grep -q "router:      trained (input: motion)" "$W/log"'
+check "router input validated" 'bad train-router --init work/proxy.safetensors --labels work/labels.safetensors --data data --val val --out x.st --router-input edges --fps 25 && grep -q "router-input must be pixels or motion" "$W/log" && [ ! -e x.st ]'
+tiny_with '{"router_input": "edges"}' > bad-router.json
+check "config router_input validated" 'bad init --config bad-router.json --out x.st && grep -q "router_input must be" "$W/log"'
+# Labels: a run asking for more clips reuses an earlier run's; an interrupted run resumes from L.part.
+# st.py FILE: prints "rows, first quality value, metadata keys"; st.py FILE --partial rewrites it as a .part file.
+cat > st.py <<'PY'
+import json, struct, sys
+b = open(sys.argv[1], 'rb').read(); n = struct.unpack('<Q', b[:8])[0]; h = json.loads(b[8:8 + n])
+if len(sys.argv) > 2:
+    h['__metadata__']['labels.partial'] = '1'; t = json.dumps(h).encode()
+    open(sys.argv[1], 'wb').write(struct.pack('<Q', len(t)) + t + b[8 + n:]); sys.exit()
+q = h['quality']; o = 8 + n + q['data_offsets'][0]
+print(q['shape'][0], round(struct.unpack('<f', b[o:o + 4])[0], 4), ','.join(sorted(h)))
+PY
+lab() { run label --init work/proxy.safetensors --data data --val val --fps 25 --threads 1 --label-batch 3 --val-clips 1 "$@"; }
+check "labels extend an earlier run" 'lab --labels l4.st --label-clips 4 && lab --labels l6.st --label-clips 6 --reuse-labels l4.st && grep -q "reused: 4 of 6 training and 1 of 1 held-out" "$W/log" && [ "$(python3 st.py l6.st | cut -d" " -f1,2)" = "6 $(python3 st.py l4.st | cut -d" " -f2)" ] && python3 st.py l6.st | grep -q val_specs && [ ! -e l6.st.part ]'
+check "extended labels train a router" 'run train-router --init work/proxy.safetensors --labels l6.st --data data --val val --out l6r.st --steps 2 --batch 2 --fps 25 --threads 1'
+check "labels resume from L.part" 'cp l4.st r6.st.part && python3 st.py r6.st.part --partial && lab --labels r6.st --label-clips 6 && grep -q "resuming from r6.st.part" "$W/log" && grep -q "reused: 4 of 6" "$W/log" && [ "$(python3 st.py r6.st | cut -d" " -f1)" = 6 ] && [ ! -e r6.st.part ]'
+check "a part file of other labels is not resumed" 'cp l4.st s6.st.part && lab --labels s6.st --label-clips 6 --quality ssim && grep -q "not resuming from s6.st.part: made with metric psnr" "$W/log" && ! grep -q "reused:" "$W/log"'
+check "reuse refuses labels of another metric" 'bad label --init work/proxy.safetensors --data data --val val --fps 25 --labels x.st --label-clips 6 --quality ssim --reuse-labels l4.st && grep -q "reuse-labels l4.st: made with metric psnr" "$W/log" && [ ! -e x.st ]'
+check "router refuses an unfinished labels file" 'cp l4.st p4.st && python3 st.py p4.st --partial && bad train-router --init work/proxy.safetensors --labels p4.st --data data --val val --out x.st --fps 25 && grep -q "unfinished label run" "$W/log"'
 check "search option validated" 'bad eval --model work/final.safetensors --data val --search fast && grep -q "search must be" "$W/log"'
 exit $fail
