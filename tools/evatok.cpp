@@ -24,7 +24,8 @@ namespace {
 
 const char* kUsage =
     "usage: evatok <command> [options]\n"
-    "  info MODEL                       print a model file's config and fingerprint (tokenizer or AR)\n"
+    "  info MODEL                       a model file's config and fingerprint (tokenizer or AR),\n"
+    "                                   or what a labels file holds\n"
     "  init --config C --out M [--seed S]\n"
     "                                   write an UNTRAINED model (for tests/plumbing only)\n"
     "  train-tokenizer --data DIR --out M (--config C | --init M0 | --init M0 --config C)\n"
@@ -278,11 +279,29 @@ int info_ar(const std::string& path) {
   return 0;
 }
 
+// A labels file (stage 2): what it holds and what made it.
+int info_labels(evatok::TensorFile& f) {
+  auto rows = [&](const char* k) { return f.tensors.count(k) ? (long long)f.tensors[k].size(0) : 0LL; };
+  auto meta = [&](const char* k) { return f.metadata.count(k) ? f.metadata[k] : std::string("?"); };
+  printf("labels file%s\ntraining clips: %lld\nheld-out clips: %lld\nassignments:    %lld\n",
+         meta("labels.partial") == "1" ? " (unfinished: rerun label to complete it)" : "", rows("quality"),
+         rows("val_quality"), (long long)f.tensors["quality"].size(1));
+  printf("metric:         %s, %s\ntokenizer:      %s (codec fingerprint)\n", meta("labels.metric").c_str(),
+         meta("labels.exact") == "1" ? "exact" : "separable", meta("labels.tokenizer").c_str());
+  printf("data:           %s (%s videos)\nheld-out:       %s\n", meta("labels.data").c_str(),
+         meta("labels.videos").c_str(), meta("labels.val").c_str());
+  if (f.metadata.count("labels.clips_per_second")) printf("clips/s:        %s\n", meta("labels.clips_per_second").c_str());
+  return 0;
+}
+
 int info(const std::string& path) {
   {
     evatok::TensorFile f = evatok::load_safetensors(path);
     auto it = f.metadata.find("format");
     if (it != f.metadata.end() && it->second == "evatok-ar-model") return info_ar(path);
+    if (it == f.metadata.end() && f.metadata.count("labels.tokenizer") && f.tensors.count("quality") &&
+        f.tensors["quality"].dim() == 2)
+      return info_labels(f);
   }
   EvatokModel* m = nullptr;
   char err[512];

@@ -285,7 +285,14 @@ struct ReusedRows {
 ReusedRows reusable_rows(const std::string& path, const Model& model, const TrainOptions& o, size_t videos,
                          const Tensor& specs, const Tensor& val_specs, bool must_match) {
   ReusedRows r;
-  TensorFile f = load_safetensors(path);
+  TensorFile f;
+  try {
+    f = load_safetensors(path);
+  } catch (const std::exception& e) {
+    if (must_match) throw;
+    printf("not resuming from %s: %s\n", path.c_str(), e.what());
+    return r;
+  }
   auto meta = [&](const char* k) { return f.metadata.count(k) ? f.metadata.at(k) : std::string(); };
   std::string why;
   if (!f.tensors.count("quality") || !f.tensors.count("specs")) why = "not a labels file";
@@ -383,7 +390,10 @@ int make_labels(const TrainOptions& o) {
       const int64_t e = std::min(clips.size(0), s + (int64_t)o.label_batch);
       rows.push_back(model->quality_table(clips.slice(0, s, e), *metric, o.exact, o.label_batch));
       scored += e - s;
-      save_safetensors(part, file_of(true));
+      // Written beside and renamed, so an interruption never leaves half a file.
+      save_safetensors(part + ".tmp", file_of(true));
+      if (std::rename((part + ".tmp").c_str(), part.c_str()) != 0)
+        throw std::runtime_error("cannot rename " + part + ".tmp to " + part);
       const double el = seconds_since(t0);
       const int64_t done = total - to_score + scored;
       if (done % 16 == 0 || done == total) {

@@ -100,7 +100,9 @@ check "labels extend an earlier run" 'lab --labels l4.st --label-clips 4 && lab 
 check "extended labels train a router" 'run train-router --init work/proxy.safetensors --labels l6.st --data data --val val --out l6r.st --steps 2 --batch 2 --fps 25 --threads 1'
 check "labels resume from L.part" 'cp l4.st r6.st.part && python3 st.py r6.st.part --partial && lab --labels r6.st --label-clips 6 && grep -q "resuming from r6.st.part" "$W/log" && grep -q "reused: 4 of 6" "$W/log" && [ "$(python3 st.py r6.st | cut -d" " -f1)" = 6 ] && [ ! -e r6.st.part ]'
 check "a part file of other labels is not resumed" 'cp l4.st s6.st.part && lab --labels s6.st --label-clips 6 --quality ssim && grep -q "not resuming from s6.st.part: made with metric psnr" "$W/log" && ! grep -q "reused:" "$W/log"'
+check "a truncated part file is scored anew" 'head -c 100 l4.st > t6.st.part && lab --labels t6.st --label-clips 6 && grep -q "not resuming from t6.st.part" "$W/log" && [ "$(python3 st.py t6.st | cut -d" " -f1)" = 6 ] && [ ! -e t6.st.part ]'
 check "reuse refuses labels of another metric" 'bad label --init work/proxy.safetensors --data data --val val --fps 25 --labels x.st --label-clips 6 --quality ssim --reuse-labels l4.st && grep -q "reuse-labels l4.st: made with metric psnr" "$W/log" && [ ! -e x.st ]'
 check "router refuses an unfinished labels file" 'cp l4.st p4.st && python3 st.py p4.st --partial && bad train-router --init work/proxy.safetensors --labels p4.st --data data --val val --out x.st --fps 25 && grep -q "unfinished label run" "$W/log"'
+check "info describes a labels file" 'run info l6.st && grep -q "^training clips: 6$" "$W/log" && grep -q "^held-out clips: 1$" "$W/log" && grep -q "^metric: *psnr, exact" "$W/log" && run info p4.st && grep -q "unfinished" "$W/log"'
 check "search option validated" 'bad eval --model work/final.safetensors --data val --search fast && grep -q "search must be" "$W/log"'
 exit $fail
