@@ -299,14 +299,17 @@ ReusedRows reusable_rows(const std::string& path, const Model& model, const Trai
   else if (!model.answers_to(meta("labels.tokenizer"))) why = "made with another tokenizer";
   else if (meta("labels.metric") != o.quality) why = "made with metric " + meta("labels.metric");
   else if (meta("labels.exact") != (o.exact ? "1" : "0")) why = o.exact ? "separable, not exact" : "exact, not separable";
-  else if (meta("labels.videos") != std::to_string(videos)) why = "made from another training folder";
   else if (f.tensors["quality"].size(1) != model.cfg.num_assignments()) why = "made for other assignments";
   if (!why.empty()) {
     if (must_match) throw std::runtime_error("--reuse-labels " + path + ": " + why);
     printf("not resuming from %s: %s\n", path.c_str(), why.c_str());
     return r;
   }
-  r.n = std::min(matching_rows(f, "specs", specs), f.tensors["quality"].size(0));
+  // Held-out rows do not depend on the training folder; training rows do.
+  if (meta("labels.videos") == std::to_string(videos))
+    r.n = std::min(matching_rows(f, "specs", specs), f.tensors["quality"].size(0));
+  else
+    printf("%s was made from another training folder: only its held-out rows can be reused\n", path.c_str());
   if (r.n > 0) r.q = f.tensors["quality"].slice(0, 0, r.n).to(torch::kFloat32);
   // Held-out rows: files made before val_specs existed are matched by folder name.
   if (f.tensors.count("val_quality")) {
