@@ -69,7 +69,8 @@ void ModelConfig::validate() const {
   check(stem_channels >= 1 && head_channels >= 1, "stem/head channels must be positive");
   check(router_patch_s >= 1 && clip_height % router_patch_s == 0 && clip_width % router_patch_s == 0,
         "clip size must be a multiple of router_patch_s");
-  check(router_input == "pixels" || router_input == "motion", "router_input must be \"pixels\" or \"motion\"");
+  check(router_input == "pixels" || router_input == "motion",
+        "router_input (train-router --router-input) must be pixels or motion, not '" + router_input + "'");
   check(q_std > 0 && l_std > 0, "reward std must be positive");
 }
 

@@ -249,9 +249,8 @@ double reward_percentile(const Tensor& reward_row, int picked) {
   const float r = reward_row[picked].item<float>();
   return 100.0 * (reward_row <= r).sum().item<int64_t>() / (double)reward_row.size(0);
 }
-}  // namespace
 
-namespace {
+// Clip specs (video, start, y, x, flip) as an int64 table, the way labels files store them.
 Tensor spec_tensor(const std::vector<ClipSpec>& specs) {
   auto t = torch::empty({(int64_t)specs.size(), 5}, torch::kInt64);
   for (size_t i = 0; i < specs.size(); ++i) {
@@ -260,6 +259,16 @@ Tensor spec_tensor(const std::vector<ClipSpec>& specs) {
     for (int k = 0; k < 5; ++k) t[i][k] = row[k];
   }
   return t;
+}
+
+std::vector<ClipSpec> specs_from_tensor(const Tensor& t) {
+  auto a = t.to(torch::kInt64).contiguous();
+  if (a.dim() != 2 || a.size(1) != 5) throw std::runtime_error("clip specs table must be N x 5");
+  std::vector<ClipSpec> specs(a.size(0));
+  const int64_t* p = a.data_ptr<int64_t>();
+  for (size_t i = 0; i < specs.size(); ++i, p += 5)
+    specs[i] = {(int)p[0], (int)p[1], (int)p[2], (int)p[3], (int)p[4]};
+  return specs;
 }
 
 // How many leading rows of `specs` the (earlier) labels tensor `old` names in
@@ -429,10 +438,8 @@ int train_router(const TrainOptions& o) {
   auto model = Model::load(o.init, dev);
   auto& cfg = model->cfg;
   if (!o.router_input.empty() && o.router_input != cfg.router_input) {
-    if (o.router_input != "pixels" && o.router_input != "motion")
-      throw std::runtime_error("--router-input must be pixels or motion, not '" + o.router_input + "'");
     cfg.router_input = o.router_input;
-    model->rebuild_router(o.seed);
+    model->rebuild_router(o.seed);  // validates the config, so a bad name is refused here
     printf("router input: %s (a new router)\n", cfg.router_input.c_str());
   }
   TensorFile lf = load_safetensors(o.labels);
@@ -450,11 +457,7 @@ int train_router(const TrainOptions& o) {
   if (std::to_string(data.size()) != lf.metadata["labels.videos"])
     throw std::runtime_error(o.labels + " was made from another data folder (" + lf.metadata["labels.videos"] +
                              " videos, " + o.data_dir + " has " + std::to_string(data.size()) + ")");
-  auto st = lf.tensors["specs"];
-  std::vector<ClipSpec> specs(st.size(0));
-  for (int64_t i = 0; i < st.size(0); ++i)
-    specs[i] = {(int)st[i][0].item<int64_t>(), (int)st[i][1].item<int64_t>(), (int)st[i][2].item<int64_t>(),
-                (int)st[i][3].item<int64_t>(), (int)st[i][4].item<int64_t>()};
+  const auto specs = specs_from_tensor(lf.tensors["specs"]);
   auto x = data.clips(specs);
   auto vx = val.fixed((int)VQ.size(0));
   if (vx.size(0) != VQ.size(0)) throw std::runtime_error(o.labels + ": held-out folder does not match");

@@ -81,9 +81,9 @@ check "router refuses a wq range below its start" 'bad train-router --init work/
 check "router that sees motion: new router, same codec" 'run train-router --init work/proxy.safetensors --labels work/labels.safetensors --data data --val val --out motion.st --steps 2 --batch 2 --router-input motion --fps 25 --threads 1 && grep -q "router input: motion (a new router)" "$W/log" && run info motion.st && grep -q "router:      trained (input: motion)" "$W/log" && [ "$(fpr work/proxy.safetensors "codec fingerprint" 3)" = "$(fpr motion.st "codec fingerprint" 3)" ]'
 check "a motion router encodes a stream the proxy decodes" '"$FF" -nostdin -loglevel error -y -i data/a.y4m -c:v evatok -model motion.st mo.mkv && "$FF" -nostdin -loglevel error -model work/proxy.safetensors -i mo.mkv -f null -'
 check "stage 4 takes the motion router's shape" 'run train-tokenizer --config "$HERE/tiny.json" --router motion.st --data data --out m4.st --steps 1 --batch 2 --fps 25 --threads 1 && run info m4.st && grep -q "router:      trained (input: motion)" "$W/log"'
-check "router input validated" 'bad train-router --init work/proxy.safetensors --labels work/labels.safetensors --data data --val val --out x.st --router-input edges --fps 25 && grep -q "router-input must be pixels or motion" "$W/log" && [ ! -e x.st ]'
+check "router input validated" 'bad train-router --init work/proxy.safetensors --labels work/labels.safetensors --data data --val val --out x.st --router-input edges --fps 25 && grep -q "router-input) must be pixels or motion, not .edges." "$W/log" && [ ! -e x.st ]'
 tiny_with '{"router_input": "edges"}' > bad-router.json
-check "config router_input validated" 'bad init --config bad-router.json --out x.st && grep -q "router_input must be" "$W/log"'
+check "config router_input validated" 'bad init --config bad-router.json --out x.st && grep -q "router_input (train-router --router-input) must be pixels or motion" "$W/log"'
 # Labels: a run asking for more clips reuses an earlier run's; an interrupted run resumes from L.part.
 # st.py FILE: prints "rows, first quality value, metadata keys"; st.py FILE --partial rewrites it as a .part file.
 cat > st.py <<'PY'
