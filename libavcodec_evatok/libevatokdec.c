@@ -115,7 +115,7 @@ static int load_model(AVCodecContext *avctx)
         if (st != EVATOK_OK) {
             if (st == EVATOK_ERR_MODEL_MISMATCH)
                 av_log(avctx, AV_LOG_ERROR, "evatok: the stream was made with another model "
-                       "than '%s': %s; pass the matching model with -model PATH\n", path, err);
+                       "than '%s': %s (decoder option -model PATH)\n", path, err);
             else
                 av_log(avctx, AV_LOG_ERROR, "evatok: invalid stream header (extradata): %s\n",
                        err[0] ? err : evatok_status_string(st));
