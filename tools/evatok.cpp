@@ -5,6 +5,7 @@
 #include <cstring>
 #include <fstream>
 #include <map>
+#include <set>
 #include <nlohmann/json.hpp>
 #include <sys/stat.h>
 #include <string>
@@ -48,10 +49,11 @@ const char* kUsage =
     "                                   softmax(reward/T) with --router-temp), for wq 0.3..X;\n"
     "                                   motion: it also sees |frame - previous frame|\n"
     "  train-all --recipe DIR --data DIR --val DIR --work DIR [--only 1,2,3,4,5]\n"
-    "        [--device D] [--threads T] [--config C]\n"
+    "        [--device D] [--threads T] [--config C] [--check]\n"
     "                                   every stage from a recipe folder (one JSON file of the\n"
     "                                   options above per stage); finished stages are skipped;\n"
-    "                                   --config replaces the tokenizer stages' model config\n"
+    "                                   --config replaces the tokenizer stages' model config;\n"
+    "                                   --check only checks every stage file and exits\n"
     "  eval --model M --data DIR [--clips N] [--clips-per-video N] [--wq 0.3,0.6,1.2,1.8,2.5]\n"
     "        [--search none|separable|exact] [--baseline M2[,M3]] [--csv F.csv [--png F.png]]\n"
     "        [--reward-from M4] [--fixed 128-8-8-8,...] [--threads T] [--device D]\n"
@@ -76,13 +78,50 @@ const char* kUsage =
     "  (resize the shorter side to S pixels), --max-frames N (per video, default 64).\n"
     "  Folders may hold .y4m and any video the system's FFmpeg libraries decode.\n";
 
+// Parses "--name value" pairs. Every option a command reads is remembered, so
+// that a misspelt or misplaced one is an error (reject_unread) instead of
+// being silently ignored; numbers must be numbers in full.
+int parse_int(const std::string& s, const std::string& what) {
+  size_t end = 0;
+  int v = 0;
+  try {
+    v = std::stoi(s, &end);
+  } catch (const std::exception&) {
+    end = 0;
+  }
+  if (s.empty() || end != s.size()) throw std::runtime_error(what + " needs a whole number, not '" + s + "'");
+  return v;
+}
+
+float parse_real(const std::string& s, const std::string& what) {
+  size_t end = 0;
+  float v = 0;
+  try {
+    v = std::stof(s, &end);
+  } catch (const std::exception&) {
+    end = 0;
+  }
+  if (s.empty() || end != s.size()) throw std::runtime_error(what + " needs a number, not '" + s + "'");
+  return v;
+}
+
 struct Args {
   std::map<std::string, std::string> kv;
   std::string positional;
-  bool has(const char* k) const { return kv.count(k) > 0; }
+  mutable std::set<std::string> read;
+  bool has(const char* k) const {
+    read.insert(k);
+    return kv.count(k) > 0;
+  }
   std::string str(const char* k, const std::string& d = "") const { return has(k) ? kv.at(k) : d; }
-  int num(const char* k, int d) const { return has(k) ? std::stoi(kv.at(k)) : d; }
-  float real(const char* k, float d) const { return has(k) ? std::stof(kv.at(k)) : d; }
+  int num(const char* k, int d) const { return has(k) ? parse_int(kv.at(k), std::string("--") + k) : d; }
+  float real(const char* k, float d) const { return has(k) ? parse_real(kv.at(k), std::string("--") + k) : d; }
+  // Call once every option of the command has been read.
+  void reject_unread(const std::string& where = "") const {
+    for (const auto& [k, v] : kv)
+      if (!read.count(k))
+        throw std::runtime_error("unknown option --" + k + where + " (evatok help lists each command's options)");
+  }
 };
 
 Args parse(int argc, char** argv) {
@@ -91,7 +130,7 @@ Args parse(int argc, char** argv) {
     std::string s = argv[i];
     if (s.rfind("--", 0) == 0) {
       std::string key = s.substr(2);
-      if (key == "separable") {
+      if (key == "separable" || key == "check") {  // flags without a value
         a.kv[key] = "1";
       } else if (i + 1 < argc) {
         a.kv[key] = argv[++i];
@@ -136,7 +175,7 @@ evatok::EvalOptions eval_options(const Args& a) {
   o.clips_per_video = a.num("clips-per-video", o.clips_per_video);
   if (a.has("wq")) {
     o.wq.clear();
-    for (const auto& w : split(a.str("wq"))) o.wq.push_back(std::stof(w));
+    for (const auto& w : split(a.str("wq"))) o.wq.push_back(parse_real(w, "--wq"));
   }
   o.search = a.str("search", o.search);
   o.baselines = split(a.str("baseline"));
@@ -221,25 +260,28 @@ evatok::ArTrainOptions ar_train_options(const Args& a) {
 int eval_ar(const Args& a) {
   if (!a.has("tokenizer") || !a.has("ar") || !a.has("data"))
     throw std::runtime_error("eval-ar needs --tokenizer, --ar and --data");
-  if (a.num("threads", 0) > 0) torch::set_num_threads(a.num("threads", 0));
-  torch::Device dev(a.str("device", "cpu"));
-  auto tok = evatok::Model::load(a.str("tokenizer"), dev);
-  auto ar = evatok::ArModel::load(a.str("ar"), dev);
-  std::vector<evatok::Video> videos;
-  for (const auto& p : evatok::list_videos(a.str("data"))) videos.push_back(evatok::read_y4m(p, 64));
+  const int threads = a.num("threads", 0), clips = a.num("clips", 32), strip_clips = a.num("strip-clips", 3);
+  const std::string device = a.str("device", "cpu"), png = a.str("png"), class_name = a.str("class");
   evatok::SampleParams sp;
   sp.temperature = a.real("temperature", 1.f);
   sp.top_k = a.num("top-k", 0);
   sp.top_p = a.real("top-p", 1.f);
   sp.seed = (uint64_t)a.num("seed", 0);
   sp.cfg = a.real("cfg", 1.f);
-  if (a.has("class")) {
-    sp.class_id = ar->cfg.class_index(a.str("class"));
-    if (sp.class_id < 0) throw std::runtime_error("unknown class '" + a.str("class") + "'");
-  }
   evatok::TokenizeOptions vo;
   vo.samples = a.num("val-samples", 256);
   vo.seed = 1000003;  // the held-out set of train-ar
+  a.reject_unread();
+  if (threads > 0) torch::set_num_threads(threads);
+  torch::Device dev(device);
+  auto tok = evatok::Model::load(a.str("tokenizer"), dev);
+  auto ar = evatok::ArModel::load(a.str("ar"), dev);
+  std::vector<evatok::Video> videos;
+  for (const auto& p : evatok::list_videos(a.str("data"))) videos.push_back(evatok::read_y4m(p, 64));
+  if (!class_name.empty()) {
+    sp.class_id = ar->cfg.class_index(class_name);
+    if (sp.class_id < 0) throw std::runtime_error("unknown class '" + class_name + "'");
+  }
   auto val = evatok::tokenize_clips(*tok, ar->cfg, videos, vo);
   auto b = evatok::ar_heldout_bits(*ar, val, false);
   auto bc = evatok::ar_heldout_bits(*ar, val, true);
@@ -248,16 +290,15 @@ int eval_ar(const Args& a) {
          bc.bits_per_token);
   printf("  unigram entropy               %.3f\n  unigram, length/visual apart  %.3f\n", b.unigram_entropy,
          b.unigram_structured);
-  const int clips = a.num("clips", 32);
-  auto r = evatok::ar_eval_prediction(*ar, *tok, videos, clips, sp, 4242, a.num("strip-clips", 3));
+  auto r = evatok::ar_eval_prediction(*ar, *tok, videos, clips, sp, 4242, strip_clips);
   printf("frame prediction, %d held-out clips, frames %d..%d (PSNR, dB):\n", r.clips, ar->cfg.cond_frames,
          ar->cfg.clip_frames - 1);
   printf("  AR prediction                 %.2f\n  copy last condition frame     %.2f\n", r.psnr_pred, r.psnr_copy);
   printf("  tokenizer reconstruction of the truth (ceiling) %.2f\n", r.psnr_recon);
-  if (a.has("png") && r.strip.defined()) {
-    write_png_rgb(a.str("png"), r.strip.data_ptr<uint8_t>(), (int)r.strip.size(1), (int)r.strip.size(0));
+  if (!png.empty() && r.strip.defined()) {
+    write_png_rgb(png, r.strip.data_ptr<uint8_t>(), (int)r.strip.size(1), (int)r.strip.size(0));
     printf("wrote %s (rows per clip: truth, copy-last, AR prediction; first %d frames are the condition)\n",
-           a.str("png").c_str(), ar->cfg.cond_frames);
+           png.c_str(), ar->cfg.cond_frames);
   }
   return 0;
 }
@@ -338,7 +379,6 @@ int train_all(const Args& cli) {
   const std::string recipe = cli.str("recipe"), work = cli.str("work");
   if (recipe.empty() || work.empty() || !cli.has("data") || !cli.has("val"))
     throw std::runtime_error("train-all needs --recipe, --work, --data and --val");
-  mkdir(work.c_str(), 0755);
   const std::string proxy = work + "/proxy.safetensors", labels = work + "/labels.safetensors",
                     router = work + "/router.safetensors";
   // The stages, in order; --only takes their numbers.
@@ -351,48 +391,75 @@ int train_all(const Args& cli) {
     if (k < 0 || k >= kStages) throw std::runtime_error("--only takes stage numbers 1 to 5, not '" + n + "'");
     run[k] = true;
   }
+  // Command-line options that override every stage file.
+  std::map<std::string, std::string> overrides;
+  for (const char* k : {"device", "threads", "fps", "short-side", "max-frames", "data", "val"})
+    if (cli.has(k)) overrides[k] = cli.str(k);
+  const std::string config = cli.str("config");
+  const bool check_only = cli.has("check");
+  cli.reject_unread();
+
+  // Every stage file is read and checked before the first stage starts, so a
+  // typo in 4-final.json fails now, not after hours of stages 1 to 3.
+  Args stage[kStages];
+  evatok::TrainOptions options[kStages];
   for (int i = 0; i < kStages; ++i) {
     if (!run[i]) continue;
     const std::string file = recipe + "/" + files[i] + ".json";
     std::ifstream in(file);
     if (!in) throw std::runtime_error("recipe stage file " + file + " is missing");
-    nlohmann::json j;
+    Args& a = stage[i];
     try {
+      nlohmann::json j;
       in >> j;
+      if (!j.is_object()) throw std::runtime_error("a stage file holds one JSON object of options");
+      for (auto& [k, v] : j.items()) {
+        if (v.is_boolean()) {
+          if (v.get<bool>()) a.kv[k] = "1";
+        } else if (v.is_string() || v.is_number()) {
+          a.kv[k] = v.is_string() ? v.get<std::string>() : v.dump();
+        } else {
+          throw std::runtime_error("option '" + k + "' must be a string, number or boolean");
+        }
+      }
+      for (const auto& [k, v] : overrides) a.kv[k] = v;
+      if (!config.empty() && tokenizer_stage[i]) a.kv["config"] = config;
+      switch (i) {  // the files each stage reads and writes in --work
+        case kProxy: a.kv["out"] = proxy; break;
+        case kLabels: a.kv["init"] = proxy, a.kv["labels"] = labels; break;
+        case kRouter: a.kv["init"] = proxy, a.kv["labels"] = labels, a.kv["out"] = router; break;
+        case kFinal: a.kv["router"] = router, a.kv["out"] = work + "/final.safetensors"; break;
+        case kUniform: a.kv["out"] = work + "/uniform.safetensors"; break;
+      }
+      options[i] = train_options(a);
+      a.reject_unread();
+      if (!options[i].config.empty()) evatok::ModelConfig::from_file(options[i].config);  // a bad config fails now too
     } catch (const std::exception& e) {
       throw std::runtime_error(file + ": " + e.what());
     }
-    Args a;
-    for (auto& [k, v] : j.items()) {
-      if (v.is_boolean()) {
-        if (v.get<bool>()) a.kv[k] = "1";
-      } else {
-        a.kv[k] = v.is_string() ? v.get<std::string>() : v.dump();
-      }
-    }
-    for (const char* k : {"device", "threads", "fps", "short-side", "max-frames", "data", "val"})
-      if (cli.has(k)) a.kv[k] = cli.str(k);
-    if (cli.has("config") && tokenizer_stage[i]) a.kv["config"] = cli.str("config");
-    printf("== train-all: stage %s (%s)\n", files[i], file.c_str());
+  }
+  if (check_only) {
+    printf("recipe %s: every stage file to run is complete and valid\n", recipe.c_str());
+    return 0;
+  }
+  mkdir(work.c_str(), 0755);
+  for (int i = 0; i < kStages; ++i) {
+    if (!run[i]) continue;
+    printf("== train-all: stage %s (%s/%s.json)\n", files[i], recipe.c_str(), files[i]);
     fflush(stdout);
     int rc = 0;
     switch (i) {
-      case kProxy: a.kv["out"] = proxy; rc = evatok::train_tokenizer(train_options(a)); break;
+      case kProxy: rc = evatok::train_tokenizer(options[i]); break;
       case kLabels:
         if (file_exists(labels)) { printf("%s exists; skipped\n", labels.c_str()); break; }
-        a.kv["init"] = proxy, a.kv["labels"] = labels;
-        rc = evatok::make_labels(train_options(a));
+        rc = evatok::make_labels(options[i]);
         break;
       case kRouter:
         if (file_exists(router)) { printf("%s exists; skipped\n", router.c_str()); break; }
-        a.kv["init"] = proxy, a.kv["labels"] = labels, a.kv["out"] = router;
-        rc = evatok::train_router(train_options(a));
+        rc = evatok::train_router(options[i]);
         break;
-      case kFinal:
-        a.kv["router"] = router, a.kv["out"] = work + "/final.safetensors";
-        rc = evatok::train_tokenizer(train_options(a));
-        break;
-      case kUniform: a.kv["out"] = work + "/uniform.safetensors"; rc = evatok::train_tokenizer(train_options(a)); break;
+      case kFinal: rc = evatok::train_tokenizer(options[i]); break;
+      case kUniform: rc = evatok::train_tokenizer(options[i]); break;
     }
     if (rc != 0) return rc;
   }
@@ -410,10 +477,17 @@ int main(int argc, char** argv) {
   const std::string cmd = argv[1];
   try {
     Args a = parse(argc, argv);
-    if (cmd == "info") return info(a.positional.empty() ? evatok_default_model_path() : a.positional);
+    if (!a.positional.empty() && cmd != "info")
+      throw std::runtime_error("unexpected argument '" + a.positional + "' (options are --name value)");
+    if (cmd == "info") {
+      a.reject_unread();
+      return info(a.positional.empty() ? evatok_default_model_path() : a.positional);
+    }
     if (cmd == "init") {
       if (!a.has("config") || !a.has("out")) throw std::runtime_error("init needs --config and --out");
-      evatok::Model m(evatok::ModelConfig::from_file(a.str("config")), (uint64_t)a.num("seed", 1));
+      const int seed = a.num("seed", 1);
+      a.reject_unread();
+      evatok::Model m(evatok::ModelConfig::from_file(a.str("config")), (uint64_t)seed);
       m.info["train.kind"] = "untrained";
       m.save(a.str("out"));
       printf("wrote untrained model %s (%lld parameters)\n", a.str("out").c_str(), (long long)m.num_parameters());
@@ -424,31 +498,40 @@ int main(int argc, char** argv) {
       auto tok = evatok::Model::load(a.str("tokenizer"), torch::kCPU);
       auto cfg = ar_config_from_args(a, evatok::ArConfig::for_tokenizer(*tok));
       std::string cl = a.str("classes");
+      const int seed = a.num("seed", 1);
+      a.reject_unread();
       for (size_t p = 0; !cl.empty() && p != std::string::npos;) {
         const size_t q = cl.find(',', p);
         cfg.classes.push_back(cl.substr(p, q == std::string::npos ? q : q - p));
         p = q == std::string::npos ? q : q + 1;
       }
-      evatok::ArModel m(cfg, (uint64_t)a.num("seed", 1));
+      evatok::ArModel m(cfg, (uint64_t)seed);
       m.info["train.kind"] = "untrained";
       m.save(a.str("out"));
       printf("wrote untrained AR model %s (%lld parameters) for tokenizer %s\n", a.str("out").c_str(),
              (long long)m.num_parameters(), cfg.tokenizer_fingerprint.c_str());
       return 0;
     }
-    if (cmd == "train-ar") return evatok::train_ar(ar_train_options(a));
+    // Each command reads all its options before it starts work, then refuses any it did not read.
+    auto checked = [&](auto options) {
+      a.reject_unread();
+      return options;
+    };
+    if (cmd == "train-ar") return evatok::train_ar(checked(ar_train_options(a)));
     if (cmd == "eval-ar") return eval_ar(a);
     if (cmd == "bench-ar") {
       if (!a.has("tokenizer") || !a.has("ar")) throw std::runtime_error("bench-ar needs --tokenizer and --ar");
-      if (a.num("threads", 0) > 0) torch::set_num_threads(a.num("threads", 0));
-      return evatok::bench_ar(a.str("tokenizer"), a.str("ar"), a.str("data"), std::max(1, a.num("runs", 3)),
-                              a.str("device", "cpu"));
+      const int threads = a.num("threads", 0), runs = std::max(1, a.num("runs", 3));
+      const std::string data = a.str("data"), device = a.str("device", "cpu");
+      a.reject_unread();
+      if (threads > 0) torch::set_num_threads(threads);
+      return evatok::bench_ar(a.str("tokenizer"), a.str("ar"), data, runs, device);
     }
-    if (cmd == "train-tokenizer") return evatok::train_tokenizer(train_options(a));
-    if (cmd == "train-router") return evatok::train_router(train_options(a));
-    if (cmd == "label") return evatok::make_labels(train_options(a));
+    if (cmd == "train-tokenizer") return evatok::train_tokenizer(checked(train_options(a)));
+    if (cmd == "train-router") return evatok::train_router(checked(train_options(a)));
+    if (cmd == "label") return evatok::make_labels(checked(train_options(a)));
     if (cmd == "train-all") return train_all(a);
-    if (cmd == "eval") return evatok::evaluate(eval_options(a));
+    if (cmd == "eval") return evatok::evaluate(checked(eval_options(a)));
   } catch (const c10::Error& e) {
     fprintf(stderr, "evatok %s: %s\n", cmd.c_str(), e.what_without_backtrace());
     return 1;

@@ -61,6 +61,20 @@ check "bad torchscript metric" 'bad label --init work/proxy.safetensors --data d
 check "stage 4 needs a router" 'bad train-tokenizer --config "$HERE/tiny.json" --router work/uniform.safetensors --data data --out y.st --steps 1 && grep -q "no trained router" "$W/log"'
 check "missing recipe stage" 'mkdir -p r2 && bad train-all --recipe r2 --data data --val val --work w2 && grep -q "is missing" "$W/log"'
 check "unknown stage in --only" 'bad train-all --recipe recipe --data data --val val --work w3 --only 1,6 && grep -q "stage numbers 1 to 5, not .6." "$W/log" && [ ! -e w3/proxy.safetensors ]'
+# Option names and values: a misspelt option or a bad number is refused, also
+# inside a recipe, where every stage file is checked before stage 1 starts.
+check "unknown option refused" 'bad train-tokenizer --config "$HERE/tiny.json" --data data --out u.st --stpes 1 && grep -q "unknown option --stpes" "$W/log" && [ ! -e u.st ]'
+check "option of another command refused" 'bad eval --model work/final.safetensors --data val --steps 3 && grep -q "unknown option --steps" "$W/log"'
+check "number checked in full" 'bad eval --model work/final.safetensors --data val --clips 3x && grep -q "clips needs a whole number, not .3x." "$W/log"'
+check "stray argument refused" 'bad eval work/final.safetensors --data val && grep -q "unexpected argument" "$W/log"'
+mkdir -p r4 && cp recipe/*.json r4/ && sed -i "s/\"batch\"/\"bacth\"/" r4/4-final.json
+check "recipe typo found before stage 1" 'bad train-all --recipe r4 --data data --val val --work w4 && grep -q "r4/4-final.json: unknown option --bacth" "$W/log" && [ ! -e w4 ]'
+check "train-all --check" 'run train-all --recipe recipe --data data --val val --work w5 --check && grep -q "complete and valid" "$W/log" && [ ! -e w5 ]'
+ROOT=$(cd "$HERE/../.." && pwd)
+for r in "$ROOT"/recipes/*/; do
+  r=recipes/$(basename "$r")
+  check "checked-in $r is valid" '(cd "$ROOT" && "$E" train-all --recipe '"$r"' --data "$W/data" --val "$W/val" --work "$W/w6" --check > "$W/log" 2>&1) && [ ! -e w6 ]'
+done
 mkdir -p corrupt && head -c 3000 /dev/urandom > corrupt/x.mp4
 check "corrupt video" 'bad eval --model work/final.safetensors --data corrupt && grep -q "corrupt/x.mp4" "$W/log"'
 check "empty data folder" 'mkdir -p empty && bad eval --model work/final.safetensors --data empty && grep -q "no videos" "$W/log"'
