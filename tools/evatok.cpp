@@ -1,5 +1,6 @@
 // `evatok`: command-line front end for model inspection and the training
 // pipeline. Usage: evatok <command> [--option value ...]; `evatok help`.
+#include <cmath>
 #include <cstdio>
 #include <algorithm>
 #include <cstring>
@@ -149,7 +150,7 @@ evatok::VideoLoadOptions video_options(const Args& a) {
   v.fps = a.real("fps", 0);
   v.short_side = a.num("short-side", 0);
   v.max_frames = a.num("max-frames", v.max_frames);
-  if (v.fps < 0 || v.short_side < 0 || v.max_frames < 1) throw std::runtime_error("bad --fps, --short-side or --max-frames");
+  if (!(v.fps >= 0) || std::isinf(v.fps) || v.short_side < 0 || v.max_frames < 1) throw std::runtime_error("bad --fps, --short-side or --max-frames");
   return v;
 }
 
@@ -252,8 +253,7 @@ evatok::ArTrainOptions ar_train_options(const Args& a) {
   o.layers = a.num("layers", 0);
   o.heads = a.num("heads", 0);
   o.mlp = a.num("mlp", 0);
-  if (o.steps < 1 || o.batch < 1 || o.samples < 1 || o.val_samples < 1 || o.log_every < 1 || o.ckpt_every < 1)
-    throw std::runtime_error("--steps, --batch, --samples, --val-samples, --log-every, --ckpt-every must be positive");
+  if (o.samples < 1 || o.val_samples < 1) throw std::runtime_error("--samples and --val-samples must be positive");
   return o;
 }
 
@@ -272,6 +272,8 @@ int eval_ar(const Args& a) {
   vo.samples = a.num("val-samples", 256);
   vo.seed = 1000003;  // the held-out set of train-ar
   a.reject_unread();
+  if (clips < 1 || vo.samples < 1 || strip_clips < 0)
+    throw std::runtime_error("--clips and --val-samples must be at least 1, --strip-clips 0 or more");
   if (threads > 0) torch::set_num_threads(threads);
   torch::Device dev(device);
   auto tok = evatok::Model::load(a.str("tokenizer"), dev);
@@ -282,6 +284,7 @@ int eval_ar(const Args& a) {
     sp.class_id = ar->cfg.class_index(class_name);
     if (sp.class_id < 0) throw std::runtime_error("unknown class '" + class_name + "'");
   }
+  if (const std::string e = sp.invalid((int)ar->cfg.classes.size()); !e.empty()) throw std::runtime_error(e);
   auto val = evatok::tokenize_clips(*tok, ar->cfg, videos, vo);
   auto b = evatok::ar_heldout_bits(*ar, val, false);
   auto bc = evatok::ar_heldout_bits(*ar, val, true);
@@ -521,7 +524,8 @@ int main(int argc, char** argv) {
     if (cmd == "eval-ar") return eval_ar(a);
     if (cmd == "bench-ar") {
       if (!a.has("tokenizer") || !a.has("ar")) throw std::runtime_error("bench-ar needs --tokenizer and --ar");
-      const int threads = a.num("threads", 0), runs = std::max(1, a.num("runs", 3));
+      const int threads = a.num("threads", 0), runs = a.num("runs", 3);
+      if (runs < 1) throw std::runtime_error("--runs must be at least 1");
       const std::string data = a.str("data"), device = a.str("device", "cpu");
       a.reject_unread();
       if (threads > 0) torch::set_num_threads(threads);

@@ -76,16 +76,8 @@ SampleParams to_params(const EvatokAr* ar, const EvatokSampleOptions* o) {
 
 EvatokStatus check_options(const EvatokAr* ar, const EvatokSampleOptions* o, char* err, size_t es) {
   if (!o) return EVATOK_OK;
-  if (!(o->temperature >= 0 && o->temperature <= 100))
-    return set_err(err, es, EVATOK_ERR_INVALID_ARGUMENT, "temperature %g not in 0..100", o->temperature);
-  if (o->top_k < 0) return set_err(err, es, EVATOK_ERR_INVALID_ARGUMENT, "top_k %d is negative", o->top_k);
-  if (!(o->top_p > 0 && o->top_p <= 1))
-    return set_err(err, es, EVATOK_ERR_INVALID_ARGUMENT, "top_p %g not in (0, 1]", o->top_p);
-  if (!(o->cfg >= 0 && o->cfg <= 100))
-    return set_err(err, es, EVATOK_ERR_INVALID_ARGUMENT, "cfg %g not in 0..100", o->cfg);
-  if (o->class_id < -1 || o->class_id >= ar->info.num_classes)
-    return set_err(err, es, EVATOK_ERR_INVALID_ARGUMENT, "class %d not in -1..%d", o->class_id, ar->info.num_classes - 1);
-  return EVATOK_OK;
+  const std::string e = to_params(ar, o).invalid(ar->info.num_classes);
+  return e.empty() ? EVATOK_OK : set_err(err, es, EVATOK_ERR_INVALID_ARGUMENT, "%s", e.c_str());
 }
 
 EvatokStatus check_frame_args(int width, int height, const EvatokImage* out, int nb_out, int max_out, char* err,

@@ -1,11 +1,27 @@
 #include "ar_sampler.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <cmath>
 #include <numeric>
 #include <stdexcept>
 
 namespace evatok {
+
+std::string SampleParams::invalid(int num_classes) const {
+  auto num = [](double v) {
+    char b[32];
+    snprintf(b, sizeof b, "%g", v);
+    return std::string(b);
+  };
+  if (!(temperature >= 0 && temperature <= 100)) return "temperature " + num(temperature) + " not in 0..100";
+  if (top_k < 0) return "top_k " + std::to_string(top_k) + " is negative";
+  if (!(top_p > 0 && top_p <= 1)) return "top_p " + num(top_p) + " not in (0, 1]";
+  if (!(cfg >= 0 && cfg <= 100)) return "cfg " + num(cfg) + " not in 0..100";
+  if (class_id < -1 || class_id >= num_classes)
+    return "class " + std::to_string(class_id) + " not in -1.." + std::to_string(num_classes - 1);
+  return "";
+}
 using torch::Tensor;
 
 int64_t sample_from_logits(const float* logits, int lo, int hi, const SampleParams& p, std::mt19937_64& rng) {

@@ -2,6 +2,7 @@
 // token where a block starts, visual tokens inside a block), temperature,
 // top-k, top-p, a seeded generator, classifier-free guidance and the KV cache.
 #pragma once
+#include <string>
 #include <cstdint>
 #include <random>
 #include <vector>
@@ -19,6 +20,9 @@ struct SampleParams {
   int class_id = -1;        // -1: null class (unconditional)
   bool kv_cache = true;     // false: recompute the whole sequence every step (reference/benchmark)
   int force_choice = -1;    // >= 0: every block gets this choice instead of a sampled length
+
+  // Empty when usable, else what is wrong; the C API and the CLI both check with it.
+  std::string invalid(int num_classes) const;
 };
 
 struct SampleOutput {

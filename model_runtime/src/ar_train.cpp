@@ -67,6 +67,7 @@ ArBits ar_heldout_bits(ArModel& m, const std::vector<ArSample>& val, bool with_c
 }
 
 int train_ar(const ArTrainOptions& o) {
+  o.validate();
   if (o.tokenizer.empty()) throw std::runtime_error("train-ar needs --tokenizer <tokenizer model>");
   if (o.out.empty() || o.data_dir.empty() || o.val_dir.empty())
     throw std::runtime_error("train-ar needs --data, --val and --out");

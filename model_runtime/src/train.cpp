@@ -77,6 +77,8 @@ int info_int(const Model& m, const char* k) {
 }  // namespace
 
 int train_tokenizer(const TrainOptions& o) {
+  o.validate();
+  if (!(o.router_mix >= 0 && o.router_mix <= 1)) throw std::runtime_error("--router-mix must be between 0 and 1");
   auto dev = parse_device(o.device);
   if (o.threads > 0) torch::set_num_threads(o.threads);
   auto model = open_or_create(o, dev);
@@ -337,6 +339,7 @@ ReusedRows reusable_rows(const std::string& path, const Model& model, const Trai
 // fixed held-out clips, with where each clip came from. Scored rows go to
 // LABELS.part as they finish, so an interrupted run resumes there.
 int make_labels(const TrainOptions& o) {
+  if (o.threads < 0) throw std::runtime_error("--threads must be 0 (LibTorch's default) or more");
   auto dev = parse_device(o.device);
   if (o.threads > 0) torch::set_num_threads(o.threads);
   if (o.init.empty()) throw std::runtime_error("labels need --init <proxy tokenizer model>");
@@ -429,6 +432,7 @@ int make_labels(const TrainOptions& o) {
 }
 
 int train_router(const TrainOptions& o) {
+  o.validate();
   auto dev = parse_device(o.device);
   if (o.threads > 0) torch::set_num_threads(o.threads);
   if (o.init.empty()) throw std::runtime_error("router training needs --init <proxy tokenizer model>");

@@ -70,6 +70,15 @@ check "stray argument refused" 'bad eval work/final.safetensors --data val && gr
 mkdir -p r4 && cp recipe/*.json r4/ && sed -i "s/\"batch\"/\"bacth\"/" r4/4-final.json
 check "recipe typo found before stage 1" 'bad train-all --recipe r4 --data data --val val --work w4 && grep -q "r4/4-final.json: unknown option --bacth" "$W/log" && [ ! -e w4 ]'
 check "train-all --check" 'run train-all --recipe recipe --data data --val val --work w5 --check && grep -q "complete and valid" "$W/log" && [ ! -e w5 ]'
+check "zero log interval refused, not a crash" 'bad train-tokenizer --config "$HERE/tiny.json" --data data --out l0.st --steps 1 --log-every 0 && grep -q "must be at least 1" "$W/log" && [ ! -e l0.st ]'
+check "negative steps refused" 'bad train-tokenizer --config "$HERE/tiny.json" --data data --out l1.st --steps -1 && grep -q "must be at least 1" "$W/log" && [ ! -e l1.st ]'
+check "NaN learning rate refused" 'bad train-router --init work/proxy.safetensors --labels work/labels.safetensors --data data --val val --out l2.st --lr nan && grep -q "lr must be a positive number" "$W/log"'
+check "router mix out of range" 'bad train-tokenizer --config "$HERE/tiny.json" --router work/final.safetensors --router-mix 2 --data data --out l3.st --steps 1 && grep -q "router-mix must be between 0 and 1" "$W/log"'
+check "eval: wq must be positive" 'bad eval --model work/final.safetensors --data val --wq 1,-2 && grep -q "wq values must be positive" "$W/log"'
+run init-ar --tokenizer work/final.safetensors --out ar0.st --dim 16 --layers 1 --heads 2
+check "eval-ar: sampling options checked" 'bad eval-ar --tokenizer work/final.safetensors --ar ar0.st --data val --top-p 2 && grep -q "top_p 2 not in (0, 1]" "$W/log"'
+check "eval-ar: clip count checked" 'bad eval-ar --tokenizer work/final.safetensors --ar ar0.st --data val --clips 0 && grep -q "clips and --val-samples must be at least 1" "$W/log"'
+check "bench-ar: run count checked" 'bad bench-ar --tokenizer work/final.safetensors --ar ar0.st --runs 0 && grep -q "runs must be at least 1" "$W/log"'
 ROOT=$(cd "$HERE/../.." && pwd)
 for r in "$ROOT"/recipes/*/; do
   r=recipes/$(basename "$r")
@@ -88,7 +97,7 @@ check "eval scores fixed assignments" 'run eval --model work/final.safetensors -
 check "fixed assignment: unknown count" 'bad eval --model work/final.safetensors --data val --fixed 16-5 && grep -q "5. is not a token count" "$W/log"'
 check "fixed assignment: wrong block count" 'bad eval --model work/final.safetensors --data val --fixed 16-4-4 && grep -q "give 2 counts" "$W/log"'
 check "eval takes evenly spaced windows of each video" 'run eval --model work/final.safetensors --data data --clips-per-video 3 --clips 7 --search none --wq 1 --csv cpv.csv --fps 25 && grep -q "^uniform,4,7," cpv.summary.csv && grep -q "data/a.y4m@0," cpv.csv && grep -q "data/a.y4m@4," cpv.csv && ! grep -q "data/c.mkv@2," cpv.csv'
-check "eval refuses zero clips per video" 'bad eval --model work/final.safetensors --data val --clips-per-video 0 && grep -q "clips per video must be at least 1" "$W/log"'
+check "eval refuses zero clips per video" 'bad eval --model work/final.safetensors --data val --clips-per-video 0 && grep -q "clips-per-video must be at least 1" "$W/log"'
 check "router with soft targets over a wider wq range" 'run train-router --init work/proxy.safetensors --labels work/labels.safetensors --data data --val val --out soft.st --steps 2 --batch 2 --router-temp 0.5 --wq-max 4 --fps 25 --threads 1 && grep -q "^  wq 4.0: router .* tokens Q " "$W/log" && run info soft.st && grep -q "train.router_wq_range *0.3..4" "$W/log" && grep -q "train.router_temp *0.5" "$W/log"'
 check "router refuses a negative temperature" 'bad train-router --init work/proxy.safetensors --labels work/labels.safetensors --data data --val val --out x.st --router-temp -1 --fps 25 && grep -q "router-temp must be" "$W/log"'
 check "router refuses a wq range below its start" 'bad train-router --init work/proxy.safetensors --labels work/labels.safetensors --data data --val val --out x.st --wq-max 0.2 --fps 25 && grep -q "wq-max must be above" "$W/log"'
