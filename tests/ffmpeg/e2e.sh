@@ -5,6 +5,7 @@
 #
 # CASE: roundtrip-mkv roundtrip-nut pixfmt-rgb24 pixfmt-yuv420p adaptive
 #       options corrupt extradata model edge mp4-audio inputs ffplay
+#       static (needs a model with temporal carry, such as the shipped carry model)
 # MODEL is the model used for encoding and decoding; EVATOK_TOOL (optional,
 # the `evatok` CLI) creates a second, untrained model for the fingerprint test.
 # Environment: EVATOK_PSNR_FLOOR (dB, default 18; meson sets it, and
@@ -154,6 +155,33 @@ adaptive)
     sh=$(fp -show_entries format=size -of csv=p=0 "u$hi.mkv"); sl=$(fp -show_entries format=size -of csv=p=0 "u$lo.mkv")
     [ "$sh" -gt "$sl" ] && ok "uniform:$hi file ($sh B) larger than uniform:$lo ($sl B)" ||
         fail "uniform:$hi ($sh B) not larger than uniform:$lo ($sl B)"
+    ;;
+
+static)
+    # Temporal adaptivity of a model with temporal carry and a motion router
+    # (meson runs it with the shipped carry model): the sample's first 16
+    # frames against its first frame held for 16 frames. At -wq 4 every tile of
+    # the frozen clip gets the fewest tokens the model allows in blocks 2 to 4
+    # (they carry block 1), and the moving clip gets more there in all.
+    ff still.log -i "$SAMPLE" -vf "trim=end_frame=1,loop=loop=15:size=1,setpts=N/25/TB" -frames:v 16 \
+        -pix_fmt rgb24 -c:v rawvideo still.nut || die "cannot make the frozen clip"
+    ff move.log -i "$SAMPLE" -frames:v 16 -pix_fmt rgb24 -c:v rawvideo move.nut || die "cannot make the moving clip"
+    choices=$(model_choices)
+    [ -n "$choices" ] || die "cannot read the model's choices"
+    lo=$(echo $choices | tr ' ' '\n' | sort -n | head -n 1)
+    later() {  # tokens per block 2..4 of every tile of the first packet, one per line
+        fp -select_streams v:0 -show_entries frame_tags=lavc.evatok.assignment -of csv=p=0 "$1" | head -n 1 |
+            tr -d '"' | tr ';' '\n' | cut -d, -f2- | tr ',' '\n'
+    }
+    for c in still move; do
+        ff "enc_$c.log" -i "$c.nut" -c:v evatok -wq 4 "$c.mkv" || die "encoding $c failed: $(tail -n 3 "enc_$c.log")"
+    done
+    n=$(later still.mkv | wc -l); above=$(later still.mkv | grep -vcx "$lo")
+    [ "$n" -gt 0 ] && [ "$above" = 0 ] && ok "frozen clip: all $n later blocks at $lo tokens" ||
+        fail "frozen clip: $above of $n later blocks above $lo tokens"
+    ss=$(later still.mkv | awk '{s+=$1} END {print s+0}'); sm=$(later move.mkv | awk '{s+=$1} END {print s+0}')
+    [ "$sm" -gt "$ss" ] && ok "moving clip: $sm tokens in later blocks, frozen $ss" ||
+        fail "moving clip: $sm tokens in later blocks, not more than the frozen clip's $ss"
     ;;
 
 options)
