@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
 """What the proxy reward picks for each kind of clip in a labels file (stage 2).
 
-  labels_by_kind.py LABELS DATA_DIR [--wq X] [--wl X] [--choices 128,64,32,16,8]
+  labels_by_kind.py LABELS DATA_DIR [--wq X] [--wl X] [--choices 128,64,32,16,8] [--held-out]
 
-DATA_DIR is the training folder the labels were made from; a clip's kind is the
-part of its video's name after the last '-' (photo03-still.y4m -> still). For
-each kind: clips, mean tokens of the max-reward assignment, mean tokens of its
-first block, and the share whose later blocks all get the fewest tokens. The
-reward is z-scored over the file as stage 3 does (R = wq*z(Q) - wl*z(L)).
+DATA_DIR is the training folder the labels were made from (with --held-out: the
+held-out folder, whose clips' table is used instead); a clip's kind is the part
+of its video's name after the last '-' (photo03-still.y4m -> still). For each
+kind: clips, mean tokens of the max-reward assignment, mean tokens of its first
+block and of its later blocks, and the share whose later blocks all get the
+fewest tokens. The reward is z-scored over the table used, as stage 3 does over
+the training table (R = wq*z(Q) - wl*z(L)).
 --choices are the model's tokens per block (the labels file does not hold
 them). Needs only the Python standard library.
 """
@@ -47,21 +49,32 @@ def main(argv):
                 fail(argv[i] + " needs a value")
             opts[argv[i]] = argv[i + 1]
             i += 2
+        elif argv[i] == '--held-out':
+            opts['--held-out'] = True
+            i += 1
         elif argv[i].startswith('--'):
             fail("unknown option " + argv[i])
         else:
             args.append(argv[i])
             i += 1
     if len(args) != 2:
-        fail("usage: labels_by_kind.py LABELS DATA_DIR [--wq X] [--wl X] [--choices 128,64,32,16,8]")
+        fail("usage: labels_by_kind.py LABELS DATA_DIR [--wq X] [--wl X] [--choices 128,64,32,16,8] [--held-out]")
     wq, wl = float(opts.get('--wq', 1.2)), float(opts.get('--wl', 0.8))
     tensors, meta = read_tensors(args[0])
     if 'quality' not in tensors or 'specs' not in tensors:
         fail("%s is not a labels file (no quality or specs)" % args[0])
     names = sorted(f for f in os.listdir(args[1]) if not f.startswith('.'))
-    if meta.get('labels.videos') and str(len(names)) != meta['labels.videos']:
-        fail("%s holds %d files; the labels were made from %s videos" % (args[1], len(names), meta['labels.videos']))
-    Q, specs = tensors['quality'], tensors['specs']
+    held_out = '--held-out' in opts
+    if held_out:
+        if 'val_quality' not in tensors or 'val_specs' not in tensors:
+            fail("%s has no held-out table" % args[0])
+        Q, specs = tensors['val_quality'], tensors['val_specs']
+        if any(spec[0] >= len(names) for spec in specs):
+            fail("%s holds %d files, fewer than the held-out clips name" % (args[1], len(names)))
+    else:
+        if meta.get('labels.videos') and str(len(names)) != meta['labels.videos']:
+            fail("%s holds %d files; the labels were made from %s videos" % (args[1], len(names), meta['labels.videos']))
+        Q, specs = tensors['quality'], tensors['specs']
     A = len(Q[0])
     # choices and blocks from the assignment count: the shipped geometry (5 choices, 4 blocks)
     choices = [int(c) for c in opts.get('--choices', '128,64,32,16,8').split(',')]
@@ -85,12 +98,15 @@ def main(argv):
         R = [wq * (q - qm) / qs - wl * (l - lm) / ls for q, l in zip(row, L)]
         best = max(range(A), key=R.__getitem__)
         b = per_block(best)
-        kinds.setdefault(kind, []).append((L[best], choices[b[0]], all(c == len(choices) - 1 for c in b[1:])))
+        minimal = all(choices[c] == min(choices) for c in b[1:])
+        kinds.setdefault(kind, []).append((L[best], choices[b[0]], L[best] - choices[b[0]], minimal))
     print("wq %.2g wl %.2g: max-reward assignment per kind of clip" % (wq, wl))
-    print("%-12s %5s %8s %14s %22s" % ("kind", "clips", "tokens", "block-1 tokens", "later blocks minimal"))
+    print("%-12s %5s %8s %14s %14s %22s" % ("kind", "clips", "tokens", "block-1 tokens", "later tokens",
+                                             "later blocks minimal"))
     for kind, v in sorted(kinds.items()):
-        print("%-12s %5d %8.1f %14.1f %21.0f%%" % (kind, len(v), statistics.mean(x[0] for x in v),
-                                                 statistics.mean(x[1] for x in v), 100 * statistics.mean(x[2] for x in v)))
+        print("%-12s %5d %8.1f %14.1f %14.1f %21.0f%%" % (kind, len(v), statistics.mean(x[0] for x in v),
+                                                        statistics.mean(x[1] for x in v), statistics.mean(x[2] for x in v),
+                                                        100 * statistics.mean(x[3] for x in v)))
 
 
 if __name__ == '__main__':

@@ -82,28 +82,23 @@ const char* kUsage =
 // Parses "--name value" pairs. Every option a command reads is remembered, so
 // that a misspelt or misplaced one is an error (reject_unread) instead of
 // being silently ignored; numbers must be numbers in full.
-int parse_int(const std::string& s, const std::string& what) {
+template <class Convert>
+auto parse_number(const std::string& s, const std::string& what, const char* kind, Convert convert) {
   size_t end = 0;
-  int v = 0;
+  decltype(convert(s, &end)) v{};
   try {
-    v = std::stoi(s, &end);
+    v = convert(s, &end);
   } catch (const std::exception&) {
     end = 0;
   }
-  if (s.empty() || end != s.size()) throw std::runtime_error(what + " needs a whole number, not '" + s + "'");
+  if (s.empty() || end != s.size()) throw std::runtime_error(what + " needs " + kind + ", not '" + s + "'");
   return v;
 }
-
+int parse_int(const std::string& s, const std::string& what) {
+  return parse_number(s, what, "a whole number", [](const std::string& x, size_t* e) { return std::stoi(x, e); });
+}
 float parse_real(const std::string& s, const std::string& what) {
-  size_t end = 0;
-  float v = 0;
-  try {
-    v = std::stof(s, &end);
-  } catch (const std::exception&) {
-    end = 0;
-  }
-  if (s.empty() || end != s.size()) throw std::runtime_error(what + " needs a number, not '" + s + "'");
-  return v;
+  return parse_number(s, what, "a number", [](const std::string& x, size_t* e) { return std::stof(x, e); });
 }
 
 struct Args {

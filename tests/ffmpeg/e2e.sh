@@ -182,6 +182,12 @@ static)
     ss=$(later still.mkv | awk '{s+=$1} END {print s+0}'); sm=$(later move.mkv | awk '{s+=$1} END {print s+0}')
     [ "$sm" -gt "$ss" ] && ok "moving clip: $sm tokens in later blocks, frozen $ss" ||
         fail "moving clip: $sm tokens in later blocks, not more than the frozen clip's $ss"
+    # the same comparison over a folder, by scripts/still_vs_moving.sh (centre 128x128 crop)
+    mkdir -p clips && cp "$SAMPLE" clips/
+    FFMPEG=$FFMPEG FFPROBE=$FFPROBE "$HERE/../../scripts/still_vs_moving.sh" "$MODEL" clips svm.csv --wq 4 > svm.log 2>&1 ||
+        fail "still_vs_moving.sh failed: $(tail -n 3 svm.log)"
+    [ "$(wc -l < svm.csv)" = 3 ] && grep -Eq '^4 +frozen +1 .*fewer 1, as many 0, more 0' svm.log &&
+        ok "still_vs_moving.sh: frozen clip's later blocks fewer" || fail "still_vs_moving.sh: $(cat svm.log)"
     ;;
 
 options)

@@ -130,6 +130,7 @@ check "router refuses an unfinished labels file" 'cp l4.st p4.st && python3 st.p
 check "info describes a labels file" 'run info l6.st && grep -q "^training clips: 6$" "$W/log" && grep -q "^held-out clips: 1$" "$W/log" && grep -q "^metric: *psnr, exact" "$W/log" && run info p4.st && grep -q "unfinished" "$W/log"'
 LBK="$HERE/../../scripts/labels_by_kind.py"
 check "labels_by_kind sums a labels file by kind" 'python3 "$LBK" l6.st data --choices 16,4 --wq 2 > lbk.txt && grep -q "^wq 2 wl 0.8" lbk.txt && [ "$(awk "NR > 2 { n += \$2 } END { print n }" lbk.txt)" = 6 ]'
+check "labels_by_kind --held-out sums the held-out table" 'python3 "$LBK" l6.st val --choices 16,4 --held-out > lbk2.txt && [ "$(awk "NR > 2 { n += \$2 } END { print n }" lbk2.txt)" = 1 ] && grep -q "later tokens" lbk2.txt'
 check "labels_by_kind refuses another folder and wrong choices" '! python3 "$LBK" l6.st val --choices 16,4 2> e1.txt && grep -q "the labels were made from 3 videos" e1.txt && ! python3 "$LBK" l6.st data 2> e2.txt && grep -q "pass --choices" e2.txt'
 check "search option validated" 'bad eval --model work/final.safetensors --data val --search fast && grep -q "search must be" "$W/log"'
 exit $fail
