@@ -431,6 +431,7 @@ int train_all(const Args& cli) {
       }
       options[i] = train_options(a);
       a.reject_unread();
+      options[i].validate();
       if (!options[i].config.empty()) evatok::ModelConfig::from_file(options[i].config);  // a bad config fails now too
     } catch (const std::exception& e) {
       throw std::runtime_error(file + ": " + e.what());

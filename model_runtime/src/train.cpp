@@ -76,9 +76,17 @@ int info_int(const Model& m, const char* k) {
 
 }  // namespace
 
+void TrainOptions::validate() const {
+  RunOptions::validate();
+  if (!(router_mix >= 0 && router_mix <= 1)) throw std::runtime_error("--router-mix must be between 0 and 1");
+  if (label_clips < 1 || val_clips < 1 || label_batch < 1)
+    throw std::runtime_error("--label-clips, --val-clips and --label-batch must be at least 1");
+  if (!(router_temp >= 0)) throw std::runtime_error("--router-temp must be >= 0");
+  if (!(wq_max > kWqMin)) throw std::runtime_error("--wq-max must be above " + std::to_string(kWqMin));
+}
+
 int train_tokenizer(const TrainOptions& o) {
   o.validate();
-  if (!(o.router_mix >= 0 && o.router_mix <= 1)) throw std::runtime_error("--router-mix must be between 0 and 1");
   auto dev = parse_device(o.device);
   if (o.threads > 0) torch::set_num_threads(o.threads);
   auto model = open_or_create(o, dev);
@@ -339,14 +347,12 @@ ReusedRows reusable_rows(const std::string& path, const Model& model, const Trai
 // fixed held-out clips, with where each clip came from. Scored rows go to
 // LABELS.part as they finish, so an interrupted run resumes there.
 int make_labels(const TrainOptions& o) {
-  if (o.threads < 0) throw std::runtime_error("--threads must be 0 (LibTorch's default) or more");
+  o.validate();
   auto dev = parse_device(o.device);
   if (o.threads > 0) torch::set_num_threads(o.threads);
   if (o.init.empty()) throw std::runtime_error("labels need --init <proxy tokenizer model>");
   if (o.labels.empty()) throw std::runtime_error("labels need --labels <output file>");
   if (o.val_dir.empty()) throw std::runtime_error("labels need --val <held-out folder>");
-  if (o.label_clips < 1 || o.val_clips < 1 || o.label_batch < 1)
-    throw std::runtime_error("--label-clips, --val-clips and --label-batch must be at least 1");
   auto model = Model::load(o.init, dev);
   auto& cfg = model->cfg;
   auto metric = make_quality_metric(o.quality, dev);
@@ -437,8 +443,6 @@ int train_router(const TrainOptions& o) {
   if (o.threads > 0) torch::set_num_threads(o.threads);
   if (o.init.empty()) throw std::runtime_error("router training needs --init <proxy tokenizer model>");
   if (o.labels.empty()) throw std::runtime_error("router training needs --labels <file from evatok label>");
-  if (o.router_temp < 0) throw std::runtime_error("--router-temp must be >= 0");
-  if (!(o.wq_max > kWqMin)) throw std::runtime_error("--wq-max must be above " + std::to_string(kWqMin));
   auto model = Model::load(o.init, dev);
   auto& cfg = model->cfg;
   if (!o.router_input.empty() && o.router_input != cfg.router_input) {

@@ -69,6 +69,8 @@ check "number checked in full" 'bad eval --model work/final.safetensors --data v
 check "stray argument refused" 'bad eval work/final.safetensors --data val && grep -q "unexpected argument" "$W/log"'
 mkdir -p r4 && cp recipe/*.json r4/ && sed -i "s/\"batch\"/\"bacth\"/" r4/4-final.json
 check "recipe typo found before stage 1" 'bad train-all --recipe r4 --data data --val val --work w4 && grep -q "r4/4-final.json: unknown option --bacth" "$W/log" && [ ! -e w4 ]'
+mkdir -p r5 && cp recipe/*.json r5/ && python3 -c 'import json; j=json.load(open("r5/5-uniform.json")); j["router-mix"]=1.5; json.dump(j, open("r5/5-uniform.json", "w"))'
+check "recipe value out of range found before stage 1" 'bad train-all --recipe r5 --data data --val val --work w7 && grep -q "r5/5-uniform.json: --router-mix must be between 0 and 1" "$W/log" && [ ! -e w7 ]'
 check "train-all --check" 'run train-all --recipe recipe --data data --val val --work w5 --check && grep -q "complete and valid" "$W/log" && [ ! -e w5 ]'
 check "zero log interval refused, not a crash" 'bad train-tokenizer --config "$HERE/tiny.json" --data data --out l0.st --steps 1 --log-every 0 && grep -q "must be at least 1" "$W/log" && [ ! -e l0.st ]'
 check "negative steps refused" 'bad train-tokenizer --config "$HERE/tiny.json" --data data --out l1.st --steps -1 && grep -q "must be at least 1" "$W/log" && [ ! -e l1.st ]'
