@@ -399,14 +399,13 @@ int train_all(const Args& cli) {
 
   // Every stage file is read and checked before the first stage starts, so a
   // typo in 4-final.json fails now, not after hours of stages 1 to 3.
-  Args stage[kStages];
   evatok::TrainOptions options[kStages];
   for (int i = 0; i < kStages; ++i) {
     if (!run[i]) continue;
     const std::string file = recipe + "/" + files[i] + ".json";
     std::ifstream in(file);
     if (!in) throw std::runtime_error("recipe stage file " + file + " is missing");
-    Args& a = stage[i];
+    Args a;
     try {
       nlohmann::json j;
       in >> j;
