@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstring>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <set>
 #include <nlohmann/json.hpp>
@@ -20,6 +21,7 @@
 #include "safetensors.h"
 #include "evaluate.h"
 #include "png.h"
+#include "quality.h"
 #include "train.h"
 
 namespace {
@@ -49,6 +51,12 @@ const char* kUsage =
     "                                   stage 3: the router, on argmax-reward labels (or on\n"
     "                                   softmax(reward/T) with --router-temp), for wq 0.3..X;\n"
     "                                   motion: it also sees |frame - previous frame|\n"
+    "  compile-metric --source F --out F.pt\n"
+    "                                   TorchScript source defining forward(self, rec, ref) ->\n"
+    "                                   [B] distance, compiled for --quality torchscript:F.pt\n"
+    "  set-router --model M --router R --out M2\n"
+    "                                   M's tokenizer with R's router and reward statistics\n"
+    "                                   (a router retrained after stage 4)\n"
     "  train-all --recipe DIR --data DIR --val DIR --work DIR [--only 1,2,3,4,5]\n"
     "        [--device D] [--threads T] [--config C] [--check]\n"
     "                                   every stage from a recipe folder (one JSON file of the\n"
@@ -530,6 +538,22 @@ int main(int argc, char** argv) {
     if (cmd == "train-router") return evatok::train_router(checked(train_options(a)));
     if (cmd == "label") return evatok::make_labels(checked(train_options(a)));
     if (cmd == "train-all") return train_all(a);
+    if (cmd == "compile-metric") {
+      const std::string src = a.str("source"), out = a.str("out");
+      a.reject_unread();
+      if (src.empty() || out.empty()) throw std::runtime_error("compile-metric needs --source and --out");
+      std::ifstream in(src, std::ios::binary);
+      if (!in) throw std::runtime_error("cannot read " + src);
+      std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      evatok::compile_metric(text, out);
+      printf("wrote %s (use --quality torchscript:%s)\n", out.c_str(), out.c_str());
+      return 0;
+    }
+    if (cmd == "set-router") {
+      const std::string model = a.str("model"), router = a.str("router"), out = a.str("out");
+      a.reject_unread();
+      return evatok::set_router(model, router, out);
+    }
     if (cmd == "eval") return evatok::evaluate(checked(eval_options(a)));
   } catch (const c10::Error& e) {
     fprintf(stderr, "evatok %s: %s\n", cmd.c_str(), e.what_without_backtrace());

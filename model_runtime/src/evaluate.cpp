@@ -54,18 +54,24 @@ std::string fmt(float v) {
   return b;
 }
 
-void write_png(const std::string& png, const std::string& summary, const std::string& search) {
+void write_png(const std::string& png, const std::string& summary, const std::string& search, bool router,
+               bool baseline) {
   const std::string script = png + ".gnuplot";
+  // A series only for the methods this run scored, so the key lists no empty ones.
+  std::vector<std::string> series = {"'" + summary + "' using (strcol(1) eq 'uniform' ? $4 : NaN):5 with linespoints lw 2 pt 7 title 'uniform K per block'"};
+  if (router) series.push_back("'' using (strcol(1) eq 'router' ? $4 : NaN):5 with linespoints lw 2 pt 5 title 'router (wq sweep)'");
+  if (search != "none")
+    series.push_back("'' using (strcol(1) eq 'search' ? $4 : NaN):5 with linespoints lw 2 pt 9 title 'max proxy reward, " +
+                     search + " (wq sweep)'");
+  if (baseline) series.push_back("'' using (strcol(1) eq 'baseline' ? $4 : NaN):5 with points pt 13 ps 2 title 'uniform-trained baseline'");
   std::ofstream g(script);
   g << "set terminal pngcairo size 900,600 noenhanced font 'sans,11'\n"
     << "set output '" << png << "'\n"
     << "set datafile separator ','\nset key bottom right\nset grid\n"
     << "set xlabel 'tokens per clip (16 frames x 64x64)'\nset ylabel 'PSNR (dB), held-out clips'\n"
-    << "set title 'EVATok quality-cost trade-off'\n"
-    << "plot '" << summary << "' using (strcol(1) eq 'uniform' ? $4 : NaN):5 with linespoints lw 2 pt 7 title 'uniform K per block', \\\n"
-    << "     '' using (strcol(1) eq 'router' ? $4 : NaN):5 with linespoints lw 2 pt 5 title 'router (wq sweep)', \\\n"
-    << "     '' using (strcol(1) eq 'search' ? $4 : NaN):5 with linespoints lw 2 pt 9 title 'max proxy reward, " << search << " (wq sweep)', \\\n"
-    << "     '' using (strcol(1) eq 'baseline' ? $4 : NaN):5 with points pt 13 ps 2 title 'uniform-trained baseline'\n";
+    << "set title 'EVATok quality-cost trade-off'\nplot ";
+  for (size_t i = 0; i < series.size(); ++i) g << (i ? ", \\\n     " : "") << series[i];
+  g << "\n";
   g.close();
   const std::string cmd = "gnuplot '" + script + "'";
   if (std::system(cmd.c_str()) != 0)
@@ -190,7 +196,7 @@ int evaluate(const EvalOptions& o) {
     std::ofstream(sp) << summary_text;
     if (!f) throw std::runtime_error("cannot write " + o.csv);
     printf("eval: wrote %s and %s\n", o.csv.c_str(), sp.c_str());
-    if (!o.png.empty()) write_png(o.png, sp, o.search);
+    if (!o.png.empty()) write_png(o.png, sp, o.search, model->has_router, !o.baselines.empty());
   } else if (!o.png.empty()) {
     throw std::runtime_error("--png needs --csv (the plot is drawn from the summary CSV)");
   }

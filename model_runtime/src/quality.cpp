@@ -81,6 +81,34 @@ struct Scripted : QualityMetric {
 
 }  // namespace
 
+void compile_metric(const std::string& source, const std::string& out) {
+  torch::jit::Module m("evatok_metric");
+  try {
+    m.define(source);
+  } catch (const std::exception& e) {
+    throw std::runtime_error("the metric source does not compile as TorchScript: " +
+                             std::string(e.what()).substr(0, 600));
+  }
+  if (!m.find_method("forward")) throw std::runtime_error("the metric source defines no forward(self, rec, ref)");
+  // One temporal block of two clips, as label and eval pass it.
+  torch::manual_seed(0);
+  auto ref = torch::rand({2, 3, 4, 16, 16}) * 2 - 1, rec = (ref + 0.1 * torch::randn_like(ref)).clamp(-1, 1);
+  Tensor d;
+  try {
+    torch::NoGradGuard ng;
+    auto r = m.forward({rec, ref});
+    if (!r.isTensor()) throw std::runtime_error("forward returned no tensor");
+    d = r.toTensor();
+  } catch (const std::exception& e) {
+    throw std::runtime_error("the metric fails on a [2,3,4,16,16] batch: " + std::string(e.what()).substr(0, 600));
+  }
+  if (d.numel() != 2) throw std::runtime_error("the metric must return one distance per clip ([B]), got " +
+                                               std::to_string(d.numel()) + " values for 2 clips");
+  if (!torch::isfinite(d.to(torch::kFloat32)).all().item<bool>())
+    throw std::runtime_error("the metric returns non-finite distances");
+  m.save(out);
+}
+
 std::unique_ptr<QualityMetric> make_quality_metric(const std::string& spec, torch::Device device) {
   if (spec == "psnr") return std::make_unique<Psnr>();
   if (spec == "ssim") return std::make_unique<Ssim>();

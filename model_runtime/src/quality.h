@@ -23,6 +23,13 @@ class QualityMetric {
 // Throws std::runtime_error with a reason for an unknown name or a bad file.
 std::unique_ptr<QualityMetric> make_quality_metric(const std::string& spec, torch::Device device);
 
+// Compiles TorchScript source that defines `forward(self, rec, ref)` into a
+// module file for "torchscript:PATH", so a metric can be written without
+// Python. The module is tried on a small batch first: a source that does not
+// compile or does not return one finite value per clip is refused with the
+// reason, and nothing is written.
+void compile_metric(const std::string& source, const std::string& out);
+
 // Per-frame SSIM, [B,3,T,H,W] -> [B,T] (luma-free: channel mean).
 torch::Tensor ssim_frames(const torch::Tensor& rec, const torch::Tensor& ref);
 // Per-frame PSNR for pixels in [-0.5,0.5] (peak 1), [B,3,T,H,W] -> [B,T].

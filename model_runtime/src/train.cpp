@@ -432,7 +432,7 @@ int make_labels(const TrainOptions& o) {
   f.metadata["labels.clips_per_second"] = std::to_string(rate);
   save_safetensors(o.labels, f);
   std::remove(part.c_str());
-  printf("labels: %.2f clips/s; quality mean %.3f std %.3f; saved %s\n", rate, Q.mean().item<double>(),
+  printf("labels: %.2f clips/s; quality mean %.4g std %.4g; saved %s\n", rate, Q.mean().item<double>(),
          Q.std().item<double>(), o.labels.c_str());
   return 0;
 }
@@ -476,7 +476,7 @@ int train_router(const TrainOptions& o) {
   cfg.l_mean = lens.mean().item<float>();
   cfg.l_std = lens.std().item<float>();
   cfg.reward_quality = lf.metadata["labels.metric"];
-  printf("quality stats (%s): mean %.3f std %.3f; length mean %.1f std %.1f\n", cfg.reward_quality.c_str(),
+  printf("quality stats (%s): mean %.4g std %.4g; length mean %.1f std %.1f\n", cfg.reward_quality.c_str(),
          cfg.q_mean, cfg.q_std, cfg.l_mean, cfg.l_std);
 
   // Stage 3: router, cross-entropy on argmax-reward labels; wq is an input so
@@ -564,6 +564,28 @@ int train_router(const TrainOptions& o) {
   model->info["train.router_labels"] = lf.metadata["labels.metric"] + (lf.metadata["labels.exact"] == "1" ? ", exact" : ", separable");
   model->save(o.out);
   printf("saved %s (fingerprint %s)\n", o.out.c_str(), to_hex(model->fp.data(), 16).c_str());
+  return 0;
+}
+
+int set_router(const std::string& model_path, const std::string& router_path, const std::string& out) {
+  if (model_path.empty() || router_path.empty() || out.empty())
+    throw std::runtime_error("set-router needs --model, --router and --out");
+  auto model = Model::load(model_path, torch::kCPU);
+  auto src = Model::load(router_path, torch::kCPU);
+  if (!src->has_router) throw std::runtime_error(router_path + " has no trained router");
+  const auto &a = model->cfg, &b = src->cfg;
+  if (!a.same_assignments(b) || a.clip_frames != b.clip_frames || a.clip_height != b.clip_height ||
+      a.clip_width != b.clip_width)
+    throw std::runtime_error(router_path + ": its router was trained for another clip geometry or other choices");
+  model->adopt_router(*src);
+  for (auto it = model->info.begin(); it != model->info.end();)
+    it = it->first.rfind("train.router_", 0) == 0 ? model->info.erase(it) : std::next(it);
+  for (auto& [k, v] : src->info)
+    if (k.rfind("train.router_", 0) == 0) model->info[k] = v;
+  model->info["train.router_from"] = to_hex(src->fp.data(), 16);  // the fingerprint, not a path
+  model->save(out);
+  printf("saved %s: tokenizer of %s, router of %s (fingerprint %s)\n", out.c_str(), model_path.c_str(),
+         router_path.c_str(), to_hex(model->fp.data(), 16).c_str());
   return 0;
 }
 

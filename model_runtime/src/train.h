@@ -37,4 +37,8 @@ struct TrainOptions : RunOptions {
 int train_tokenizer(const TrainOptions& o);  // stage 1, stage 4 (o.router) or uniform
 int make_labels(const TrainOptions& o);      // stage 2: o.init tokenizer -> o.labels
 int train_router(const TrainOptions& o);     // stage 3: o.init + o.labels -> o.out
+// The tokenizer of `model` with the router (and its reward statistics) of
+// `router_from`, saved as `out`: what stage 4 does when it starts, for a router
+// retrained later. Both must share clip geometry and assignments.
+int set_router(const std::string& model, const std::string& router_from, const std::string& out);
 }  // namespace evatok

@@ -38,6 +38,14 @@ if command -v gnuplot > /dev/null; then
   check "eval draws the PNG" 'run eval --model work/final.safetensors --data val --csv ev.csv --png ev.png --search none && [ "$(head -c 4 ev.png | tail -c 3)" = PNG ]'
 fi
 check "ssim label metric" 'run label --init work/proxy.safetensors --data data --val val --labels l2.safetensors --label-clips 2 --val-clips 1 --quality ssim --separable && grep -q "metric ssim" "$W/log"'
+# A TorchScript metric written without Python: the shipped MSE source, compiled.
+# Its labels are checked against PSNR labels of the same clips (mse_vs_psnr.py).
+check "compile-metric builds the MSE metric" 'run compile-metric --source "$HERE/../../model_runtime/metrics/mse.torchscript" --out mse.pt && [ -s mse.pt ]'
+check "label with a TorchScript metric" 'run label --init work/proxy.safetensors --data data --val val --labels lm.safetensors --label-clips 2 --val-clips 1 --quality torchscript:mse.pt --separable && grep -q "metric torchscript:mse.pt" "$W/log"'
+check "TorchScript MSE labels agree with PSNR labels" 'run label --init work/proxy.safetensors --data data --val val --labels lp.safetensors --label-clips 2 --val-clips 1 --separable && python3 "$HERE/mse_vs_psnr.py" lm.safetensors lp.safetensors 2 2'
+printf 'def forward(self, rec: Tensor, ref: Tensor) -> Tensor:\n    return rec - \n' > broken.torchscript
+printf 'def forward(self, rec: Tensor, ref: Tensor) -> Tensor:\n    return (rec - ref).abs()\n' > shape.torchscript
+printf 'def forward(self, rec: Tensor, ref: Tensor) -> Tensor:\n    return (rec - ref).sum([1, 2, 3, 4]) / 0.0 * 0.0\n' > nan.torchscript
 
 # Warm start into a config with temporal carry: the carry modules' weights
 # and biases are the only new tensors; the result loads, evaluates and searches.
@@ -54,9 +62,20 @@ echo "not a model" > junk.safetensors
 fpr() { run info "$1" && grep "^$2:" "$W/log" | cut -d' ' -f"$3"; }
 check "a trained router changes the fingerprint, not the codec fingerprint" '[ "$(fpr work/proxy.safetensors "codec fingerprint" 3)" = "$(fpr work/router.safetensors "codec fingerprint" 3)" ] && [ "$(fpr work/proxy.safetensors fingerprint 2)" != "$(fpr work/router.safetensors fingerprint 2)" ]'
 check "a stream decodes with a model that differs only in its router" '"$FF" -nostdin -loglevel error -y -i data/a.y4m -c:v evatok -model work/router.safetensors rt.mkv && "$FF" -nostdin -loglevel error -model work/proxy.safetensors -i rt.mkv -f null - && ! "$FF" -nostdin -loglevel error -model work/final.safetensors -i rt.mkv -f null - 2>/dev/null'
+# set-router: stage 4 adopted work/router's router, so putting it into the
+# final model again gives the same file fingerprint; into the baseline, it keeps
+# the baseline's codec fingerprint and makes it routable.
+check "set-router reproduces stage 4's adoption" 'run set-router --model work/final.safetensors --router work/router.safetensors --out sr.st && [ "$(fpr sr.st fingerprint 2)" = "$(fpr work/final.safetensors fingerprint 2)" ]'
+check "set-router gives the baseline a router" 'run set-router --model work/uniform.safetensors --router work/router.safetensors --out su.st && [ "$(fpr su.st "codec fingerprint" 3)" = "$(fpr work/uniform.safetensors "codec fingerprint" 3)" ] && run info su.st && grep -q "router:      trained" "$W/log" && grep -q "train.router_from" "$W/log"'
+check "set-router refuses a model without a router" 'bad set-router --model work/final.safetensors --router work/proxy.safetensors --out sx.st && grep -q "has no trained router" "$W/log" && [ ! -e sx.st ]'
+check "set-router needs its files" 'bad set-router --model work/final.safetensors --out sx.st && grep -q "needs --model, --router and --out" "$W/log"'
 check "router refuses labels of another tokenizer" 'bad train-router --init work/uniform.safetensors --labels work/labels.safetensors --data data --val val --out x.st && grep -q "another tokenizer" "$W/log"'
 check "router refuses a non-labels file" 'bad train-router --init work/proxy.safetensors --labels work/proxy.safetensors --data data --val val --out x.st && grep -q "not a labels file" "$W/log"'
 check "unknown quality metric" 'bad label --init work/proxy.safetensors --data data --val val --labels x.st --quality lpips && grep -q "unknown quality metric" "$W/log"'
+check "metric source that does not compile" 'bad compile-metric --source broken.torchscript --out b.pt && grep -q "does not compile as TorchScript" "$W/log" && [ ! -e b.pt ]'
+check "metric with one value per pixel refused" 'bad compile-metric --source shape.torchscript --out b.pt && grep -q "one distance per clip" "$W/log" && [ ! -e b.pt ]'
+check "metric returning NaN refused" 'bad compile-metric --source nan.torchscript --out b.pt && grep -q "non-finite" "$W/log" && [ ! -e b.pt ]'
+check "compile-metric: missing source" 'bad compile-metric --source nope.torchscript --out b.pt && grep -q "cannot read nope.torchscript" "$W/log"'
 check "bad torchscript metric" 'bad label --init work/proxy.safetensors --data data --val val --labels x.st --quality torchscript:junk.safetensors && grep -q "TorchScript" "$W/log"'
 check "stage 4 needs a router" 'bad train-tokenizer --config "$HERE/tiny.json" --router work/uniform.safetensors --data data --out y.st --steps 1 && grep -q "no trained router" "$W/log"'
 check "missing recipe stage" 'mkdir -p r2 && bad train-all --recipe r2 --data data --val val --work w2 && grep -q "is missing" "$W/log"'
