@@ -89,7 +89,7 @@ def main(argv):
 
     L = [sum(choices[c] for c in per_block(a)) for a in range(A)]
     allq = [q for row in Q for q in row]
-    qm, qs = statistics.mean(allq), max(statistics.stdev(allq), 1e-3)
+    qm, qs = statistics.mean(allq), max(statistics.stdev(allq), 1e-12)
     lm, ls = statistics.mean(L), statistics.stdev(L)
     kinds = {}
     for row, spec in zip(Q, specs):

@@ -40,7 +40,7 @@ const char* kUsage =
     "                                   resumes from M if it exists; --init with --config is a\n"
     "                                   warm start (tensors of M0 that fit the new config)\n"
     "  label --init M0 --data DIR --val DIR --labels L [--label-clips N] [--val-clips N]\n"
-    "        [--quality psnr|ssim|torchscript:FILE] [--separable] [--label-batch N] [--device D]\n"
+    "        [--quality psnr|ssim|mse|torchscript:FILE] [--separable] [--label-batch N] [--device D]\n"
     "        [--reuse-labels OLD]\n"
     "                                   stage 2: quality of every assignment (proxy reward labels);\n"
     "                                   an interrupted run resumes from L.part; OLD's clips (an\n"

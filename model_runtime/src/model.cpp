@@ -200,7 +200,7 @@ Tensor Model::reward(const Tensor& quality, float wq, float wl) const {
 
 std::vector<Assignment> Model::search(const Tensor& clips, float wq, float wl, bool exact) {
   // The z-scoring statistics belong to the metric they were taken with.
-  if (cfg.reward_quality != "psnr" && cfg.reward_quality != "ssim")
+  if (cfg.reward_quality != "psnr" && cfg.reward_quality != "ssim" && cfg.reward_quality != "mse")
     throw std::runtime_error("this model's reward uses the metric '" + cfg.reward_quality +
                              "', which search cannot load here; use the router or uniform:K");
   auto metric = make_quality_metric(cfg.reward_quality, device);

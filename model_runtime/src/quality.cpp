@@ -45,6 +45,16 @@ struct Psnr : QualityMetric {
   }
 };
 
+// Negated MSE of the block: like PSNR but not a logarithm, so it saturates.
+// Once a clip is reconstructed well, more tokens lower its error by little,
+// as a perceptual distance does, and the reward spends them on hard clips.
+struct Mse : QualityMetric {
+  std::string name() const override { return "mse"; }
+  Tensor per_block(const Tensor& rec, const Tensor& ref, int blocks) override {
+    return -block_mean((rec - ref).pow(2).mean({1, 3, 4}), blocks);
+  }
+};
+
 struct Ssim : QualityMetric {
   std::string name() const override { return "ssim"; }
   Tensor per_block(const Tensor& rec, const Tensor& ref, int blocks) override {
@@ -112,9 +122,10 @@ void compile_metric(const std::string& source, const std::string& out) {
 std::unique_ptr<QualityMetric> make_quality_metric(const std::string& spec, torch::Device device) {
   if (spec == "psnr") return std::make_unique<Psnr>();
   if (spec == "ssim") return std::make_unique<Ssim>();
+  if (spec == "mse") return std::make_unique<Mse>();
   const std::string ts = "torchscript:";
   if (spec.rfind(ts, 0) == 0) return std::make_unique<Scripted>(spec.substr(ts.size()), device);
-  throw std::runtime_error("unknown quality metric '" + spec + "' (psnr, ssim or torchscript:FILE)");
+  throw std::runtime_error("unknown quality metric '" + spec + "' (psnr, ssim, mse or torchscript:FILE)");
 }
 
 }  // namespace evatok

@@ -18,6 +18,7 @@ class QualityMetric {
 };
 
 // "psnr" (dB), "ssim" (mean SSIM of frames, 11-tap Gaussian window, on RGB),
+// "mse" (negated mean squared error, pixels in [0, 1]),
 // or "torchscript:PATH": a module forward(rec, ref) -> [B] distance (lower is
 // better, inputs [B,3,T,H,W] in [-1,1]); its quality is the negated distance.
 // Throws std::runtime_error with a reason for an unknown name or a bad file.

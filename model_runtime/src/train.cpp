@@ -472,7 +472,7 @@ int train_router(const TrainOptions& o) {
   // z-scoring statistics over videos x assignments (as published).
   auto lens = model->lengths();
   cfg.q_mean = Q.mean().item<float>();
-  cfg.q_std = std::max(Q.std().item<float>(), 1e-3f);
+  cfg.q_std = std::max(Q.std().item<float>(), 1e-12f);
   cfg.l_mean = lens.mean().item<float>();
   cfg.l_std = lens.std().item<float>();
   cfg.reward_quality = lf.metadata["labels.metric"];

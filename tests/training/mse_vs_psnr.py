@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
-"""Checks labels made with the compiled MSE metric against PSNR labels of the
-same clips: Q_mse = -MSE of inputs in [-1, 1], so -Q is in (0, 4], and for the
-uniform assignments (every block at one choice) Jensen's inequality gives
-10*log10(4 / -Q_mse) <= Q_psnr (equal when the blocks' errors are equal).
+"""Checks labels made with the compiled TorchScript MSE metric against labels
+of the same clips made with the built-in `mse` and `psnr`:
+- the script sees pixels in [-1, 1], the built-in in [0, 1]: Q_script = 4 * Q_mse;
+- -Q_mse is in (0, 1], and for the uniform assignments (every block at one
+  choice) Jensen's inequality gives 10*log10(1 / -Q_mse) <= Q_psnr (equal when
+  the blocks' errors are equal).
 A metric fed other pixels, scale or sign breaks one of these.
 
-  mse_vs_psnr.py MSE_LABELS PSNR_LABELS CHOICES BLOCKS
+  mse_vs_psnr.py SCRIPT_LABELS MSE_LABELS PSNR_LABELS CHOICES BLOCKS
 """
 import json, math, struct, sys
 
@@ -22,14 +24,15 @@ def table(path, name):
     return [vals[r * cols:(r + 1) * cols] for r in range(rows)]
 
 
-mse, psnr = table(sys.argv[1], 'quality'), table(sys.argv[2], 'quality')
-nc, nb = int(sys.argv[3]), int(sys.argv[4])
+script, mse, psnr = (table(sys.argv[i], 'quality') for i in (1, 2, 3))
+nc, nb = int(sys.argv[4]), int(sys.argv[5])
 uniform = [sum(c * nc ** b for b in range(nb)) for c in range(nc)]
-assert len(mse) == len(psnr) and len(mse[0]) == nc ** nb, 'tables do not match'
-for i, (m, p) in enumerate(zip(mse, psnr)):
-    assert all(-4 <= q < 0 and math.isfinite(q) for q in m), 'clip %d: -MSE outside [-4, 0)' % i
+assert len(mse) == len(psnr) == len(script) and len(mse[0]) == nc ** nb, 'tables do not match'
+for i, (s, m, p) in enumerate(zip(script, mse, psnr)):
+    assert all(abs(a - 4 * b) <= 1e-4 * abs(a) + 1e-9 for a, b in zip(s, m)), 'clip %d: script != 4 * built-in mse' % i
+    assert all(-1 <= q < 0 and math.isfinite(q) for q in m), 'clip %d: -MSE outside [-1, 0)' % i
     assert len(set(m)) > 1, 'clip %d: every assignment scores the same' % i
     for a in uniform:
-        bound = 10 * math.log10(4 / -m[a])
+        bound = 10 * math.log10(1 / -m[a])
         assert bound <= p[a] + 1e-3, 'clip %d assignment %d: %.3f dB from MSE > PSNR label %.3f' % (i, a, bound, p[a])
-print('%d clips: -MSE labels consistent with PSNR labels' % len(mse))
+print('%d clips: TorchScript, built-in MSE and PSNR labels consistent' % len(mse))

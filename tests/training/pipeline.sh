@@ -39,10 +39,12 @@ if command -v gnuplot > /dev/null; then
 fi
 check "ssim label metric" 'run label --init work/proxy.safetensors --data data --val val --labels l2.safetensors --label-clips 2 --val-clips 1 --quality ssim --separable && grep -q "metric ssim" "$W/log"'
 # A TorchScript metric written without Python: the shipped MSE source, compiled.
-# Its labels are checked against PSNR labels of the same clips (mse_vs_psnr.py).
+# Its labels are checked against built-in MSE and PSNR labels of the same clips
+# (mse_vs_psnr.py).
 check "compile-metric builds the MSE metric" 'run compile-metric --source "$HERE/../../model_runtime/metrics/mse.torchscript" --out mse.pt && [ -s mse.pt ]'
 check "label with a TorchScript metric" 'run label --init work/proxy.safetensors --data data --val val --labels lm.safetensors --label-clips 2 --val-clips 1 --quality torchscript:mse.pt --separable && grep -q "metric torchscript:mse.pt" "$W/log"'
-check "TorchScript MSE labels agree with PSNR labels" 'run label --init work/proxy.safetensors --data data --val val --labels lp.safetensors --label-clips 2 --val-clips 1 --separable && python3 "$HERE/mse_vs_psnr.py" lm.safetensors lp.safetensors 2 2'
+check "built-in mse label metric" 'run label --init work/proxy.safetensors --data data --val val --labels lb.safetensors --label-clips 2 --val-clips 1 --quality mse --separable && grep -q "metric mse" "$W/log"'
+check "TorchScript MSE labels agree with built-in MSE and PSNR labels" 'run label --init work/proxy.safetensors --data data --val val --labels lp.safetensors --label-clips 2 --val-clips 1 --separable && python3 "$HERE/mse_vs_psnr.py" lm.safetensors lb.safetensors lp.safetensors 2 2'
 printf 'def forward(self, rec: Tensor, ref: Tensor) -> Tensor:\n    return rec - \n' > broken.torchscript
 printf 'def forward(self, rec: Tensor, ref: Tensor) -> Tensor:\n    return (rec - ref).abs()\n' > shape.torchscript
 printf 'def forward(self, rec: Tensor, ref: Tensor) -> Tensor:\n    return (rec - ref).sum([1, 2, 3, 4]) / 0.0 * 0.0\n' > nan.torchscript
