@@ -550,7 +550,7 @@ int train_router(const TrainOptions& o) {
     torch::NoGradGuard ng;
     auto pick = router(vx.to(dev), torch::full({vx.size(0)}, w).to(dev)).argmax(-1).cpu();
     auto best = model->reward(VQ, w, cfg.reward_wl).argmax(-1);
-    printf("  wq %.1f: router %.1f tokens Q %.2f %s | argmax %.1f tokens Q %.2f\n", w, tokens_of(pick), q_of(pick),
+    printf("  wq %.1f: router %.1f tokens Q %.4g %s | argmax %.1f tokens Q %.4g\n", w, tokens_of(pick), q_of(pick),
            cfg.reward_quality.c_str(), tokens_of(best), q_of(best));
   }
   model->has_router = true;
