@@ -1,6 +1,7 @@
 #include "model.h"
 
 #include <cmath>
+#include <iterator>
 #include <stdexcept>
 
 #include "module_file.h"
@@ -94,6 +95,9 @@ void Model::rebuild_router(uint64_t seed) {
 }
 
 void Model::adopt_router(const Model& src) {
+  if (cfg.clip_frames != src.cfg.clip_frames || cfg.clip_height != src.cfg.clip_height ||
+      cfg.clip_width != src.cfg.clip_width)
+    throw std::runtime_error("a router trained for another clip geometry does not fit this model");
   copy_reward_stats(src);  // checks the assignments match
   cfg.router_dim = src.cfg.router_dim;
   cfg.router_layers = src.cfg.router_layers;
@@ -105,6 +109,10 @@ void Model::adopt_router(const Model& src) {
   auto from = src.net->router->named_parameters();
   for (auto& p : net->router->named_parameters()) p.value().copy_(from[p.key()].to(p.value().device()));
   has_router = true;
+  for (auto it = info.begin(); it != info.end();)
+    it = it->first.rfind("train.router_", 0) == 0 ? info.erase(it) : std::next(it);
+  for (const auto& [k, v] : src.info)
+    if (k.rfind("train.router_", 0) == 0) info[k] = v;
 }
 
 Tensor Model::lengths() const {
@@ -200,7 +208,7 @@ Tensor Model::reward(const Tensor& quality, float wq, float wl) const {
 
 std::vector<Assignment> Model::search(const Tensor& clips, float wq, float wl, bool exact) {
   // The z-scoring statistics belong to the metric they were taken with.
-  if (cfg.reward_quality != "psnr" && cfg.reward_quality != "ssim" && cfg.reward_quality != "mse")
+  if (!is_builtin_metric(cfg.reward_quality))
     throw std::runtime_error("this model's reward uses the metric '" + cfg.reward_quality +
                              "', which search cannot load here; use the router or uniform:K");
   auto metric = make_quality_metric(cfg.reward_quality, device);

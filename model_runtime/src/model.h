@@ -27,8 +27,9 @@ class Model {
   // Takes the proxy reward's z-scoring statistics and metric of `src`, which
   // must have the same choices and blocks (throws otherwise).
   void copy_reward_stats(const Model& src);
-  // Takes the trained router of `src` (same choices and blocks): its shape
-  // (router_* config), weights and reward statistics.
+  // Takes the trained router of `src` (same choices, blocks and clip geometry;
+  // throws otherwise): its shape (router_* config), weights, reward statistics
+  // and its train.router_* records in info (replacing this model's).
   void adopt_router(const Model& src);
   // Replaces the router by an untrained one of the shape in cfg's router_*
   // fields (after changing them).

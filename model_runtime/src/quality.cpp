@@ -119,6 +119,8 @@ void compile_metric(const std::string& source, const std::string& out) {
   m.save(out);
 }
 
+bool is_builtin_metric(const std::string& spec) { return spec == "psnr" || spec == "ssim" || spec == "mse"; }
+
 std::unique_ptr<QualityMetric> make_quality_metric(const std::string& spec, torch::Device device) {
   if (spec == "psnr") return std::make_unique<Psnr>();
   if (spec == "ssim") return std::make_unique<Ssim>();

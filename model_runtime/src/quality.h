@@ -23,6 +23,8 @@ class QualityMetric {
 // better, inputs [B,3,T,H,W] in [-1,1]); its quality is the negated distance.
 // Throws std::runtime_error with a reason for an unknown name or a bad file.
 std::unique_ptr<QualityMetric> make_quality_metric(const std::string& spec, torch::Device device);
+// True for the metrics built into this library (no file to load).
+bool is_builtin_metric(const std::string& spec);
 
 // Compiles TorchScript source that defines `forward(self, rec, ref)` into a
 // module file for "torchscript:PATH", so a metric can be written without

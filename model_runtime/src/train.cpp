@@ -138,8 +138,6 @@ int train_tokenizer(const TrainOptions& o) {
     // The final model ships with the router that chose its assignments, and
     // that router's reward statistics (taken on the proxy tokenizer).
     model->adopt_router(*router_model);
-    for (auto& [k, v] : router_model->info)
-      if (k.rfind("train.router_", 0) == 0) model->info[k] = v;
   }
   // Wall time already spent by earlier runs of this checkpoint (for the
   // time-based schedule); "train.done" marks a finished stage.
@@ -573,15 +571,7 @@ int set_router(const std::string& model_path, const std::string& router_path, co
   auto model = Model::load(model_path, torch::kCPU);
   auto src = Model::load(router_path, torch::kCPU);
   if (!src->has_router) throw std::runtime_error(router_path + " has no trained router");
-  const auto &a = model->cfg, &b = src->cfg;
-  if (!a.same_assignments(b) || a.clip_frames != b.clip_frames || a.clip_height != b.clip_height ||
-      a.clip_width != b.clip_width)
-    throw std::runtime_error(router_path + ": its router was trained for another clip geometry or other choices");
-  model->adopt_router(*src);
-  for (auto it = model->info.begin(); it != model->info.end();)
-    it = it->first.rfind("train.router_", 0) == 0 ? model->info.erase(it) : std::next(it);
-  for (auto& [k, v] : src->info)
-    if (k.rfind("train.router_", 0) == 0) model->info[k] = v;
+  model->adopt_router(*src);  // checks geometry and choices
   model->info["train.router_from"] = to_hex(src->fp.data(), 16);  // the fingerprint, not a path
   model->save(out);
   printf("saved %s: tokenizer of %s, router of %s (fingerprint %s)\n", out.c_str(), model_path.c_str(),

@@ -9,19 +9,15 @@ A metric fed other pixels, scale or sign breaks one of these.
 
   mse_vs_psnr.py SCRIPT_LABELS MSE_LABELS PSNR_LABELS CHOICES BLOCKS
 """
-import json, math, struct, sys
+import math, os, sys
+
+# The safetensors table reader of scripts/labels_by_kind.py.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'scripts'))
+from labels_by_kind import read_tensors
 
 
 def table(path, name):
-    raw = open(path, 'rb').read()
-    n = struct.unpack('<Q', raw[:8])[0]
-    h = json.loads(raw[8:8 + n])
-    t = h[name]
-    assert t['dtype'] == 'F32', t['dtype']
-    a, b = t['data_offsets']
-    vals = struct.unpack('<%df' % ((b - a) // 4), raw[8 + n + a:8 + n + b])
-    rows, cols = t['shape']
-    return [vals[r * cols:(r + 1) * cols] for r in range(rows)]
+    return read_tensors(path)[0][name]
 
 
 script, mse, psnr = (table(sys.argv[i], 'quality') for i in (1, 2, 3))
