@@ -47,10 +47,11 @@ const char* kUsage =
     "                                   earlier run with fewer --label-clips) are not scored again\n"
     "  train-router --init M0 --labels L --data DIR --val DIR --out M [--steps N] [--batch B]\n"
     "        [--lr X] [--threads T] [--device D] [--router-temp T] [--wq-max X]\n"
-    "        [--router-input pixels|motion]\n"
+    "        [--router-input pixels|motion] [--router-target assignment|quality]\n"
     "                                   stage 3: the router, on argmax-reward labels (or on\n"
     "                                   softmax(reward/T) with --router-temp), for wq 0.3..X;\n"
-    "                                   motion: it also sees |frame - previous frame|\n"
+    "                                   motion: it also sees |frame - previous frame|; quality:\n"
+    "                                   it predicts every assignment's quality instead (any wq)\n"
     "  compile-metric --source F --out F.pt\n"
     "                                   TorchScript source defining forward(self, rec, ref) ->\n"
     "                                   [B] distance, compiled for --quality torchscript:F.pt\n"
@@ -228,6 +229,7 @@ evatok::TrainOptions train_options(const Args& a) {
   o.router_temp = a.real("router-temp", o.router_temp);
   o.wq_max = a.real("wq-max", o.wq_max);
   o.router_input = a.str("router-input");
+  o.router_target = a.str("router-target");
   if (o.out.empty() && o.labels.empty()) throw std::runtime_error("--out is required");
   if (o.data_dir.empty()) throw std::runtime_error("--data is required");
   return o;
@@ -365,8 +367,8 @@ int info(const std::string& path) {
   for (int c = 0; c < i->num_choices; ++c) printf(" %d", i->choices[c]);
   evatok::TensorFile f = evatok::load_safetensors(path);
   const auto cfg = evatok::ModelConfig::from_json(f.metadata["evatok.config"]);
-  printf(" tokens per block\ncodebook:    %d\nrouter:      %s (input: %s)\n", i->codebook_size,
-         i->has_router ? "trained" : "none", cfg.router_input.c_str());
+  printf(" tokens per block\ncodebook:    %d\nrouter:      %s (input: %s, predicts: %s)\n", i->codebook_size,
+         i->has_router ? "trained" : "none", cfg.router_input.c_str(), cfg.router_target.c_str());
   for (const auto& [k, v] : f.metadata)
     if (k.rfind("train.", 0) == 0) printf("%-40s %s\n", k.c_str(), v.c_str());
   evatok_model_close(&m);

@@ -69,8 +69,10 @@ void ModelConfig::validate() const {
   check(stem_channels >= 1 && head_channels >= 1, "stem/head channels must be positive");
   check(router_patch_s >= 1 && clip_height % router_patch_s == 0 && clip_width % router_patch_s == 0,
         "clip size must be a multiple of router_patch_s");
-  check(router_input == "pixels" || router_input == "motion",
-        "router_input (train-router --router-input) must be pixels or motion, not '" + router_input + "'");
+  check(router_input == "pixels" || router_input == "motion" || router_input == "stats",
+        "router_input (train-router --router-input) must be pixels, motion or stats, not '" + router_input + "'");
+  check(router_target == "assignment" || router_target == "quality",
+        "router_target (train-router --router-target) must be assignment or quality, not '" + router_target + "'");
   check(q_std > 0 && l_std > 0, "reward std must be positive");
 }
 
@@ -90,12 +92,13 @@ std::string ModelConfig::to_json() const {
   // Written only when set, so files made before the option keep their fingerprints.
   if (temporal_carry) j["temporal_carry"] = true;
   if (router_input != "pixels") j["router_input"] = router_input;
+  if (router_target != "assignment") j["router_target"] = router_target;
   return j.dump();
 }
 
 std::string ModelConfig::codec_json() const {
   auto j = json::parse(to_json());
-  for (const char* k : {"name", "router_dim", "router_layers", "router_heads", "router_patch_s", "router_input", "reward_wq",
+  for (const char* k : {"name", "router_dim", "router_layers", "router_heads", "router_patch_s", "router_input", "router_target", "reward_wq",
                         "reward_wl", "q_mean", "q_std", "l_mean", "l_std", "reward_quality"})
     j.erase(k);
   return j.dump();
@@ -128,6 +131,7 @@ ModelConfig ModelConfig::from_json(const std::string& text) {
     get(j, "reward_quality", c.reward_quality);
     get(j, "temporal_carry", c.temporal_carry);
     get(j, "router_input", c.router_input);
+    get(j, "router_target", c.router_target);
   } catch (const json::exception& e) {
     throw std::runtime_error(std::string("invalid model config JSON: ") + e.what());
   }

@@ -20,6 +20,10 @@ struct ModelConfig {
   // |frame - previous frame|, so still and moving versions of one picture differ
   // in its input, not only in fine texture a linear patch must learn to compare).
   std::string router_input = "pixels";
+  // What the router predicts: "assignment" (published: a classifier over the
+  // assignments, wq an input) or "quality" (each assignment's z-scored quality;
+  // the pick is the argmax of wq*z(Q) - wl*z(L), so one prediction serves every wq).
+  std::string router_target = "assignment";
   // Temporal carry: the decoder may copy the last frame of the previous block,
   // moved by a per-pixel flow and mixed in by a per-pixel gate, both from its
   // pixel head, so still or panning content costs few tokens.

@@ -104,6 +104,7 @@ void Model::adopt_router(const Model& src) {
   cfg.router_heads = src.cfg.router_heads;
   cfg.router_patch_s = src.cfg.router_patch_s;
   cfg.router_input = src.cfg.router_input;
+  cfg.router_target = src.cfg.router_target;
   rebuild_router(0);
   torch::NoGradGuard ng;
   auto from = src.net->router->named_parameters();
@@ -130,10 +131,19 @@ std::vector<Assignment> Model::route(const Tensor& clips, float wq) {
   return route(clips, torch::full({clips.size(0)}, wq));
 }
 
+Tensor Model::router_scores(const Tensor& clips, const Tensor& wq) {
+  auto x = clips.to(device);
+  if (cfg.router_target != "quality") return net->router(x, wq.to(x.options()));
+  // A quality router predicts z(Q) for every assignment whatever wq is; the
+  // reward then weighs it against z(L) as the labels did.
+  auto zq = net->router(x, torch::zeros({x.size(0)}, x.options()));
+  auto zl = ((lengths() - cfg.l_mean) / cfg.l_std).to(zq.options());
+  return wq.to(zq.options()).view({-1, 1}) * zq - cfg.reward_wl * zl.unsqueeze(0);
+}
+
 std::vector<Assignment> Model::route(const Tensor& clips, const Tensor& wq) {
   torch::NoGradGuard ng;
-  auto x = clips.to(device);
-  auto best = net->router(x, wq.to(x.options())).argmax(-1).cpu();
+  auto best = router_scores(clips, wq).argmax(-1).cpu();
   std::vector<Assignment> out;
   for (int64_t i = 0; i < best.size(0); ++i) out.push_back(cfg.assignment_choices((int)best[i].item<int64_t>()));
   return out;

@@ -42,6 +42,10 @@ class Model {
   std::vector<Assignment> route(const torch::Tensor& clips, float wq);
   // One rate preference per clip: wq [N].
   std::vector<Assignment> route(const torch::Tensor& clips, const torch::Tensor& wq);
+  // The router's score of every assignment [N, A] (on the model's device, with
+  // autograd if enabled); route() takes its argmax. Logits for an assignment
+  // router, the reward of the predicted quality for a quality router.
+  torch::Tensor router_scores(const torch::Tensor& clips, const torch::Tensor& wq);
   // Max-proxy-reward assignment over all candidates (see quality_table).
   std::vector<Assignment> search(const torch::Tensor& clips, float wq, float wl, bool exact = false);
   // Quality of each temporal block of each clip when every block gets choice c:

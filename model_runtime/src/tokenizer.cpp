@@ -332,8 +332,9 @@ Tensor DecoderImpl::forward(const Tensor& codes, const Layout& L) {
 // ---------------------------------------------------------------- router
 RouterImpl::RouterImpl(const ModelConfig& c) : cfg(c) {
   const int D = cfg.router_dim, rp = cfg.router_patch_s;
-  const int channels = cfg.router_input == "motion" ? 6 : 3;
-  patch = register_module("patch", torch::nn::Linear(channels * cfg.patch_t * rp * rp, D));
+  const int64_t in = cfg.router_input == "stats" ? kRouterStats
+                     : (cfg.router_input == "motion" ? 6 : 3) * cfg.patch_t * rp * rp;
+  patch = register_module("patch", torch::nn::Linear(in, D));
   const int64_t n = cfg.num_blocks() * (cfg.clip_height / rp) * (cfg.clip_width / rp);
   pos = param(*this, "pos", {n, D});
   cls = param(*this, "cls", {1, 1, D});
@@ -355,7 +356,26 @@ Tensor RouterImpl::forward(const Tensor& x, const Tensor& wq) {
     auto d = (x.slice(2, 1) - x.slice(2, 0, -1)).abs();
     in = torch::cat({x, torch::cat({torch::zeros_like(x.slice(2, 0, 1)), d}, 2) * kMotionGain}, 1);
   }
-  auto t = patch(patchify(in, cfg.patch_t, cfg.router_patch_s)) + pos;
+  if (cfg.router_input == "stats") {
+    // Per patch, the means of a few maps instead of its pixels: colour, energy
+    // (hence contrast), horizontal and vertical detail and change from the
+    // previous frame, per channel. 15 numbers instead of thousands of pixel
+    // weights: what decides a patch's cost, learnable from a few hundred clips.
+    constexpr double kGain = 10.0;
+    auto dx = (x.slice(4, 1) - x.slice(4, 0, -1)).abs();
+    auto dy = (x.slice(3, 1) - x.slice(3, 0, -1)).abs();
+    auto dt = (x.slice(2, 1) - x.slice(2, 0, -1)).abs();
+    dx = torch::cat({dx, torch::zeros_like(x.slice(4, 0, 1))}, 4);
+    dy = torch::cat({dy, torch::zeros_like(x.slice(3, 0, 1))}, 3);
+    dt = torch::cat({torch::zeros_like(x.slice(2, 0, 1)), dt}, 2);
+    auto maps = torch::cat({x, x * x * 4, dx * kGain, dy * kGain, dt * kGain}, 1);
+    const int rp = cfg.router_patch_s;
+    auto pooled = torch::avg_pool3d(maps, {cfg.patch_t, rp, rp});  // [B, 15, blocks, H/rp, W/rp]
+    in = pooled.flatten(2).transpose(1, 2);                         // patches in (t, y, x) order
+  } else {
+    in = patchify(in, cfg.patch_t, cfg.router_patch_s);
+  }
+  auto t = patch(in) + pos;
   auto c = cls.expand({B, 1, cfg.router_dim}) + pref(wq.view({B, 1}).to(x.dtype())).unsqueeze(1);
   t = torch::cat({c, t}, 1);
   auto all = torch::ones({1, 1, 1}, torch::TensorOptions().dtype(torch::kBool).device(x.device()));

@@ -106,6 +106,7 @@ TORCH_MODULE(Quantizer);
 
 // ViT classifier over all candidate assignments, conditioned on the quality
 // weight wq of the proxy reward (the rate knob).
+constexpr int64_t kRouterStats = 15;  // features per patch of router_input "stats"
 struct RouterImpl : torch::nn::Module {
   explicit RouterImpl(const ModelConfig& cfg);
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& wq);  // -> logits [B, A]

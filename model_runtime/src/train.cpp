@@ -443,11 +443,17 @@ int train_router(const TrainOptions& o) {
   if (o.labels.empty()) throw std::runtime_error("router training needs --labels <file from evatok label>");
   auto model = Model::load(o.init, dev);
   auto& cfg = model->cfg;
-  if (!o.router_input.empty() && o.router_input != cfg.router_input) {
-    cfg.router_input = o.router_input;
+  const bool new_input = !o.router_input.empty() && o.router_input != cfg.router_input;
+  const bool new_target = !o.router_target.empty() && o.router_target != cfg.router_target;
+  if (new_input || new_target) {
+    if (new_input) cfg.router_input = o.router_input;
+    if (new_target) cfg.router_target = o.router_target;
     model->rebuild_router(o.seed);  // validates the config, so a bad name is refused here
-    printf("router input: %s (a new router)\n", cfg.router_input.c_str());
+    printf("router input: %s, target: %s (a new router)\n", cfg.router_input.c_str(), cfg.router_target.c_str());
   }
+  const bool predicts_quality = cfg.router_target == "quality";
+  if (predicts_quality && o.router_temp > 0)
+    throw std::runtime_error("--router-temp shapes an assignment router's targets; a quality router has none");
   TensorFile lf = load_safetensors(o.labels);
   for (const char* k : {"quality", "val_quality", "specs"})
     if (!lf.tensors.count(k)) throw std::runtime_error(o.labels + " is not a labels file (no " + k + ")");
@@ -499,19 +505,30 @@ int train_router(const TrainOptions& o) {
       wq[i] = wq_dist(rng);
       rewards[i] = model->reward(Q[idx[i]].unsqueeze(0), wq[i], cfg.reward_wl);
     }
-    auto R = torch::cat(rewards, 0);
-    auto target = o.router_temp > 0 ? torch::softmax(R / o.router_temp, -1)
-                                    : torch::one_hot(R.argmax(-1), R.size(1)).to(torch::kFloat32);
     auto xb = xd.index_select(0, torch::tensor(idx).to(dev));
     if (rng() & 1) xb = xb.flip({4});  // a mirrored clip keeps its label
-    auto logits = router(xb, torch::tensor(wq).to(dev));
-    auto loss = -(target.to(dev) * torch::log_softmax(logits, -1)).sum(-1).mean();
+    Tensor loss;
+    if (predicts_quality) {
+      // Regression on every assignment's z(Q), centred per clip: only the
+      // differences within a clip decide its argmax, and 625 values per clip
+      // teach more than the one argmax of a sampled wq.
+      auto zq = ((Q.index_select(0, torch::tensor(idx)) - cfg.q_mean) / cfg.q_std).to(dev);
+      auto pred = router(xb, torch::zeros({o.batch}, xb.options()));
+      auto err = (pred - pred.mean(-1, true)) - (zq - zq.mean(-1, true));
+      loss = err.pow(2).mean();
+    } else {
+      auto R = torch::cat(rewards, 0);
+      auto target = o.router_temp > 0 ? torch::softmax(R / o.router_temp, -1)
+                                      : torch::one_hot(R.argmax(-1), R.size(1)).to(torch::kFloat32);
+      auto logits = router(xb, torch::tensor(wq).to(dev));
+      loss = -(target.to(dev) * torch::log_softmax(logits, -1)).sum(-1).mean();
+    }
     opt.zero_grad();
     loss.backward();
     opt.step();
     if (step % o.log_every == 0 || step == o.steps) {
       const double rate = step / std::max(seconds_since(t0), 1e-9);
-      printf("router step %d/%d loss %.3f | %.2f steps/s ETA %s\n", step, o.steps, loss.item<double>(), rate,
+      printf("router step %d/%d loss %.4g | %.2f steps/s ETA %s\n", step, o.steps, loss.item<double>(), rate,
              mmss((o.steps - step) / rate).c_str());
       fflush(stdout);
     }
@@ -521,7 +538,7 @@ int train_router(const TrainOptions& o) {
   auto R = model->reward(VQ, cfg.reward_wq, cfg.reward_wl);
   auto logits = [&] {
     torch::NoGradGuard ng;
-    return router(vx.to(dev), torch::full({vx.size(0)}, cfg.reward_wq).to(dev)).cpu();
+    return model->router_scores(vx, torch::full({vx.size(0)}, cfg.reward_wq)).cpu();
   }();
   auto label = R.argmax(-1);
   auto top5 = std::get<1>(logits.topk(std::min<int64_t>(5, logits.size(1)), -1));
@@ -546,7 +563,7 @@ int train_router(const TrainOptions& o) {
   report_wq.push_back(o.wq_max);
   for (float w : report_wq) {
     torch::NoGradGuard ng;
-    auto pick = router(vx.to(dev), torch::full({vx.size(0)}, w).to(dev)).argmax(-1).cpu();
+    auto pick = model->router_scores(vx, torch::full({vx.size(0)}, w)).argmax(-1).cpu();
     auto best = model->reward(VQ, w, cfg.reward_wl).argmax(-1);
     printf("  wq %.1f: router %.1f tokens Q %.4g %s | argmax %.1f tokens Q %.4g\n", w, tokens_of(pick), q_of(pick),
            cfg.reward_quality.c_str(), tokens_of(best), q_of(best));
@@ -557,7 +574,8 @@ int train_router(const TrainOptions& o) {
   model->info["train.router_reward_percentile"] = std::to_string(pct / n);
   char range[64];
   snprintf(range, sizeof range, "%.2g..%.2g", kWqMin, o.wq_max);
-  model->info["train.router_wq_range"] = range;
+  model->info["train.router_wq_range"] = predicts_quality ? "any (predicts quality)" : range;
+  model->info["train.router_target"] = cfg.router_target;
   model->info["train.router_temp"] = std::to_string(o.router_temp);
   model->info["train.router_labels"] = lf.metadata["labels.metric"] + (lf.metadata["labels.exact"] == "1" ? ", exact" : ", separable");
   model->save(o.out);

@@ -28,6 +28,7 @@ struct TrainOptions : RunOptions {
   float router_temp = 0;     // stage 3: 0 = argmax targets; T > 0 = softmax(reward / T) targets
   float wq_max = 2.5f;       // stage 3: rate preferences are sampled from [0.3, wq_max]
   std::string router_input;  // stage 3: "pixels" | "motion" (a new router); empty = keep the model's
+  std::string router_target; // stage 3: "assignment" | "quality" (a new router); empty = keep the model's
 
   // RunOptions' checks plus the ranges of the stage options; every stage calls
   // it first, and train-all before stage 1 for every stage file.
