@@ -137,8 +137,7 @@ Tensor Model::router_scores(const Tensor& clips, const Tensor& wq) {
   // A quality router predicts z(Q) for every assignment whatever wq is; the
   // reward then weighs it against z(L) as the labels did.
   auto zq = net->router(x, torch::zeros({x.size(0)}, x.options()));
-  auto zl = ((lengths() - cfg.l_mean) / cfg.l_std).to(zq.options());
-  return wq.to(zq.options()).view({-1, 1}) * zq - cfg.reward_wl * zl.unsqueeze(0);
+  return reward_z(zq, wq.view({-1, 1}), cfg.reward_wl);
 }
 
 std::vector<Assignment> Model::route(const Tensor& clips, const Tensor& wq) {
@@ -211,9 +210,12 @@ Tensor Model::quality_table(const Tensor& clips) {
 }
 
 Tensor Model::reward(const Tensor& quality, float wq, float wl) const {
-  auto zq = (quality - cfg.q_mean) / cfg.q_std;
-  auto zl = (lengths() - cfg.l_mean) / cfg.l_std;
-  return wq * zq - wl * zl.unsqueeze(0);
+  return reward_z((quality - cfg.q_mean) / cfg.q_std, torch::tensor(wq), wl);
+}
+
+Tensor Model::reward_z(const Tensor& zq, const Tensor& wq, float wl) const {
+  auto zl = ((lengths() - cfg.l_mean) / cfg.l_std).to(zq.options());
+  return wq.to(zq.options()) * zq - wl * zl.unsqueeze(0);
 }
 
 std::vector<Assignment> Model::search(const Tensor& clips, float wq, float wl, bool exact) {

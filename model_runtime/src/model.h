@@ -66,6 +66,8 @@ class Model {
   torch::Tensor quality_table(const torch::Tensor& clips);  // separable PSNR
   // Reward R = wq*z(Q) - wl*z(L) for a quality table; [N, A].
   torch::Tensor reward(const torch::Tensor& quality, float wq, float wl) const;
+  // The same from z(Q) itself, with wq a scalar or one per row ([N, 1]).
+  torch::Tensor reward_z(const torch::Tensor& zq, const torch::Tensor& wq, float wl) const;
   std::vector<std::vector<int64_t>> encode(const torch::Tensor& clips, const std::vector<Assignment>& a);
   torch::Tensor decode(const std::vector<Assignment>& a, const std::vector<std::vector<int64_t>>& tokens);
   // Encode + decode in one pass (training-free evaluation helper).

@@ -345,30 +345,30 @@ RouterImpl::RouterImpl(const ModelConfig& c) : cfg(c) {
   head = register_module("head", torch::nn::Linear(D, cfg.num_assignments()));
 }
 
+// |x - its neighbour one step back along dim|, the same size as x: zero where
+// there is no neighbour (the first index, or the last with zero_last), and
+// scaled up, since a slow pan moves pixels by a few hundredths.
+static Tensor abs_step(const Tensor& x, int64_t dim, bool zero_last = false) {
+  constexpr double kGain = 10.0;
+  auto d = (x.slice(dim, 1) - x.slice(dim, 0, -1)).abs() * kGain;
+  auto zero = torch::zeros_like(x.slice(dim, 0, 1));
+  return zero_last ? torch::cat({d, zero}, dim) : torch::cat({zero, d}, dim);
+}
+
 Tensor RouterImpl::forward(const Tensor& x, const Tensor& wq) {
   const int64_t B = x.size(0);
   Tensor in = x;
   if (cfg.router_input == "motion") {
-    // |frame - previous frame| (zero for the first), scaled up: a slow pan moves
-    // pixels by a few hundredths; the first frame of a block is compared with
-    // the last of the previous block, what a temporal carry would reuse.
-    constexpr double kMotionGain = 10.0;
-    auto d = (x.slice(2, 1) - x.slice(2, 0, -1)).abs();
-    in = torch::cat({x, torch::cat({torch::zeros_like(x.slice(2, 0, 1)), d}, 2) * kMotionGain}, 1);
+    // |frame - previous frame| beside the pixels: the first frame of a block is
+    // compared with the last of the previous block, what a temporal carry would reuse.
+    in = torch::cat({x, abs_step(x, 2)}, 1);
   }
   if (cfg.router_input == "stats") {
     // Per patch, the means of a few maps instead of its pixels: colour, energy
     // (hence contrast), horizontal and vertical detail and change from the
     // previous frame, per channel. 15 numbers instead of thousands of pixel
     // weights: what decides a patch's cost, learnable from a few hundred clips.
-    constexpr double kGain = 10.0;
-    auto dx = (x.slice(4, 1) - x.slice(4, 0, -1)).abs();
-    auto dy = (x.slice(3, 1) - x.slice(3, 0, -1)).abs();
-    auto dt = (x.slice(2, 1) - x.slice(2, 0, -1)).abs();
-    dx = torch::cat({dx, torch::zeros_like(x.slice(4, 0, 1))}, 4);
-    dy = torch::cat({dy, torch::zeros_like(x.slice(3, 0, 1))}, 3);
-    dt = torch::cat({torch::zeros_like(x.slice(2, 0, 1)), dt}, 2);
-    auto maps = torch::cat({x, x * x * 4, dx * kGain, dy * kGain, dt * kGain}, 1);
+    auto maps = torch::cat({x, x * x * 4, abs_step(x, 4, true), abs_step(x, 3, true), abs_step(x, 2)}, 1);
     const int rp = cfg.router_patch_s;
     auto pooled = torch::avg_pool3d(maps, {cfg.patch_t, rp, rp});  // [B, 15, blocks, H/rp, W/rp]
     in = pooled.flatten(2).transpose(1, 2);                         // patches in (t, y, x) order

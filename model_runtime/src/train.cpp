@@ -502,8 +502,8 @@ int train_router(const TrainOptions& o) {
     std::vector<Tensor> rewards(o.batch);
     for (int i = 0; i < o.batch; ++i) {
       idx[i] = (int64_t)(rng() % N);
-      wq[i] = wq_dist(rng);
-      rewards[i] = model->reward(Q[idx[i]].unsqueeze(0), wq[i], cfg.reward_wl);
+      wq[i] = wq_dist(rng);  // drawn for a quality router too, so the clip order stays the same
+      if (!predicts_quality) rewards[i] = model->reward(Q[idx[i]].unsqueeze(0), wq[i], cfg.reward_wl);
     }
     auto xb = xd.index_select(0, torch::tensor(idx).to(dev));
     if (rng() & 1) xb = xb.flip({4});  // a mirrored clip keeps its label
@@ -536,15 +536,15 @@ int train_router(const TrainOptions& o) {
   router->eval();
   // Validation on held-out clips at the default preference.
   auto R = model->reward(VQ, cfg.reward_wq, cfg.reward_wl);
-  auto logits = [&] {
+  auto scores = [&] {
     torch::NoGradGuard ng;
     return model->router_scores(vx, torch::full({vx.size(0)}, cfg.reward_wq)).cpu();
   }();
   auto label = R.argmax(-1);
-  auto top5 = std::get<1>(logits.topk(std::min<int64_t>(5, logits.size(1)), -1));
+  auto top5 = std::get<1>(scores.topk(std::min<int64_t>(5, scores.size(1)), -1));
   double top1 = 0, in5 = 0, pct = 0;
   for (int64_t i = 0; i < vx.size(0); ++i) {
-    const int64_t pick = logits[i].argmax().item<int64_t>();
+    const int64_t pick = scores[i].argmax().item<int64_t>();
     top1 += pick == label[i].item<int64_t>();
     in5 += (top5[i] == label[i]).any().item().toBool();
     pct += reward_percentile(R[i], (int)pick);
