@@ -65,9 +65,24 @@ std::unique_ptr<Model> open_or_create(const TrainOptions& o, torch::Device dev) 
   return m;
 }
 
-// Range of rate preferences stage 4 samples; stage 3 trains the router on
-// [kWqMin, --wq-max], whose default is kWqMax.
+// Stage 3 trains the router on rate preferences in [kWqMin, --wq-max], whose
+// default is kWqMax; stage 4 samples the same range as its router.
 constexpr float kWqMin = 0.3f, kWqMax = 2.5f;
+
+// Upper end of the wq range a router was trained on ("0.3..8" in its info);
+// `fallback` for a router that predicts quality (any wq) or an older file.
+float router_wq_max(const Model& m, float fallback) {
+  auto it = m.info.find("train.router_wq_range");
+  if (it == m.info.end()) return fallback;
+  const auto dots = it->second.find("..");
+  if (dots == std::string::npos) return fallback;
+  try {
+    const float hi = std::stof(it->second.substr(dots + 2));
+    return hi > kWqMin ? hi : fallback;
+  } catch (const std::exception&) {
+    return fallback;
+  }
+}
 
 int info_int(const Model& m, const char* k) {
   auto it = m.info.find(k);
@@ -100,13 +115,15 @@ int train_tokenizer(const TrainOptions& o) {
          (long long)model->num_parameters(), data.size(), o.steps, o.batch);
   // Stage 4: a trained router (any wq of its range) chooses most assignments.
   std::unique_ptr<Model> router_model;
+  float route_wq_max = kWqMax;
   if (!o.router.empty()) {
     router_model = Model::load(o.router, dev);
     if (!router_model->has_router) throw std::runtime_error(o.router + " has no trained router");
     if (!cfg.same_assignments(router_model->cfg))
       throw std::runtime_error(o.router + ": its router was trained for other choices or blocks");
-    printf("stage 4: assignments from the router of %s (random for %.0f%% of clips)\n", o.router.c_str(),
-           100 * o.router_mix);
+    route_wq_max = router_wq_max(*router_model, o.wq_max);
+    printf("stage 4: assignments from the router of %s at wq %.2g..%.2g (random for %.0f%% of clips)\n",
+           o.router.c_str(), kWqMin, route_wq_max, 100 * o.router_mix);
   }
 
   auto& net = model->net;
@@ -184,7 +201,7 @@ int train_tokenizer(const TrainOptions& o) {
       for (auto& c : a) c = o.uniform_tokens ? cfg.choice_index(o.uniform_tokens) : (int)(rng() % nc);
     if (router_model) {
       std::vector<float> wq(o.batch);
-      for (auto& w : wq) w = kWqMin + (kWqMax - kWqMin) * (float)((rng() >> 11) * 0x1.0p-53);
+      for (auto& w : wq) w = kWqMin + (route_wq_max - kWqMin) * (float)((rng() >> 11) * 0x1.0p-53);
       auto routed = router_model->route(x, torch::tensor(wq));
       for (int i = 0; i < o.batch; ++i)
         if ((rng() >> 11) * 0x1.0p-53 >= o.router_mix) as[i] = routed[i];

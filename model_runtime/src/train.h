@@ -26,7 +26,8 @@ struct TrainOptions : RunOptions {
   bool exact = true;         // every assignment scored by its own encode+decode
   int label_clips = 256, val_clips = 64, label_batch = 16;  // label_batch: clips per exact search
   float router_temp = 0;     // stage 3: 0 = argmax targets; T > 0 = softmax(reward / T) targets
-  float wq_max = 2.5f;       // stage 3: rate preferences are sampled from [0.3, wq_max]
+  float wq_max = 2.5f;       // stage 3: rate preferences are sampled from [0.3, wq_max]; stage 4 uses
+                             // its router's range, or this for a router that predicts quality
   std::string router_input;  // stage 3: "pixels" | "motion" (a new router); empty = keep the model's
   std::string router_target; // stage 3: "assignment" | "quality" (a new router); empty = keep the model's
 
