@@ -69,7 +69,15 @@ std::unique_ptr<Model> open_or_create(const TrainOptions& o, torch::Device dev) 
 // default is kWqMax; stage 4 samples the same range as its router.
 constexpr float kWqMin = 0.3f, kWqMax = 2.5f;
 
-// Upper end of the wq range a router was trained on ("0.3..8" in its info);
+// A router's wq range as recorded in its info ("0.3..8"); %g keeps the upper
+// end exact, since stage 4 reads it back.
+std::string wq_range_text(float hi) {
+  char buf[64];
+  snprintf(buf, sizeof buf, "%g..%g", kWqMin, hi);
+  return buf;
+}
+
+// Upper end of the wq range a router was trained on (wq_range_text in its info);
 // `fallback` for a router that predicts quality (any wq) or an older file.
 float router_wq_max(const Model& m, float fallback) {
   auto it = m.info.find("train.router_wq_range");
@@ -122,8 +130,8 @@ int train_tokenizer(const TrainOptions& o) {
     if (!cfg.same_assignments(router_model->cfg))
       throw std::runtime_error(o.router + ": its router was trained for other choices or blocks");
     route_wq_max = router_wq_max(*router_model, o.wq_max);
-    printf("stage 4: assignments from the router of %s at wq %.2g..%.2g (random for %.0f%% of clips)\n",
-           o.router.c_str(), kWqMin, route_wq_max, 100 * o.router_mix);
+    printf("stage 4: assignments from the router of %s at wq %s (random for %.0f%% of clips)\n",
+           o.router.c_str(), wq_range_text(route_wq_max).c_str(), 100 * o.router_mix);
   }
 
   auto& net = model->net;
@@ -589,9 +597,7 @@ int train_router(const TrainOptions& o) {
   model->info["train.router_top1"] = std::to_string(100 * top1 / n);
   model->info["train.router_top5"] = std::to_string(100 * in5 / n);
   model->info["train.router_reward_percentile"] = std::to_string(pct / n);
-  char range[64];
-  snprintf(range, sizeof range, "%.2g..%.2g", kWqMin, o.wq_max);
-  model->info["train.router_wq_range"] = predicts_quality ? "any (predicts quality)" : range;
+  model->info["train.router_wq_range"] = predicts_quality ? "any (predicts quality)" : wq_range_text(o.wq_max);
   model->info["train.router_target"] = cfg.router_target;
   model->info["train.router_temp"] = std::to_string(o.router_temp);
   model->info["train.router_labels"] = lf.metadata["labels.metric"] + (lf.metadata["labels.exact"] == "1" ? ", exact" : ", separable");
