@@ -35,9 +35,10 @@ const char* kUsage =
     "  train-tokenizer --data DIR --out M (--config C | --init M0 | --init M0 --config C)\n"
     "        [--val DIR] [--steps N] [--batch B] [--lr X] [--seed S] [--threads T] [--device D]\n"
     "        [--uniform K] [--router R [--router-mix F] [--wq-max X]] [--max-minutes X] [--ckpt-every N]\n"
+    "        [--mean-loss W]\n"
     "                                   stage 1 (random assignments), stage 4 (--router: the\n"
     "                                   router of model R picks them, at wq over its trained\n"
-    "                                   range, or 0.3..X for a quality router) or the uniform baseline;\n"
+    "                                   range, or 0.3..X for a quality router) or the uniform baseline;\n"    "                                   --mean-loss adds W x the error of each patch's mean colour;\n"
     "                                   resumes from M if it exists; --init with --config is a\n"
     "                                   warm start (tensors of M0 that fit the new config)\n"
     "  label --init M0 --data DIR --val DIR --labels L [--label-clips N] [--val-clips N]\n"
@@ -223,6 +224,7 @@ evatok::TrainOptions train_options(const Args& a) {
   o.video = video_options(a);
   o.router = a.str("router");
   o.router_mix = a.real("router-mix", o.router_mix);
+  o.mean_loss = a.real("mean-loss", o.mean_loss);
   o.labels = a.str("labels");
   o.reuse_labels = a.str("reuse-labels");
   o.quality = a.str("quality", o.quality);

@@ -102,6 +102,7 @@ int info_int(const Model& m, const char* k) {
 void TrainOptions::validate() const {
   RunOptions::validate();
   if (!(router_mix >= 0 && router_mix <= 1)) throw std::runtime_error("--router-mix must be between 0 and 1");
+  if (!(mean_loss >= 0 && mean_loss <= 100)) throw std::runtime_error("--mean-loss must be between 0 and 100");
   if (label_clips < 1 || val_clips < 1 || label_batch < 1)
     throw std::runtime_error("--label-clips, --val-clips and --label-batch must be at least 1");
   if (!(router_temp >= 0)) throw std::runtime_error("--router-temp must be >= 0");
@@ -177,6 +178,7 @@ int train_tokenizer(const TrainOptions& o) {
     model->info["train.step"] = std::to_string(step);
     model->info["train.seconds"] = std::to_string(prior_seconds + seconds_since(t0));
     model->info["train.done"] = done ? "1" : "0";
+    if (o.mean_loss > 0) model->info["train.mean_loss"] = std::to_string(o.mean_loss);
     model->info["train.kind"] = o.uniform_tokens ? "uniform-" + std::to_string(o.uniform_tokens)
                                 : router_model ? "router-assignment" : "random-assignment";
     model->save(o.out);
@@ -220,6 +222,8 @@ int train_tokenizer(const TrainOptions& o) {
     auto rec = net->decoder(q.codes, L);
     auto mse = (rec - x).pow(2).mean();
     auto loss = (rec - x).abs().mean() + mse + q.loss;
+    if (o.mean_loss > 0)  // error of each patch's mean colour: a colour shift, not detail
+      loss = loss + o.mean_loss * torch::avg_pool3d(rec - x, {cfg.patch_t, cfg.patch_s, cfg.patch_s}).pow(2).mean();
     opt.zero_grad();
     loss.backward();
     torch::nn::utils::clip_grad_norm_(params, 1.0);

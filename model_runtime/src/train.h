@@ -19,6 +19,8 @@ struct TrainOptions : RunOptions {
   int uniform_tokens = 0;    // >0: fixed-length baseline (every block this many tokens)
   std::string router;        // stage 4: a model whose router picks each clip's assignment
   float router_mix = 0.25f;  // stage 4: share of clips that get a random assignment instead
+  float mean_loss = 0;       // tokenizer stages: weight of an extra loss on each patch's mean
+                             // colour error (short CPU runs drift in colour on smooth content)
   // label and router stages
   std::string labels;        // labels file (stage 2 output, stage 3 input)
   std::string reuse_labels;  // stage 2: an earlier labels file whose matching clips are not scored again

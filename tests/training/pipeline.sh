@@ -96,6 +96,8 @@ check "train-all --check" 'run train-all --recipe recipe --data data --val val -
 check "zero log interval refused, not a crash" 'bad train-tokenizer --config "$HERE/tiny.json" --data data --out l0.st --steps 1 --log-every 0 && grep -q "must be at least 1" "$W/log" && [ ! -e l0.st ]'
 check "negative steps refused" 'bad train-tokenizer --config "$HERE/tiny.json" --data data --out l1.st --steps -1 && grep -q "must be at least 1" "$W/log" && [ ! -e l1.st ]'
 check "NaN learning rate refused" 'bad train-router --init work/proxy.safetensors --labels work/labels.safetensors --data data --val val --out l2.st --lr nan && grep -q "lr must be a positive number" "$W/log"'
+check "mean-colour loss recorded" 'run train-tokenizer --config "$HERE/tiny.json" --data data --out ml.st --steps 1 --batch 2 --mean-loss 2 --fps 25 --threads 1 && run info ml.st && grep -q "train.mean_loss *2.0" "$W/log"'
+check "mean-colour loss out of range" 'bad train-tokenizer --config "$HERE/tiny.json" --data data --out ml2.st --steps 1 --mean-loss -1 --fps 25 && grep -q "mean-loss must be between 0 and 100" "$W/log"'
 check "router mix out of range" 'bad train-tokenizer --config "$HERE/tiny.json" --router work/final.safetensors --router-mix 2 --data data --out l3.st --steps 1 && grep -q "router-mix must be between 0 and 1" "$W/log"'
 check "eval: wq must be positive" 'bad eval --model work/final.safetensors --data val --wq 1,-2 && grep -q "wq values must be positive" "$W/log"'
 run init-ar --tokenizer work/final.safetensors --out ar0.st --dim 16 --layers 1 --heads 2
