@@ -6,6 +6,7 @@
 # CASE: roundtrip-mkv roundtrip-nut pixfmt-rgb24 pixfmt-yuv420p adaptive
 #       options corrupt extradata model edge mp4-audio inputs ffplay
 #       static (needs a model with temporal carry, such as the shipped carry model)
+#       colour (mean colour of the sample kept; meson runs it with the carry model)
 # MODEL is the model used for encoding and decoding; EVATOK_TOOL (optional,
 # the `evatok` CLI) creates a second, untrained model for the fingerprint test.
 # Environment: EVATOK_PSNR_FLOOR (dB, default 18; meson sets it, and
@@ -190,6 +191,21 @@ static)
         fail "still_vs_moving.sh failed: $(tail -n 3 svm.log)"
     [ "$(wc -l < svm.csv)" = 3 ] && grep -Eq '^4 +frozen +1 .*fewer 1, as many 0, more 0' svm.log &&
         ok "still_vs_moving.sh: frozen clip's later blocks fewer" || fail "still_vs_moving.sh: $(cat svm.log)"
+    ;;
+
+colour)
+    # No mean colour shift (scripts/colour_shift.sh): on the sample pan at
+    # uniform:32 each channel's decoded mean is within 3 levels of the source's.
+    # (Stage-4 runs without --mean-loss got it up to 10 levels off.)
+    FFMPEG=$FFMPEG "$HERE/../../scripts/colour_shift.sh" "$MODEL" > shift.log 2>&1 || die "colour_shift.sh failed: $(tail -n 3 shift.log)"
+    src=$(sed -n 's/^source *mean RGB //p' shift.log); dec=$(sed -n 's/^decoded *mean RGB //p' shift.log)
+    [ -n "$src" ] && [ -n "$dec" ] || die "colour_shift.sh printed no means: $(cat shift.log)"
+    off=$(awk -v s="$src" -v d="$dec" 'BEGIN { split(s, a, ", "); split(d, b, ", "); m = 0
+        for (i = 1; i <= 3; i++) { x = b[i] - a[i]; if (x < 0) x = -x; if (x > m) m = x }; print m }')
+    awk -v m="$off" 'BEGIN { exit !(m <= 3) }' && ok "mean colour within $off levels (source $src, decoded $dec)" ||
+        fail "mean colour off by $off levels (source $src, decoded $dec)"
+    bad=$("$HERE/../../scripts/colour_shift.sh" /nonexistent.safetensors 2>&1) && fail "colour_shift.sh took a missing model" ||
+        { echo "$bad" | grep -q "no such model" && ok "colour_shift.sh: missing model refused" || fail "colour_shift.sh: $bad"; }
     ;;
 
 options)
