@@ -220,10 +220,11 @@ int train_tokenizer(const TrainOptions& o) {
     auto z = net->encoder(x, L);
     auto q = net->quantizer(z, L.valid);
     auto rec = net->decoder(q.codes, L);
-    auto mse = (rec - x).pow(2).mean();
-    auto loss = (rec - x).abs().mean() + mse + q.loss;
+    auto err = rec - x;
+    auto mse = err.pow(2).mean();
+    auto loss = err.abs().mean() + mse + q.loss;
     if (o.mean_loss > 0)  // error of each patch's mean colour: a colour shift, not detail
-      loss = loss + o.mean_loss * torch::avg_pool3d(rec - x, {cfg.patch_t, cfg.patch_s, cfg.patch_s}).pow(2).mean();
+      loss = loss + o.mean_loss * torch::avg_pool3d(err, {cfg.patch_t, cfg.patch_s, cfg.patch_s}).pow(2).mean();
     opt.zero_grad();
     loss.backward();
     torch::nn::utils::clip_grad_norm_(params, 1.0);
