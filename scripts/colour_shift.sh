@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Does a model shift the mean colour? The first 16 frames of a video go through
 # the codec at one fixed rate (-assign uniform:32 unless other encoder options
-# are given); prints the mean R, G, B of the source and of the decoded frames
-# and their RGB PSNR. A short CPU training run can get the mean colour of
+# are given); prints the mean R, G, B of the source and of the decoded frames,
+# the largest channel's difference of the two and their RGB PSNR. A short CPU training run can get the mean colour of
 # smooth content wrong (see the model card); this shows it in one number.
 #
 #   scripts/colour_shift.sh MODEL [VIDEO] [encoder options]
@@ -30,8 +30,11 @@ src, dec = (open(p, "rb").read() for p in sys.argv[1:3])
 if not src or len(src) != len(dec):
     sys.exit("decoded size %d differs from the source's %d" % (len(dec), len(src)))
 pixels = len(src) // 3
+means = {}
 for name, data in (("source", src), ("decoded", dec)):
-    print("%-8s mean RGB %s" % (name, ", ".join("%.1f" % (sum(data[c::3]) / pixels) for c in range(3))))
+    means[name] = [sum(data[c::3]) / pixels for c in range(3)]
+    print("%-8s mean RGB %s" % (name, ", ".join("%.1f" % m for m in means[name])))
+print("shift    %.1f levels (largest channel)" % max(abs(a - b) for a, b in zip(means["source"], means["decoded"])))
 se = sum((a - b) * (a - b) for a, b in zip(src, dec))
 print("PSNR     %.2f dB" % (10 * math.log10(255 * 255 * len(src) / se) if se else float("inf")))
 EOF
