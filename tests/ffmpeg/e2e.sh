@@ -5,8 +5,8 @@
 #
 # CASE: roundtrip-mkv roundtrip-nut pixfmt-rgb24 pixfmt-yuv420p adaptive
 #       options corrupt extradata model edge mp4-audio inputs ffplay
-#       static (needs a model with temporal carry, such as the shipped carry model)
-#       colour (mean colour of the sample kept; meson runs it with the carry model)
+#       static (needs a model with temporal carry, such as the shipped default)
+#       colour (mean colour of the sample kept by the shipped default)
 # MODEL is the model used for encoding and decoding; EVATOK_TOOL (optional,
 # the `evatok` CLI) creates a second, untrained model for the fingerprint test.
 # Environment: EVATOK_PSNR_FLOOR (dB, default 18; meson sets it, and
@@ -132,11 +132,9 @@ adaptive)
     ff cat.log -i still.nut -i move.nut -lavfi "[0:v][1:v]concat=n=2:v=1[v]" -map "[v]" \
         -c:v rawvideo src.nut || die "cannot concatenate"
     ff enc.log -i src.nut -c:v evatok -assign router out.mkv || die "router encode failed: $(tail -n 3 enc.log)"
-    # The shipped model is briefly trained: its quality barely depends on the
-    # token count, so its router (like search) picks the cheapest assignment on
-    # most content (docs/model-card.md). Content-dependence (still < moving) is
-    # a target of the training issue; here: every router choice is a valid one
-    # and the packet sizes follow the token counts.
+    # Any model with a router: every router choice is a valid one and the
+    # packet sizes follow the token counts. (Still against moving content in
+    # blocks 2 to 4 is the 'static' case, for models with temporal carry.)
     t=$(fp -select_streams v:0 -show_entries frame_tags=lavc.evatok.tokens -of csv=p=0 out.mkv | uniq | tr '\n' ' ')
     set -- $t
     [ $# -eq 2 ] && ok "router: 2 packets with $t tokens" || fail "router: token counts per packet '$t'"
@@ -160,12 +158,12 @@ adaptive)
 
 static)
     # Temporal adaptivity of a model with temporal carry and a router that sees
-    # motion (meson runs it with the shipped carry model): the sample panned 3x
+    # patch statistics (meson runs it with the shipped default): the sample panned 3x
     # faster (every third frame, 16 frames) against its first frame held for 16
     # frames. At -wq 4 every tile of the frozen clip gets the fewest tokens the
     # model allows in blocks 2 to 4 (they carry block 1), and the moving clip
     # gets more there in all. (At its own slow speed the pan is smooth enough
-    # that the carry model's router gives it the minimum there too.)
+    # that the default's router gives it the minimum there too.)
     ff still.log -i "$SAMPLE" -vf "trim=end_frame=1,loop=loop=15:size=1,setpts=N/25/TB" -frames:v 16 \
         -pix_fmt rgb24 -c:v rawvideo still.nut || die "cannot make the frozen clip"
     ff move.log -i "$SAMPLE" -vf "select='not(mod(n,3))',setpts=N/25/TB" -frames:v 16 -pix_fmt rgb24 -c:v rawvideo move.nut || die "cannot make the moving clip"
