@@ -2,8 +2,9 @@
 # Does a model shift the mean colour? The first 16 frames of a video go through
 # the codec at one fixed rate (-assign uniform:32 unless other encoder options
 # are given); prints the mean R, G, B of the source and of the decoded frames,
-# the largest channel's difference of the two and their RGB PSNR. A short CPU training run can get the mean colour of
-# smooth content wrong (see the model card); this shows it in one number.
+# the largest channel's difference of the two and their RGB PSNR. A short CPU
+# training run can get the mean colour of smooth content wrong (see the model
+# card); this shows it in one number.
 #
 #   scripts/colour_shift.sh MODEL [VIDEO] [encoder options]
 #
