@@ -1,6 +1,6 @@
 # Router curves of the CPU carry model's final tokenizer on the 48 held-out
-# clips, from the eval summaries beside this file:
-#   cd docs/results/carry-final && gnuplot routers.gnuplot
+# clips, from the eval summaries beside this file (and the first run's):
+#   cd docs/experiments/carry-routers && gnuplot routers.gnuplot
 set datafile separator ','
 set terminal pngcairo size 900,600
 set output 'tradeoff-routers.png'
@@ -12,7 +12,7 @@ set grid
 set xrange [28:150]
 set yrange [20.8:22.8]
 pick(m) = strcol(1) eq m ? $5 : NaN
-plot 'eval-carry-final.summary.csv' using 4:(pick('uniform')) with linespoints lw 2 pt 7 title 'uniform assignments', \
+plot '../carry-first-run/eval-carry-final.summary.csv' using 4:(pick('uniform')) with linespoints lw 2 pt 7 title 'uniform assignments', \
      '' using 4:(pick('search')) with linespoints lw 2 pt 9 title 'exact search (max proxy reward)', \
      '' using 4:(pick('router')) with linespoints lw 1 pt 4 title 'recipe router: pixels+motion, argmax, 128 labels, wq to 2.5', \
      'eval-router-wq8.summary.csv' using 4:(pick('router')) with linespoints lw 1 pt 6 title 'same, wq to 8', \

@@ -3,10 +3,10 @@
 # the codec at one fixed rate (-assign uniform:32 unless other encoder options
 # are given); prints the mean R, G, B of the source and of the decoded frames,
 # the largest channel's difference of the two and their RGB PSNR. A short CPU
-# training run can get the mean colour of smooth content wrong (see the model
-# card); this shows it in one number.
+# training run can get the mean colour of smooth content wrong (see
+# docs/experiments/carry-stats-recipe.md); this shows it in one number.
 #
-#   scripts/colour_shift.sh MODEL [VIDEO] [encoder options]
+#   experiments/colour_shift.sh MODEL [VIDEO] [encoder options]
 #
 # VIDEO defaults to the shipped sample pan. Uses build/ffmpeg_build/ffmpeg
 # (or $FFMPEG) and python3.

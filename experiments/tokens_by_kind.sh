@@ -7,7 +7,7 @@
 # of all later blocks (temporal blocks; per tile-clip, as in the CSV). With
 # --clips, each clip's assignment is printed first.
 #
-#   scripts/tokens_by_kind.sh EVAL.csv [--clips]
+#   experiments/tokens_by_kind.sh EVAL.csv [--clips]
 set -euo pipefail
 csv=${1:?usage: tokens_by_kind.sh EVAL.csv [--clips]}
 [ -f "$csv" ] || { echo "no such file: $csv" >&2; exit 1; }

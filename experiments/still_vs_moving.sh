@@ -7,7 +7,7 @@
 # tile of block 1, of blocks 2 to 4 and in all, and how often the frozen
 # clip's later blocks get fewer, as many or more tokens than the moving one's.
 #
-#   scripts/still_vs_moving.sh MODEL DIR OUT.csv [--size 128] [--wq 1.2,4]
+#   experiments/still_vs_moving.sh MODEL DIR OUT.csv [--size 128] [--wq 1.2,4]
 #
 # Uses build/ffmpeg_build/ffmpeg and ffprobe (or $FFMPEG and $FFPROBE).
 set -euo pipefail
