@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Does a model shift the mean colour? The first 16 frames of a video go through
-# the codec at one fixed rate (-assign uniform:32 unless other encoder options
+# the codec at one fixed rate (-assign uniform -tokens 32 unless other encoder options
 # are given); prints the mean R, G, B of the source and of the decoded frames,
 # the largest channel's difference of the two and their RGB PSNR. A short CPU
 # training run can get the mean colour of smooth content wrong (see
@@ -16,7 +16,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 model=${1:?$usage}; shift
 video=$root/samples/clips/pan-192x144.mkv
 if [ $# -gt 0 ] && [ "${1#-}" = "$1" ]; then video=$1; shift; fi
-opts=("$@"); [ ${#opts[@]} -gt 0 ] || opts=(-assign uniform:32)
+opts=("$@"); [ ${#opts[@]} -gt 0 ] || opts=(-assign uniform -tokens 32)
 ff=${FFMPEG:-$root/build/ffmpeg_build/ffmpeg}
 [ -x "$ff" ] || { echo "no patched ffmpeg at $ff (build first, or set FFMPEG)" >&2; exit 1; }
 [ -f "$model" ] || { echo "no such model: $model" >&2; exit 1; }

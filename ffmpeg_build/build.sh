@@ -7,7 +7,7 @@
 # BUILD_DIR      where the patched copy (tree/), the objects (obj/) and the
 #                final binaries (ffmpeg, ffprobe, ffplay) go
 # PKGCONFIG_DIR  folder holding evatok.pc or evatok-uninstalled.pc
-# REPO_ROOT      repository root (patches/, libavcodec_evatok/, libavfilter_evatok/)
+# REPO_ROOT      repository root (patches/, ffmpeg_glue/)
 #
 # Incremental: the tree is re-copied and re-patched only when patches/ change,
 # configure re-runs only when its flags or the patches change; make does the rest.
@@ -49,12 +49,14 @@ if [ "$(cat "$build/patches.stamp" 2>/dev/null)" != "$patch_stamp" ] || [ ! -f "
 fi
 
 # ---- 2. glue sources: symlinks into the tree (make sees edits through them) --
+# ffmpeg_glue/LIB/* go into LIB/; ffmpeg_glue/shared/* into both libraries.
 for d in libavcodec libavfilter; do
-    for f in "$repo/${d}_evatok"/*.c "$repo/${d}_evatok"/*.h; do
+    for f in "$repo/ffmpeg_glue/$d"/*.[ch] "$repo/ffmpeg_glue/shared"/*.h; do
         [ -e "$f" ] || continue
         ln -sf "$f" "$tree/$d/$(basename "$f")"
     done
 done
+rm -f "$tree/libavcodec/libevatok_error.h"  # the glue header's name before 2026-12
 
 # ---- 3. configure (only when flags or patches changed) -----------------------
 PKG_CONFIG_PATH=$pcdir${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}

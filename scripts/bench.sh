@@ -2,7 +2,7 @@
 # Encode/decode speed and peak memory of the evatok codec through the built
 # ffmpeg, on testsrc2 clips at 128x128 and 320x240 (96 frames each).
 #
-#   scripts/bench.sh [BUILD_DIR] [extra encoder options, e.g. -assign uniform:64]
+#   scripts/bench.sh [BUILD_DIR] [extra encoder options, e.g. -assign uniform -tokens 64]
 # Prints one line per size: encode fps, decode fps, peak RSS of each process.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)

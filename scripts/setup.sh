@@ -16,7 +16,7 @@ step() { echo "== setup [$(( $(date +%s) - t0 ))s] $*"; }
 
 packages=(
   build-essential pkg-config meson ninja-build nasm python3 xz-utils dpkg-dev
-  libtorch-dev libopenblas0-pthread nlohmann-json3-dev libcmocka-dev
+  libtorch-dev libopenblas0-pthread nlohmann-json3-dev libcmocka-dev libcli11-dev
   zlib1g-dev libsdl2-dev libdav1d-dev
   plasma-workspace-wallpapers   # photographs for the training corpus (data/make_corpus.sh)
   libavformat-dev libavcodec-dev libswscale-dev libavutil-dev  # training/eval video input (system FFmpeg)

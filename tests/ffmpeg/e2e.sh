@@ -13,7 +13,7 @@
 # EVATOK_TEST_PSNR_FLOOR overrides it from outside), EVATOK_TEST_TIMEOUT
 # (seconds per command, default 300), EVATOK_TEST_KEEP=1 keeps the work dir,
 # EVATOK_TEST_ENC_OPTS (extra encoder options for the round trips, e.g.
-# "-assign uniform:32" with a model that has no router).
+# "-assign uniform -tokens 32" with a model that has no router).
 # Exit status: 0 pass, 1 fail, 77 skip (meson convention).
 set -u
 
@@ -60,7 +60,7 @@ psnr() {
 }
 model_choices() {   # token counts the model allows, from the encoder's error message
     "$FFMPEG" -nostdin -hide_banner -f lavfi -i testsrc2=size=64x64 -frames:v 1 \
-        -c:v evatok -assign uniform:0 -f null - 2>&1 |
+        -c:v evatok -assign uniform -tokens 0 -f null - 2>&1 |
         sed -n 's/.*token counts: \([0-9, ]*\).*/\1/p' | tr -d ' ' | tr ',' ' '
 }
 
@@ -100,7 +100,7 @@ roundtrip-mkv|roundtrip-nut)
     grep -q 'evatok: packet 2: 5 frames' enc.log && ok "last packet holds the 5 remaining frames" ||
         fail "no 'packet 2: 5 frames' line in the log"
     # the encoder names the fingerprint the stream records: the codec one, as the decoder does
-    efp=$(sed -n 's/.*codec fingerprint \([0-9a-f]\{32\}\) (what the stream records).*/\1/p' enc.log)
+    efp=$(sed -n 's/.*evatok: model .*codec fingerprint \([0-9a-f]\{32\}\).*/\1/p' enc.log)
     ff dec_v.log -v verbose -i "out.$ext" -f null - &&
     [ -n "$efp" ] && grep -q "codec fingerprint $efp" dec_v.log && ok "encoder and decoder logs name the same codec fingerprint" ||
         fail "encoder log codec fingerprint '$efp' not in the decoder's log"
@@ -146,7 +146,7 @@ adaptive)
           tr -d '"' | tr ',;' '\n\n' | grep -vcxE "$(echo $choices | tr ' ' '|')")
     [ "$bad" = 0 ] && ok "router: every block got one of the model's token counts" || fail "router: $bad invalid blocks"
     for k in "$hi" "$lo"; do
-        ff "u$k.log" -i src.nut -c:v evatok -assign "uniform:$k" "u$k.mkv" || fail "uniform:$k failed"
+        ff "u$k.log" -i src.nut -c:v evatok -assign uniform -tokens "$k" "u$k.mkv" || fail "uniform:$k failed"
         bad=$(fp -select_streams v:0 -show_entries frame_tags=lavc.evatok.assignment -of csv=p=0 "u$k.mkv" |
               tr -d '"' | tr ',;' '\n\n' | grep -vcx "$k")
         [ "$bad" = 0 ] && ok "uniform:$k: every block has $k tokens" || fail "uniform:$k: $bad blocks differ"
@@ -183,25 +183,25 @@ static)
     ss=$(later still.mkv | awk '{s+=$1} END {print s+0}'); sm=$(later move.mkv | awk '{s+=$1} END {print s+0}')
     [ "$sm" -gt "$ss" ] && ok "moving clip: $sm tokens in later blocks, frozen $ss" ||
         fail "moving clip: $sm tokens in later blocks, not more than the frozen clip's $ss"
-    # the same comparison over a folder, by scripts/still_vs_moving.sh (centre 128x128 crop)
+    # the same comparison over a folder, by experiments/still_vs_moving.sh (centre 128x128 crop)
     mkdir -p clips && cp move.nut clips/
-    FFMPEG=$FFMPEG FFPROBE=$FFPROBE "$HERE/../../scripts/still_vs_moving.sh" "$MODEL" clips svm.csv --wq 4 > svm.log 2>&1 ||
+    FFMPEG=$FFMPEG FFPROBE=$FFPROBE "$HERE/../../experiments/still_vs_moving.sh" "$MODEL" clips svm.csv --wq 4 > svm.log 2>&1 ||
         fail "still_vs_moving.sh failed: $(tail -n 3 svm.log)"
     [ "$(wc -l < svm.csv)" = 3 ] && grep -Eq '^4 +frozen +1 .*fewer 1, as many 0, more 0' svm.log &&
         ok "still_vs_moving.sh: frozen clip's later blocks fewer" || fail "still_vs_moving.sh: $(cat svm.log)"
     ;;
 
 colour)
-    # No mean colour shift (scripts/colour_shift.sh): on the sample pan at
-    # uniform:32 each channel's decoded mean is within 3 levels of the source's.
+    # No mean colour shift (experiments/colour_shift.sh): on the sample pan at
+    # -assign uniform -tokens 32 each channel's decoded mean is within 3 levels of the source's.
     # (Stage-4 runs without --mean-loss got it up to 10 levels off.)
-    FFMPEG=$FFMPEG "$HERE/../../scripts/colour_shift.sh" "$MODEL" > shift.log 2>&1 || die "colour_shift.sh failed: $(tail -n 3 shift.log)"
+    FFMPEG=$FFMPEG "$HERE/../../experiments/colour_shift.sh" "$MODEL" > shift.log 2>&1 || die "colour_shift.sh failed: $(tail -n 3 shift.log)"
     src=$(sed -n 's/^source *mean RGB //p' shift.log); dec=$(sed -n 's/^decoded *mean RGB //p' shift.log)
     off=$(sed -n 's/^shift *\([0-9.]*\) levels.*/\1/p' shift.log)
     [ -n "$off" ] || die "colour_shift.sh printed no shift: $(cat shift.log)"
     awk -v m="$off" 'BEGIN { exit !(m <= 3) }' && ok "mean colour within $off levels (source $src, decoded $dec)" ||
         fail "mean colour off by $off levels (source $src, decoded $dec)"
-    bad=$("$HERE/../../scripts/colour_shift.sh" /nonexistent.safetensors 2>&1) && fail "colour_shift.sh took a missing model" ||
+    bad=$("$HERE/../../experiments/colour_shift.sh" /nonexistent.safetensors 2>&1) && fail "colour_shift.sh took a missing model" ||
         { echo "$bad" | grep -q "no such model" && ok "colour_shift.sh: missing model refused" || fail "colour_shift.sh: $bad"; }
     ;;
 
@@ -216,12 +216,25 @@ options)
         fail "assign=exact: $(tail -n 3 exact.log)"
     ff threads.log -threads 1 -i src.nut -c:v evatok $ENC_OPTS -threads 1 t.mkv && [ "$(nb_frames t.mkv)" = 16 ] &&
         ok "-threads 1 works" || fail "-threads 1: $(tail -n 3 threads.log)"
-    for a in foo uniform: uniform:7 uniform:64x "uniform:-32" ""; do
+    # -assign takes a name (or its number); -tokens must be one of the model's counts
+    for a in foo uniform:32 7 ""; do
         ff "bad.log" -i src.nut -c:v evatok -assign "$a" bad.mkv
         rc=$?
-        if [ $rc -ne 0 ] && [ $rc -lt 128 ] && grep -q 'evatok: invalid -assign' bad.log; then ok "-assign '$a' rejected clearly"
-        else fail "-assign '$a': rc=$rc $(grep "evatok: " bad.log | head -n 2)"; fi
+        if [ $rc -ne 0 ] && [ $rc -lt 128 ] && grep -q "Error setting option assign to value" bad.log
+        then ok "-assign '$a' rejected clearly"
+        else fail "-assign '$a': rc=$rc $(grep -i "assign" bad.log | head -n 2)"; fi
     done
+    for k in 0 7 -32 64x; do
+        ff "bad.log" -i src.nut -c:v evatok -assign uniform -tokens "$k" bad.mkv
+        rc=$?
+        if [ $rc -ne 0 ] && [ $rc -lt 128 ] && grep -q 'evatok: -assign uniform needs -tokens K\|Error setting option tokens to value' bad.log
+        then ok "-tokens '$k' rejected clearly"
+        else fail "-tokens '$k': rc=$rc $(grep -i "evatok: \|tokens" bad.log | head -n 2)"; fi
+    done
+    ff named.log -i src.nut -c:v evatok -assign uniform -tokens "$(model_choices | cut -d' ' -f1)" -f framecrc named.crc &&
+        ff number.log -i src.nut -c:v evatok -assign 1 -tokens "$(model_choices | cut -d' ' -f1)" -f framecrc number.crc &&
+        cmp -s named.crc number.crc && ok "-assign uniform and -assign 1 are the same mode" ||
+        fail "-assign by name and by number differ"
     ff wq.log -i src.nut -c:v evatok -wq -1 bad.mkv
     rc=$?; [ $rc -ne 0 ] && [ $rc -lt 128 ] && ok "-wq -1 rejected" || fail "-wq -1: rc=$rc"
     ff dev.log -i src.nut -c:v evatok $ENC_OPTS -device nosuchdevice bad.mkv
@@ -229,8 +242,9 @@ options)
     if [ $rc -ne 0 ] && [ $rc -lt 128 ] && grep -q 'evatok: cannot load model' dev.log; then ok "bad -device rejected clearly"
     else fail "bad -device: rc=$rc $(grep "evatok: " dev.log | head -n 2)"; fi
     run help.log "$FFMPEG" -hide_banner -h encoder=libevatok
-    for o in model assign wq device; do grep -q -- "-$o " help.log || fail "option -$o missing from help"; done
-    ok "encoder help lists model, assign, wq, device"
+    for o in model assign tokens wq device; do grep -q -- "-$o " help.log || fail "option -$o missing from help"; done
+    for c in router uniform search exact; do grep -q "^ *$c " help.log || fail "-assign constant $c missing from help"; done
+    ok "encoder help lists model, assign (router, uniform, search, exact), tokens, wq, device"
     ;;
 
 corrupt)

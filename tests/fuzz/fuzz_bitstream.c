@@ -1,6 +1,6 @@
 /* Fuzz target for the packet and extradata parsers.
  * With clang: clang -g -fsanitize=fuzzer,address -DEVATOK_LIBFUZZER
- *   -Imodel_runtime/src tests/fuzz/fuzz_bitstream.c model_runtime/src/bitstream.c
+ *   -Imodel_runtime tests/fuzz/fuzz_bitstream.c model_runtime/bitstream/bitstream.c
  * Without (the meson test): a deterministic driver feeds random bytes and
  * random mutations of valid packets; any accepted packet must read back in
  * bounds. Run it under valgrind or -fsanitize=address for memory checks. */
@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bitstream.h"
+#include "bitstream/bitstream.h"
 
 static const EvbsParams params = {.clip_frames = 16, .tile_h = 64, .tile_w = 64, .num_blocks = 4,
                                   .num_choices = 5, .choices = {128, 64, 32, 16, 8}, .codebook_size = 4096};

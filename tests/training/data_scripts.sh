@@ -3,7 +3,7 @@
 # clips (count, names, frames kept, pictures changed, deterministic) and the
 # bad inputs of augment_clips.sh and the two real-footage scripts (no clips,
 # an ffmpeg without the filters, a .deb folder without the packages), and
-# make_motion_set.sh on generated pictures, and scripts/tokens_by_kind.sh.
+# make_motion_set.sh on generated pictures, and experiments/tokens_by_kind.sh.
 #
 #   data_scripts.sh FFMPEG
 # Exit status: 0 pass, 1 fail.
@@ -41,8 +41,8 @@ check "motion set: the still clip is static, the others move" '[ "$(frame motion
 check "motion set: still and slow pan start on the same frame" '[ "$(frame motion/picB-still.y4m 0)" = "$(frame motion/picB-panslow.y4m 0)" ]'
 check "motion set: one picture is refused" '! "$DATA/make_motion_set.sh" "$FF" m2 picA.png > log 2>&1 && grep -q "at least two images" log'
 check "motion set: a missing picture is named" '! "$DATA/make_motion_set.sh" "$FF" m3 picA.png nope.png > log 2>&1 && grep -q "no such image: nope.png" log'
-# scripts/tokens_by_kind.sh: means per method, wq and kind; uniform rows left out
-TBK=$(cd "$(dirname "$0")/../../scripts" && pwd)/tokens_by_kind.sh
+# experiments/tokens_by_kind.sh: means per method, wq and kind; uniform rows left out
+TBK=$(cd "$(dirname "$0")/../../experiments" && pwd)/tokens_by_kind.sh
 printf '%s\n' method,setting,clip,assignment,tokens,psnr,ssim uniform,128,d/a-still.y4m,128-128-128-128,512,30,0.9 \
   search,4,d/a-still.y4m,64-8-8-8,88,26,0.8 search,4,d/b-still.y4m,32-8-8-8,56,28,0.8 search,4,d/a-panslow.y4m,64-8-64-8,144,25,0.8 > e.csv
 check "tokens by kind: means per kind" '"$TBK" e.csv > log 2>&1 && grep -Eq "^search +4 +still +2 +72.0 +27.00 +48.0 +24.0$" log && grep -Eq "^search +4 +panslow +1 +144.0 +25.00" log && ! grep -q uniform log'

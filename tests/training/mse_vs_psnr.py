@@ -11,8 +11,8 @@ A metric fed other pixels, scale or sign breaks one of these.
 """
 import math, os, sys
 
-# The safetensors table reader of scripts/labels_by_kind.py.
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'scripts'))
+# The safetensors table reader of experiments/labels_by_kind.py.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'experiments'))
 from labels_by_kind import read_tensors
 
 

@@ -86,7 +86,7 @@ check "unknown stage in --only" 'bad train-all --recipe recipe --data data --val
 # inside a recipe, where every stage file is checked before stage 1 starts.
 check "unknown option refused" 'bad train-tokenizer --config "$HERE/tiny.json" --data data --out u.st --stpes 1 && grep -q "unknown option --stpes" "$W/log" && [ ! -e u.st ]'
 check "option of another command refused" 'bad eval --model work/final.safetensors --data val --steps 3 && grep -q "unknown option --steps" "$W/log"'
-check "number checked in full" 'bad eval --model work/final.safetensors --data val --clips 3x && grep -q "clips needs a whole number, not .3x." "$W/log"'
+check "number checked in full" 'bad eval --model work/final.safetensors --data val --clips 3x && grep -q "clips = 3x" "$W/log"'
 check "stray argument refused" 'bad eval work/final.safetensors --data val && grep -q "unexpected argument" "$W/log"'
 mkdir -p r4 && cp recipe/*.json r4/ && sed -i "s/\"batch\"/\"bacth\"/" r4/4-final.json
 check "recipe typo found before stage 1" 'bad train-all --recipe r4 --data data --val val --work w4 && grep -q "r4/4-final.json: unknown option --bacth" "$W/log" && [ ! -e w4 ]'
@@ -130,7 +130,7 @@ check "router refuses a wq range below its start" 'bad train-router --init work/
 check "router that sees motion: new router, same codec" 'run train-router --init work/proxy.safetensors --labels work/labels.safetensors --data data --val val --out motion.st --steps 2 --batch 2 --router-input motion --fps 25 --threads 1 && grep -q "router input: motion, target: assignment (a new router)" "$W/log" && run info motion.st && grep -q "router:      trained (input: motion, predicts: assignment)" "$W/log" && [ "$(fpr work/proxy.safetensors "codec fingerprint" 3)" = "$(fpr motion.st "codec fingerprint" 3)" ]'
 check "a motion router encodes a stream the proxy decodes" '"$FF" -nostdin -loglevel error -y -i data/a.y4m -c:v evatok -model motion.st mo.mkv && "$FF" -nostdin -loglevel error -model work/proxy.safetensors -i mo.mkv -f null -'
 check "stage 4 takes the motion router's shape" 'run train-tokenizer --config "$HERE/tiny.json" --router motion.st --data data --out m4.st --steps 1 --batch 2 --fps 25 --threads 1 && run info m4.st && grep -q "router:      trained (input: motion," "$W/log"'
-check "router input validated" 'bad train-router --init work/proxy.safetensors --labels work/labels.safetensors --data data --val val --out x.st --router-input edges --fps 25 && grep -q "router-input) must be pixels, motion or stats, not .edges." "$W/log" && [ ! -e x.st ]'
+check "router input validated" 'bad train-router --init work/proxy.safetensors --labels work/labels.safetensors --data data --val val --out x.st --router-input edges --fps 25 && grep -q "router-input: edges not in {pixels,motion,stats}" "$W/log" && [ ! -e x.st ]'
 # A quality router predicts every assignment's z(Q) and picks by the reward,
 # so for each clip the tokens it gives can only grow with wq (any wq).
 # (Here it also sees patch statistics, --router-input stats.)
@@ -141,7 +141,7 @@ printf 'method,setting,clip,assignment,tokens,psnr,ssim\nrouter,1,x,16-4,20,20,0
 check "tokens_grow_with_wq.py finds tokens that fall" '! python3 "$HERE/tokens_grow_with_wq.py" falls.csv 2> falls.err && grep -q "x: tokens fall as wq rises" falls.err'
 check "quality router: the codec routes with it" '"$FF" -nostdin -loglevel error -y -i data/a.y4m -c:v evatok -model qf.st -wq 3 qr.mkv && "$FF" -nostdin -loglevel error -model work/final.safetensors -i qr.mkv -f null -'
 check "quality router refuses a temperature" 'bad train-router --init work/proxy.safetensors --labels work/labels.safetensors --data data --val val --out x.st --router-target quality --router-temp 0.5 --fps 25 && grep -q "a quality router has none" "$W/log" && [ ! -e x.st ]'
-check "router target validated" 'bad train-router --init work/proxy.safetensors --labels work/labels.safetensors --data data --val val --out x.st --router-target tokens --fps 25 && grep -q "must be assignment or quality, not .tokens." "$W/log" && [ ! -e x.st ]'
+check "router target validated" 'bad train-router --init work/proxy.safetensors --labels work/labels.safetensors --data data --val val --out x.st --router-target tokens --fps 25 && grep -q "router-target: tokens not in {assignment,quality}" "$W/log" && [ ! -e x.st ]'
 # A router trained for another clip geometry (16x16) is refused by set-router.
 tiny_with '{"clip_height": 16, "clip_width": 16}' > small-geom.json
 check "set-router refuses a router of another geometry" 'run init --config small-geom.json --out sg.st && run label --init sg.st --data data --val val --labels sg-l.st --label-clips 2 --val-clips 1 --separable --fps 25 && run train-router --init sg.st --labels sg-l.st --data data --val val --out sg-r.st --steps 1 --batch 2 --fps 25 --threads 1 && bad set-router --model work/final.safetensors --router sg-r.st --out sx.st && grep -q "another clip geometry" "$W/log" && [ ! -e sx.st ]'
@@ -168,9 +168,9 @@ check "held-out rows are reused across training folders" 'mkdir -p data2 && ln -
 check "reuse refuses labels of another metric" 'bad label --init work/proxy.safetensors --data data --val val --fps 25 --labels x.st --label-clips 6 --quality ssim --reuse-labels l4.st && grep -q "reuse-labels l4.st: made with metric psnr" "$W/log" && [ ! -e x.st ]'
 check "router refuses an unfinished labels file" 'cp l4.st p4.st && python3 st.py p4.st --partial && bad train-router --init work/proxy.safetensors --labels p4.st --data data --val val --out x.st --fps 25 && grep -q "unfinished label run" "$W/log"'
 check "info describes a labels file" 'run info l6.st && grep -q "^training clips: 6$" "$W/log" && grep -q "^held-out clips: 1$" "$W/log" && grep -q "^metric: *psnr, exact" "$W/log" && run info p4.st && grep -q "unfinished" "$W/log"'
-LBK="$HERE/../../scripts/labels_by_kind.py"
+LBK="$HERE/../../experiments/labels_by_kind.py"
 check "labels_by_kind sums a labels file by kind" 'python3 "$LBK" l6.st data --choices 16,4 --wq 2 > lbk.txt && grep -q "^wq 2 wl 0.8" lbk.txt && [ "$(awk "NR > 2 { n += \$2 } END { print n }" lbk.txt)" = 6 ]'
 check "labels_by_kind --held-out sums the held-out table" 'python3 "$LBK" l6.st val --choices 16,4 --held-out > lbk2.txt && [ "$(awk "NR > 2 { n += \$2 } END { print n }" lbk2.txt)" = 1 ] && grep -q "later tokens" lbk2.txt'
 check "labels_by_kind refuses another folder and wrong choices" '! python3 "$LBK" l6.st val --choices 16,4 2> e1.txt && grep -q "the labels were made from 3 videos" e1.txt && ! python3 "$LBK" l6.st data 2> e2.txt && grep -q "pass --choices" e2.txt'
-check "search option validated" 'bad eval --model work/final.safetensors --data val --search fast && grep -q "search must be" "$W/log"'
+check "search option validated" 'bad eval --model work/final.safetensors --data val --search fast && grep -q "search: fast not in {none,separable,exact}" "$W/log"'
 exit $fail

@@ -12,7 +12,7 @@
 #include <cmocka.h>
 
 #include "evatok/evatok.h"
-#include "bitstream.h" /* evbs_crc32: the header's CRC, to redo it after an edit */
+#include "bitstream/bitstream.h" /* evbs_crc32: the header's CRC, to redo it after an edit */
 
 static const char *model_path, *other_path;
 static char tmpdir[256];
@@ -23,6 +23,30 @@ static void write_file(const char *path, const void *data, size_t n)
     assert_non_null(f);
     fwrite(data, 1, n, f);
     fclose(f);
+}
+
+/* Defaults of every options struct, reserved bytes zeroed, and the version. */
+static void test_defaults_and_version(void **state)
+{
+    EvatokOpenOptions oo;
+    EvatokEncodeOptions eo;
+    (void)state;
+    memset(&oo, 0xab, sizeof(oo));
+    memset(&eo, 0xab, sizeof(eo));
+    evatok_open_options_default(&oo);
+    evatok_encode_options_default(&eo);
+    assert_string_equal(oo.device, "cpu");
+    assert_int_equal(oo.threads, 0);
+    assert_int_equal(eo.mode, EVATOK_ASSIGN_ROUTER);
+    assert_true(eo.wq > 1.19f && eo.wq < 1.21f);
+    for (size_t i = 0; i < sizeof(oo.reserved); i++)
+        assert_int_equal(oo.reserved[i], 0);
+    for (size_t i = 0; i < sizeof(eo.reserved); i++)
+        assert_int_equal(eo.reserved[i], 0);
+    evatok_open_options_default(NULL); /* no crash */
+    assert_non_null(evatok_version());
+    assert_int_equal(strspn(evatok_version(), "0123456789."), strlen(evatok_version()));
+    assert_true(strchr(evatok_version(), '.') != NULL);
 }
 
 static void test_open_errors(void **state)
@@ -241,6 +265,7 @@ int main(int argc, char **argv)
     other_path = argv[2];
     snprintf(tmpdir, sizeof tmpdir, "%s", argv[3]);
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_defaults_and_version),
         cmocka_unit_test(test_open_errors),
         cmocka_unit_test(test_round_trip_and_bad_packets),
         cmocka_unit_test(test_extradata_mismatch),

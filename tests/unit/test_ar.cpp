@@ -9,10 +9,10 @@
 #include <memory>
 #include <string>
 
-#include "ar_model.h"
-#include "ar_predict.h"
-#include "ar_sampler.h"
-#include "model.h"
+#include "ar/ar_model.h"
+#include "ar/ar_predict.h"
+#include "ar/ar_sampler.h"
+#include "tokenizer/model.h"
 
 // After the C++ headers: cmocka defines macros such as fail().
 extern "C" {

@@ -47,6 +47,19 @@ static char *read_file(const char *path, long *n)
     return buf;
 }
 
+static void test_sample_defaults(void **state)
+{
+    EvatokSampleOptions so;
+    (void)state;
+    memset(&so, 0xab, sizeof(so));
+    evatok_sample_options_default(&so);
+    assert_int_equal(so.class_id, -1);
+    assert_int_equal(so.top_k, 0);
+    assert_int_equal(so.no_kv_cache, 0);
+    for (size_t i = 0; i < sizeof(so.reserved); i++)
+        assert_int_equal(so.reserved[i], 0);
+}
+
 static void test_open_errors(void **state)
 {
     (void)state;
@@ -222,6 +235,7 @@ int main(int argc, char **argv)
     ar_a = argv[3];
     snprintf(tmpdir, sizeof tmpdir, "%s", argv[4]);
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_sample_defaults),
         cmocka_unit_test(test_open_errors),
         cmocka_unit_test(test_predict),
     };

@@ -1,4 +1,4 @@
-/* Unit tests for the packet and extradata format (model_runtime/src/bitstream.c). */
+/* Unit tests for the packet and extradata format (model_runtime/bitstream/bitstream.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -7,7 +7,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "bitstream.h"
+#include "bitstream/bitstream.h"
 
 static EvbsParams small_params(void)
 {

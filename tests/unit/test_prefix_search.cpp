@@ -7,9 +7,10 @@
 #include <cstdio>
 #include <string>
 
-#include "model.h"
-#include "prefix_search.h"
-#include "quality.h"
+#include "eval/brute_force.h"
+#include "tokenizer/model.h"
+#include "tokenizer/prefix_search.h"
+#include "core/quality.h"
 
 static int check_model(const char* path) {
   torch::manual_seed(7);
@@ -33,7 +34,7 @@ static int check_model(const char* path) {
     auto t0 = std::chrono::steady_clock::now();
     auto shared = m->quality_table(clips, *metric, true);
     auto t1 = std::chrono::steady_clock::now();
-    auto brute = m->quality_table_brute_force(clips, *metric);
+    auto brute = evatok::quality_table_brute_force(*m, clips, *metric);
     auto t2 = std::chrono::steady_clock::now();
     const double diff = (shared - brute).abs().max().item<double>();
     const double tol = std::string(name) == "psnr" ? 1e-3 : 1e-5;

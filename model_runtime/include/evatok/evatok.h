@@ -10,6 +10,19 @@
  *   evatok_encode_block(m, frames, n, &enc_opts, &pkt, &pkt_size, ...);
  *   evatok_decode_block(m, pkt, pkt_size, out_frames, n_out, ...);
  *   evatok_model_close(&m);
+ *
+ * Options structs: fill them with their *_default() call, then change the
+ * fields you need; each ends in reserved bytes, so fields can be added
+ * without breaking callers that do this.
+ *
+ * Threads: calls on different EvatokModel handles may run concurrently; calls
+ * on one handle are serialised by a lock inside it (one inference at a time).
+ * The *_default, *_string, *_get_info and evatok_version calls are
+ * thread-safe. The `threads` open option sets LibTorch's intra-op thread
+ * count, which is process-wide: it affects every handle of the process.
+ *
+ * Only the functions declared here and in evatok_ar.h are exported from
+ * libevatok.so.
  */
 #ifndef EVATOK_EVATOK_H
 #define EVATOK_EVATOK_H
@@ -21,7 +34,13 @@
 extern "C" {
 #endif
 
-#define EVATOK_API_VERSION 1
+#if defined(EVATOK_BUILDING) && defined(__GNUC__)
+#define EVATOK_API __attribute__((visibility("default")))
+#else
+#define EVATOK_API
+#endif
+
+#define EVATOK_API_VERSION 2      /* 2: *_default() for every options struct, reserved bytes */
 #define EVATOK_MAX_CHOICES 8      /* token-count options per block            */
 #define EVATOK_MAX_BLOCKS 16      /* temporal blocks per clip                 */
 #define EVATOK_FINGERPRINT_SIZE 16
@@ -40,7 +59,10 @@ typedef enum EvatokStatus {
 } EvatokStatus;
 
 /* Short static name of a status code ("invalid argument", ...). */
-const char *evatok_status_string(EvatokStatus status);
+EVATOK_API const char *evatok_status_string(EvatokStatus status);
+
+/* The library's version, "MAJOR.MINOR.PATCH" (static string). */
+EVATOK_API const char *evatok_version(void);
 
 typedef struct EvatokModel EvatokModel;
 
@@ -67,17 +89,21 @@ typedef struct EvatokModelInfo {
 
 typedef struct EvatokOpenOptions {
     const char *device; /* "cpu" (default, NULL), "cuda", "cuda:N"               */
-    int threads;        /* intra-op threads; 0 = library default                 */
+    int threads;        /* LibTorch intra-op threads, process-wide; 0 = leave as is */
+    uint8_t reserved[32];
 } EvatokOpenOptions;
+
+/* Fills defaults: cpu, threads 0. */
+EVATOK_API void evatok_open_options_default(EvatokOpenOptions *opts);
 
 /* Path used when the caller gives none: $EVATOK_MODEL if set, else the
  * build's installed default model (see docs/user-guide.md). */
-const char *evatok_default_model_path(void);
+EVATOK_API const char *evatok_default_model_path(void);
 
-EvatokStatus evatok_model_open(const char *path, const EvatokOpenOptions *opts,
+EVATOK_API EvatokStatus evatok_model_open(const char *path, const EvatokOpenOptions *opts,
                                EvatokModel **out, char *err, size_t err_size);
-void evatok_model_close(EvatokModel **model);
-const EvatokModelInfo *evatok_model_get_info(const EvatokModel *model);
+EVATOK_API void evatok_model_close(EvatokModel **model);
+EVATOK_API const EvatokModelInfo *evatok_model_get_info(const EvatokModel *model);
 
 /* ---- images -------------------------------------------------------------- */
 
@@ -107,10 +133,11 @@ typedef struct EvatokEncodeOptions {
     int uniform_tokens;  /* for EVATOK_ASSIGN_UNIFORM: one of info->choices    */
     float wq, wl;        /* reward weights for SEARCH/EXACT (defaults 1.2, 0.8);
                             ROUTER takes wq as its rate input                  */
+    uint8_t reserved[32];
 } EvatokEncodeOptions;
 
 /* Fills defaults: router, wq=1.2, wl=0.8. */
-void evatok_encode_options_default(EvatokEncodeOptions *opts);
+EVATOK_API void evatok_encode_options_default(EvatokEncodeOptions *opts);
 
 /* ---- packets --------------------------------------------------------------
  * One packet = one clip_frames-frame group of a whole frame (all tiles), a
@@ -128,26 +155,26 @@ typedef struct EvatokPacketInfo {
 /* Encodes nb_frames (1..clip_frames) frames of width x height. Fewer frames
  * than clip_frames are padded (last frame repeated) and their true count is
  * stored. On success *packet is allocated with evatok_free-able memory. */
-EvatokStatus evatok_encode_block(EvatokModel *model, const EvatokImage *frames, int nb_frames,
+EVATOK_API EvatokStatus evatok_encode_block(EvatokModel *model, const EvatokImage *frames, int nb_frames,
                                  int width, int height, EvatokPixelFormat fmt,
                                  const EvatokEncodeOptions *opts,
                                  uint8_t **packet, size_t *packet_size,
                                  char *err, size_t err_size);
 
 /* Parses and validates a packet header against the model (no network run). */
-EvatokStatus evatok_packet_probe(const EvatokModel *model, const uint8_t *packet, size_t size,
+EVATOK_API EvatokStatus evatok_packet_probe(const EvatokModel *model, const uint8_t *packet, size_t size,
                                  EvatokPacketInfo *info, char *err, size_t err_size);
 
 /* Writes the token count of every (tile, block) of a packet into
  * tokens_per_block (tiles in raster order, blocks inner), at most max_entries
  * values; *count receives tiles * blocks. */
-EvatokStatus evatok_packet_assignment(const EvatokModel *model, const uint8_t *packet, size_t size,
+EVATOK_API EvatokStatus evatok_packet_assignment(const EvatokModel *model, const uint8_t *packet, size_t size,
                                       int *tokens_per_block, int max_entries, int *count,
                                       char *err, size_t err_size);
 
 /* Decodes a packet into up to max_frames caller-owned images of the packet's
  * width x height in `fmt`. *nb_frames receives the true frame count. */
-EvatokStatus evatok_decode_block(EvatokModel *model, const uint8_t *packet, size_t size,
+EVATOK_API EvatokStatus evatok_decode_block(EvatokModel *model, const uint8_t *packet, size_t size,
                                  const EvatokImage *frames, int max_frames, EvatokPixelFormat fmt,
                                  int *nb_frames, char *err, size_t err_size);
 
@@ -157,16 +184,16 @@ EvatokStatus evatok_decode_block(EvatokModel *model, const uint8_t *packet, size
  * (fps_num/fps_den, frames per second; 0/0 if unknown); *data is
  * evatok_free-able. The decoder needs the rate to time frames 2..N of a packet,
  * because containers keep only one timestamp per packet. */
-EvatokStatus evatok_extradata_create(const EvatokModel *model, int fps_num, int fps_den,
+EVATOK_API EvatokStatus evatok_extradata_create(const EvatokModel *model, int fps_num, int fps_den,
                                      uint8_t **data, size_t *size, char *err, size_t err_size);
 /* Checks that a stream header was made with `model` (codec fingerprint, or the
  * whole-file one that older streams carry, + geometry)
  * and returns the stored frame rate (either pointer may be NULL). Works with
  * model == NULL to validate the header alone. */
-EvatokStatus evatok_extradata_check(const EvatokModel *model, const uint8_t *data, size_t size,
+EVATOK_API EvatokStatus evatok_extradata_check(const EvatokModel *model, const uint8_t *data, size_t size,
                                     int *fps_num, int *fps_den, char *err, size_t err_size);
 
-void evatok_free(void *ptr);
+EVATOK_API void evatok_free(void *ptr);
 
 #ifdef __cplusplus
 }

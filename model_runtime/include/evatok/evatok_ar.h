@@ -4,7 +4,9 @@
  *
  * An AR model speaks the tokens of exactly one tokenizer: it records that
  * tokenizer's fingerprint, and evatok_ar_open() refuses another one with
- * EVATOK_ERR_MODEL_MISMATCH. Plain C; errors as in evatok.h.
+ * EVATOK_ERR_MODEL_MISMATCH. Plain C; errors, options structs and threads as
+ * in evatok.h (an EvatokAr handle has its own lock, and a call also holds
+ * its tokenizer's).
  *
  *   EvatokModel *tok;  evatok_model_open(NULL, &oo, &tok, err, sizeof err);
  *   EvatokAr *ar;      evatok_ar_open(NULL, tok, &oo, &ar, err, sizeof err);
@@ -38,19 +40,19 @@ typedef struct EvatokArInfo {
 
 /* $EVATOK_AR_MODEL if set, else the installed default AR model, else the
  * source tree's samples/models/evatok-ar-default.safetensors. */
-const char *evatok_default_ar_model_path(void);
+EVATOK_API const char *evatok_default_ar_model_path(void);
 
 /* Opens an AR model for use with `tokenizer` (borrowed: keep it open until
  * evatok_ar_close). path NULL or "" = default. opts: device/threads of the
  * AR network (NULL = cpu). */
-EvatokStatus evatok_ar_open(const char *path, EvatokModel *tokenizer, const EvatokOpenOptions *opts,
+EVATOK_API EvatokStatus evatok_ar_open(const char *path, EvatokModel *tokenizer, const EvatokOpenOptions *opts,
                             EvatokAr **out, char *err, size_t err_size);
-void evatok_ar_close(EvatokAr **ar);
-const EvatokArInfo *evatok_ar_get_info(const EvatokAr *ar);
+EVATOK_API void evatok_ar_close(EvatokAr **ar);
+EVATOK_API const EvatokArInfo *evatok_ar_get_info(const EvatokAr *ar);
 /* Class names (motion types of the training corpus); NULL when out of range. */
-const char *evatok_ar_class_name(const EvatokAr *ar, int index);
+EVATOK_API const char *evatok_ar_class_name(const EvatokAr *ar, int index);
 /* Index of a class name, -1 if the model has no such class. */
-int evatok_ar_class_index(const EvatokAr *ar, const char *name);
+EVATOK_API int evatok_ar_class_index(const EvatokAr *ar, const char *name);
 
 typedef struct EvatokSampleOptions {
     float temperature; /* > 0; 0 = greedy                          default 1.0 */
@@ -60,9 +62,10 @@ typedef struct EvatokSampleOptions {
     float cfg;         /* classifier-free guidance scale (>= 0), used with a class; 1 = off */
     int class_id;      /* -1 = unconditional (null class)          default -1  */
     int no_kv_cache;   /* 1 = recompute the sequence every step (benchmark/reference) */
+    uint8_t reserved[32];
 } EvatokSampleOptions;
 
-void evatok_sample_options_default(EvatokSampleOptions *opts);
+EVATOK_API void evatok_sample_options_default(EvatokSampleOptions *opts);
 
 /* Predicts the frames that follow nb_cond condition frames (1..cond_frames,
  * oldest first; fewer than cond_frames are padded by repeating the first).
@@ -70,14 +73,14 @@ void evatok_sample_options_default(EvatokSampleOptions *opts);
  * predicted frames back to width x height (bilinear; aspect ratio restored).
  * Writes nb_out (1..predict_frames) caller-owned frames in `fmt`.
  * *tokens_sampled (may be NULL) receives the number of sampled tokens. */
-EvatokStatus evatok_ar_predict(EvatokAr *ar, const EvatokImage *cond, int nb_cond, int width, int height,
+EVATOK_API EvatokStatus evatok_ar_predict(EvatokAr *ar, const EvatokImage *cond, int nb_cond, int width, int height,
                                EvatokPixelFormat fmt, const EvatokSampleOptions *opts,
                                const EvatokImage *out, int nb_out, int64_t *tokens_sampled,
                                char *err, size_t err_size);
 
 /* Class-conditional generation without input: samples a whole clip
  * (clip_frames frames, nb_out <= clip_frames written) of width x height. */
-EvatokStatus evatok_ar_generate(EvatokAr *ar, int width, int height, EvatokPixelFormat fmt,
+EVATOK_API EvatokStatus evatok_ar_generate(EvatokAr *ar, int width, int height, EvatokPixelFormat fmt,
                                 const EvatokSampleOptions *opts, const EvatokImage *out, int nb_out,
                                 int64_t *tokens_sampled, char *err, size_t err_size);
 

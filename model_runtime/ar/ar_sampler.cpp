@@ -1,0 +1,162 @@
+#include "ar/ar_sampler.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <cmath>
+#include <numeric>
+#include <stdexcept>
+
+namespace evatok {
+
+std::string SampleParams::invalid(int num_classes) const {
+  auto num = [](double v) {
+    char b[32];
+    snprintf(b, sizeof b, "%g", v);
+    return std::string(b);
+  };
+  if (!(temperature >= 0 && temperature <= 100)) return "temperature " + num(temperature) + " not in 0..100";
+  if (top_k < 0) return "top_k " + std::to_string(top_k) + " is negative";
+  if (!(top_p > 0 && top_p <= 1)) return "top_p " + num(top_p) + " not in (0, 1]";
+  if (!(cfg >= 0 && cfg <= 100)) return "cfg " + num(cfg) + " not in 0..100";
+  if (class_id < -1 || class_id >= num_classes)
+    return "class " + std::to_string(class_id) + " not in -1.." + std::to_string(num_classes - 1);
+  return "";
+}
+using torch::Tensor;
+
+int64_t sample_from_logits(const float* logits, int lo, int hi, const SampleParams& p, std::mt19937_64& rng) {
+  const int n = hi - lo;
+  if (n <= 0) throw std::runtime_error("empty sampling range");
+  const float* x = logits + lo;
+  if (!(p.temperature > 0)) return lo + (int64_t)(std::max_element(x, x + n) - x);
+  std::vector<int> idx(n);
+  std::iota(idx.begin(), idx.end(), 0);
+  int keep = n;
+  if (p.top_k > 0 && p.top_k < n) {
+    std::nth_element(idx.begin(), idx.begin() + p.top_k, idx.end(), [&](int a, int b) { return x[a] > x[b]; });
+    keep = p.top_k;
+  }
+  // Probabilities of the kept ids, sorted descending (ties by id, so the
+  // order never depends on the sort implementation).
+  std::sort(idx.begin(), idx.begin() + keep, [&](int a, int b) { return x[a] > x[b] || (x[a] == x[b] && a < b); });
+  const double mx = x[idx[0]];
+  std::vector<double> pr(keep);
+  double sum = 0;
+  for (int i = 0; i < keep; ++i) sum += pr[i] = std::exp(((double)x[idx[i]] - mx) / p.temperature);
+  if (p.top_p > 0 && p.top_p < 1) {
+    double c = 0;
+    int k = 0;
+    while (k < keep && c < p.top_p * sum) c += pr[k++];
+    keep = std::max(1, k);
+    sum = c;
+  }
+  const double u = (double)(rng() >> 11) * 0x1.0p-53 * sum;
+  double c = 0;
+  for (int i = 0; i < keep; ++i) {
+    c += pr[i];
+    if (u < c) return lo + idx[i];
+  }
+  return lo + idx[keep - 1];
+}
+
+namespace {
+
+struct State {
+  int block = 0, choice = -1, filled = 0;  // choice -1: a length token is due
+  bool done = false;
+};
+
+}  // namespace
+
+SampleOutput ar_sample(ArModel& m, const std::vector<std::vector<int64_t>>& prefixes, const SampleParams& p) {
+  torch::NoGradGuard ng;
+  const ArConfig& cfg = m.cfg;
+  const int N = (int)prefixes.size();
+  if (N == 0) return {};
+  for (const auto& pre : prefixes)
+    if (pre.size() != prefixes[0].size()) throw std::runtime_error("all prefixes must have the same length");
+  if (p.class_id >= (int)cfg.classes.size()) throw std::runtime_error("class index out of range");
+  const bool guided = p.class_id >= 0 && p.cfg != 1.f;
+  const int B = guided ? 2 * N : N;
+  std::vector<ArSequence> seqs;
+  for (int r = 0; r < B; ++r) seqs.push_back(ar_prompt(cfg, r < N ? p.class_id : -1, prefixes[r % N]));
+  const int K = cfg.codebook_size, nc = cfg.num_choices(), nb = cfg.num_blocks;
+
+  auto dev = m.device;
+  auto i64 = torch::TensorOptions().dtype(torch::kInt64);
+  // Runs the network on positions [from, len) of every sequence; logits of the last one.
+  KVCache cache;
+  if (p.kv_cache) cache = m.net->new_cache(B);
+  auto run = [&](size_t from) -> Tensor {
+    const size_t len = seqs[0].tokens.size();
+    if (!p.kv_cache) from = 0;
+    const int64_t T = (int64_t)(len - from);
+    auto tok = torch::empty({B, T}, i64), seg = torch::empty({B, T}, i64);
+    auto pos = torch::empty({B, T}, i64), ch = torch::empty({B, T}, i64);
+    for (int r = 0; r < B; ++r) {
+      const auto& s = seqs[r];
+      std::copy(s.tokens.begin() + from, s.tokens.end(), tok[r].data_ptr<int64_t>());
+      std::copy(s.feat.seg.begin() + from, s.feat.seg.end(), seg[r].data_ptr<int64_t>());
+      std::copy(s.feat.pos.begin() + from, s.feat.pos.end(), pos[r].data_ptr<int64_t>());
+      std::copy(s.feat.choice.begin() + from, s.feat.choice.end(), ch[r].data_ptr<int64_t>());
+    }
+    auto h = m.net->forward(tok.to(dev), seg.to(dev), pos.to(dev), ch.to(dev), (int64_t)from,
+                            p.kv_cache ? &cache : nullptr);
+    return m.net->logits(h.select(1, T - 1)).to(torch::kCPU, torch::kFloat32).contiguous();
+  };
+
+  std::mt19937_64 rng(p.seed);
+  SampleOutput out;
+  out.choices.assign(N, std::vector<int>(nb, 0));
+  out.tokens.assign(N, {});
+  std::vector<State> st(N);
+  std::vector<float> row(cfg.vocab_size());
+  Tensor logits = run(0);
+  for (int remaining = N; remaining > 0;) {
+    const size_t fed = seqs[0].tokens.size();
+    const float* L = logits.data_ptr<float>();
+    const int V = cfg.vocab_size();
+    for (int i = 0; i < N; ++i) {
+      State& s = st[i];
+      int64_t tok = 0, sg = 0, ps = 0, chs = nc;
+      if (!s.done) {
+        const float* c = L + (size_t)i * V;
+        if (guided) {
+          const float* u = L + (size_t)(N + i) * V;
+          for (int v = 0; v < V; ++v) row[v] = u[v] + p.cfg * (c[v] - u[v]);
+          c = row.data();
+        }
+        sg = 1 + cfg.prefix_blocks() + s.block;
+        if (s.choice < 0) {  // a length token is due
+          tok = p.force_choice >= 0 ? K + std::min(p.force_choice, nc - 1) : sample_from_logits(c, K, K + nc, p, rng);
+          s.choice = (int)(tok - K);
+          s.filled = 0;
+          out.choices[i][s.block] = s.choice;
+          ps = 0;
+          chs = s.choice;
+        } else {  // a visual token inside the block
+          tok = sample_from_logits(c, 0, K, p, rng);
+          out.tokens[i].push_back(tok);
+          ps = ++s.filled;
+          chs = s.choice;
+          if (s.filled == cfg.choices[s.choice]) {
+            s.choice = -1;
+            if (++s.block == nb) {
+              s.done = true;
+              --remaining;
+            }
+          }
+        }
+        ++out.sampled;
+      }
+      for (int r = i; r < B; r += N) {  // the guided copy takes the same token
+        seqs[r].tokens.push_back(tok);
+        seqs[r].feat.push(sg, ps, chs);
+      }
+    }
+    if (remaining > 0) logits = run(fed);
+  }
+  return out;
+}
+
+}  // namespace evatok

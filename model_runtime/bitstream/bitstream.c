@@ -1,0 +1,313 @@
+#include "bitstream/bitstream.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+/* Fixed part of a packet: magic, version, width(2), height(2), nb_frames,
+ * tiles_x(2), tiles_y(2), num_blocks, bits_per_token. */
+#define PKT_HEADER_SIZE 13
+#define PKT_CRC_SIZE 4
+
+static int fail(char *err, size_t err_size, int code, const char *fmt, ...)
+{
+    if (err && err_size) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, err_size, fmt, ap);
+        va_end(ap);
+    }
+    return code;
+}
+
+uint32_t evbs_crc32(const uint8_t *buf, size_t size)
+{
+    uint32_t crc = 0xFFFFFFFFu;
+    for (size_t i = 0; i < size; i++) {
+        crc ^= buf[i];
+        for (int k = 0; k < 8; k++)
+            crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1u)));
+    }
+    return crc ^ 0xFFFFFFFFu;
+}
+
+int evbs_bits_per_token(int codebook_size)
+{
+    int bits = 1;
+    while ((1L << bits) < codebook_size)
+        bits++;
+    return bits;
+}
+
+int evbs_tiles(int size, int tile)
+{
+    return tile > 0 ? (size + tile - 1) / tile : 0;
+}
+
+static int params_ok(const EvbsParams *p)
+{
+    if (!p || p->clip_frames < 1 || p->clip_frames > 255 || p->tile_h < 1 || p->tile_w < 1 ||
+        p->num_blocks < 1 || p->num_blocks > EVBS_MAX_BLOCKS || p->num_choices < 1 ||
+        p->num_choices > EVBS_MAX_CHOICES || p->codebook_size < 2 || p->codebook_size > (1 << 20))
+        return 0;
+    for (int i = 0; i < p->num_choices; i++)
+        if (p->choices[i] < 1 || p->choices[i] > 65535)
+            return 0;
+    return 1;
+}
+
+int evbs_header_init(const EvbsParams *p, int width, int height, int nb_frames, EvbsHeader *h)
+{
+    if (!params_ok(p) || !h || width < 1 || height < 1 || width > EVBS_MAX_DIM ||
+        height > EVBS_MAX_DIM || nb_frames < 1 || nb_frames > p->clip_frames)
+        return EVBS_EINVAL;
+    h->version = EVBS_VERSION;
+    h->width = width;
+    h->height = height;
+    h->nb_frames = nb_frames;
+    h->tiles_x = evbs_tiles(width, p->tile_w);
+    h->tiles_y = evbs_tiles(height, p->tile_h);
+    h->num_blocks = p->num_blocks;
+    h->bits_per_token = evbs_bits_per_token(p->codebook_size);
+    return EVBS_OK;
+}
+
+static long num_entries(const EvbsHeader *h)
+{
+    return (long)h->tiles_x * h->tiles_y * h->num_blocks;
+}
+
+long evbs_total_tokens(const EvbsParams *p, const EvbsHeader *h, const uint8_t *choice_idx)
+{
+    long total = 0, n = num_entries(h);
+    for (long i = 0; i < n; i++) {
+        if (choice_idx[i] >= p->num_choices)
+            return EVBS_EINVAL;
+        total += p->choices[choice_idx[i]];
+    }
+    return total;
+}
+
+long evbs_packet_size(const EvbsParams *p, const EvbsHeader *h, const uint8_t *choice_idx)
+{
+    long tokens = evbs_total_tokens(p, h, choice_idx);
+    if (tokens < 0)
+        return tokens;
+    long assign_bytes = (num_entries(h) + 1) / 2;
+    long token_bytes = (tokens * h->bits_per_token + 7) / 8;
+    return PKT_HEADER_SIZE + assign_bytes + token_bytes + PKT_CRC_SIZE;
+}
+
+static void put16(uint8_t *b, int v) { b[0] = (uint8_t)(v >> 8); b[1] = (uint8_t)v; }
+static int get16(const uint8_t *b) { return (b[0] << 8) | b[1]; }
+static void put32(uint8_t *b, uint32_t v) { put16(b, (int)(v >> 16)); put16(b + 2, (int)(v & 0xFFFF)); }
+static uint32_t get32(const uint8_t *b) { return ((uint32_t)get16(b) << 16) | (uint32_t)get16(b + 2); }
+
+long evbs_write_packet(const EvbsParams *p, const EvbsHeader *h, const uint8_t *choice_idx,
+                       const uint32_t *tokens, uint8_t *out, size_t out_size)
+{
+    long size = evbs_packet_size(p, h, choice_idx);
+    if (size < 0)
+        return size;
+    if ((size_t)size > out_size)
+        return EVBS_ESPACE;
+    memset(out, 0, (size_t)size);
+    uint8_t *b = out;
+    b[0] = EVBS_PACKET_MAGIC;
+    b[1] = (uint8_t)h->version;
+    put16(b + 2, h->width);
+    put16(b + 4, h->height);
+    b[6] = (uint8_t)h->nb_frames;
+    put16(b + 7, h->tiles_x);
+    put16(b + 9, h->tiles_y);
+    b[11] = (uint8_t)h->num_blocks;
+    b[12] = (uint8_t)h->bits_per_token;
+    b += PKT_HEADER_SIZE;
+    long n = num_entries(h);
+    for (long i = 0; i < n; i++)  /* two 4-bit choice indices per byte, high first */
+        b[i / 2] |= (uint8_t)(choice_idx[i] << ((i & 1) ? 0 : 4));
+    b += (n + 1) / 2;
+    long total = evbs_total_tokens(p, h, choice_idx);
+    uint64_t acc = 0;
+    int nbits = 0;
+    long pos = 0;
+    for (long i = 0; i < total; i++) {  /* MSB-first fixed-width bit packing */
+        if (tokens[i] >= (uint32_t)p->codebook_size)
+            return EVBS_EINVAL;
+        acc = (acc << h->bits_per_token) | tokens[i];
+        nbits += h->bits_per_token;
+        while (nbits >= 8) {
+            b[pos++] = (uint8_t)(acc >> (nbits - 8));
+            nbits -= 8;
+        }
+    }
+    if (nbits)
+        b[pos++] = (uint8_t)(acc << (8 - nbits));
+    put32(out + size - PKT_CRC_SIZE, evbs_crc32(out, (size_t)size - PKT_CRC_SIZE));
+    return size;
+}
+
+int evbs_parse_header(const EvbsParams *p, const uint8_t *buf, size_t size, EvbsHeader *h,
+                      char *err, size_t err_size)
+{
+    if (!params_ok(p) || !h)
+        return fail(err, err_size, EVBS_EINVAL, "invalid parser parameters");
+    if (!buf || size < PKT_HEADER_SIZE + PKT_CRC_SIZE)
+        return fail(err, err_size, EVBS_ECORRUPT, "packet too short (%zu bytes)", size);
+    if (buf[0] != EVBS_PACKET_MAGIC)
+        return fail(err, err_size, EVBS_ECORRUPT, "not an evatok packet (bad magic 0x%02x)", buf[0]);
+    if (buf[1] != EVBS_VERSION)
+        return fail(err, err_size, EVBS_ECORRUPT, "unsupported bitstream version %d (this build reads %d)",
+                    buf[1], EVBS_VERSION);
+    h->version = buf[1];
+    h->width = get16(buf + 2);
+    h->height = get16(buf + 4);
+    h->nb_frames = buf[6];
+    h->tiles_x = get16(buf + 7);
+    h->tiles_y = get16(buf + 9);
+    h->num_blocks = buf[11];
+    h->bits_per_token = buf[12];
+    if (h->width < 1 || h->height < 1 || h->width > EVBS_MAX_DIM || h->height > EVBS_MAX_DIM)
+        return fail(err, err_size, EVBS_ECORRUPT, "frame size %dx%d out of range", h->width, h->height);
+    if (h->nb_frames < 1 || h->nb_frames > p->clip_frames)
+        return fail(err, err_size, EVBS_ECORRUPT, "frame count %d not in 1..%d", h->nb_frames, p->clip_frames);
+    if (h->tiles_x != evbs_tiles(h->width, p->tile_w) || h->tiles_y != evbs_tiles(h->height, p->tile_h))
+        return fail(err, err_size, EVBS_ECORRUPT, "tile grid %dx%d does not match frame size %dx%d",
+                    h->tiles_x, h->tiles_y, h->width, h->height);
+    if (h->num_blocks != p->num_blocks)
+        return fail(err, err_size, EVBS_ECORRUPT, "%d blocks per clip, model has %d", h->num_blocks, p->num_blocks);
+    if (h->bits_per_token != evbs_bits_per_token(p->codebook_size))
+        return fail(err, err_size, EVBS_ECORRUPT, "%d bits per token, model needs %d", h->bits_per_token,
+                    evbs_bits_per_token(p->codebook_size));
+    long n = num_entries(h);
+    size_t need = PKT_HEADER_SIZE + (size_t)(n + 1) / 2 + PKT_CRC_SIZE;
+    if (size < need)
+        return fail(err, err_size, EVBS_ECORRUPT, "packet truncated in its assignment");
+    long total = 0;
+    const uint8_t *a = buf + PKT_HEADER_SIZE;
+    for (long i = 0; i < n; i++) {
+        int c = (a[i / 2] >> ((i & 1) ? 0 : 4)) & 15;
+        if (c >= p->num_choices)
+            return fail(err, err_size, EVBS_ECORRUPT, "choice index %d out of range (model has %d)", c,
+                        p->num_choices);
+        total += p->choices[c];
+    }
+    need += (size_t)((total * h->bits_per_token + 7) / 8);
+    if (size != need)
+        return fail(err, err_size, EVBS_ECORRUPT, "packet is %zu bytes, its header describes %zu", size, need);
+    if (get32(buf + size - PKT_CRC_SIZE) != evbs_crc32(buf, size - PKT_CRC_SIZE))
+        return fail(err, err_size, EVBS_ECORRUPT, "packet checksum mismatch (corrupt data)");
+    return EVBS_OK;
+}
+
+void evbs_read_assignment(const EvbsHeader *h, const uint8_t *buf, uint8_t *choice_idx)
+{
+    const uint8_t *a = buf + PKT_HEADER_SIZE;
+    for (long i = 0, n = num_entries(h); i < n; i++)
+        choice_idx[i] = (a[i / 2] >> ((i & 1) ? 0 : 4)) & 15;
+}
+
+int evbs_read_payload(const EvbsParams *p, const EvbsHeader *h, const uint8_t *buf, size_t size,
+                      uint8_t *choice_idx, uint32_t *tokens, long max_tokens, char *err, size_t err_size)
+{
+    (void)size; /* validated by evbs_parse_header */
+    long n = num_entries(h);
+    const uint8_t *a = buf + PKT_HEADER_SIZE;
+    evbs_read_assignment(h, buf, choice_idx);
+    long total = evbs_total_tokens(p, h, choice_idx);
+    if (total < 0 || total > max_tokens)
+        return fail(err, err_size, EVBS_ESPACE, "token buffer too small");
+    const uint8_t *b = a + (n + 1) / 2;
+    uint64_t acc = 0;
+    int nbits = 0;
+    long pos = 0;
+    const uint32_t mask = (1u << h->bits_per_token) - 1;
+    for (long i = 0; i < total; i++) {
+        while (nbits < h->bits_per_token) {
+            acc = (acc << 8) | b[pos++];
+            nbits += 8;
+        }
+        uint32_t v = (uint32_t)(acc >> (nbits - h->bits_per_token)) & mask;
+        nbits -= h->bits_per_token;
+        if (v >= (uint32_t)p->codebook_size)
+            return fail(err, err_size, EVBS_ECORRUPT, "token %u outside codebook of %d", v, p->codebook_size);
+        tokens[i] = v;
+    }
+    return EVBS_OK;
+}
+
+/* Extradata: "EVTK", version, reserved, fingerprint[16], clip_frames(2),
+ * tile_h(2), tile_w(2), num_blocks, num_choices, choices(2 each),
+ * codebook_size(4), fps_num(4), fps_den(4), crc32(4). */
+long evbs_extradata_size(const EvbsParams *p)
+{
+    return 4 + 2 + EVBS_FINGERPRINT_SIZE + 6 + 2 + 2L * p->num_choices + 12 + 4;
+}
+
+long evbs_write_extradata(const EvbsStreamInfo *s, uint8_t *out, size_t out_size)
+{
+    const EvbsParams *p = &s->params;
+    if (!params_ok(p))
+        return EVBS_EINVAL;
+    long size = evbs_extradata_size(p);
+    if ((size_t)size > out_size)
+        return EVBS_ESPACE;
+    uint8_t *b = out;
+    memcpy(b, "EVTK", 4);
+    b[4] = EVBS_VERSION;
+    b[5] = 0;
+    memcpy(b + 6, s->fingerprint, EVBS_FINGERPRINT_SIZE);
+    b += 6 + EVBS_FINGERPRINT_SIZE;
+    put16(b, p->clip_frames);
+    put16(b + 2, p->tile_h);
+    put16(b + 4, p->tile_w);
+    b[6] = (uint8_t)p->num_blocks;
+    b[7] = (uint8_t)p->num_choices;
+    b += 8;
+    for (int i = 0; i < p->num_choices; i++, b += 2)
+        put16(b, p->choices[i]);
+    put32(b, (uint32_t)p->codebook_size);
+    put32(b + 4, s->fps_num);
+    put32(b + 8, s->fps_den);
+    b += 12;
+    put32(b, evbs_crc32(out, (size_t)(b - out)));
+    return size;
+}
+
+int evbs_parse_extradata(const uint8_t *buf, size_t size, EvbsStreamInfo *s, char *err, size_t err_size)
+{
+    const size_t fixed = 4 + 2 + EVBS_FINGERPRINT_SIZE + 8;
+    if (!buf || size < fixed)
+        return fail(err, err_size, EVBS_ECORRUPT, "evatok extradata missing or too short (%zu bytes)", size);
+    if (memcmp(buf, "EVTK", 4))
+        return fail(err, err_size, EVBS_ECORRUPT, "extradata is not an evatok stream header");
+    if (buf[4] != EVBS_VERSION)
+        return fail(err, err_size, EVBS_ECORRUPT, "unsupported stream header version %d", buf[4]);
+    memset(s, 0, sizeof(*s));
+    s->version = buf[4];
+    memcpy(s->fingerprint, buf + 6, EVBS_FINGERPRINT_SIZE);
+    const uint8_t *b = buf + 6 + EVBS_FINGERPRINT_SIZE;
+    EvbsParams *p = &s->params;
+    p->clip_frames = get16(b);
+    p->tile_h = get16(b + 2);
+    p->tile_w = get16(b + 4);
+    p->num_blocks = b[6];
+    p->num_choices = b[7];
+    if (p->num_choices < 1 || p->num_choices > EVBS_MAX_CHOICES)
+        return fail(err, err_size, EVBS_ECORRUPT, "stream header has %d choices", p->num_choices);
+    if (size != (size_t)evbs_extradata_size(p))
+        return fail(err, err_size, EVBS_ECORRUPT, "stream header size %zu, expected %ld", size,
+                    evbs_extradata_size(p));
+    b += 8;
+    for (int i = 0; i < p->num_choices; i++, b += 2)
+        p->choices[i] = get16(b);
+    p->codebook_size = (int)get32(b);
+    s->fps_num = get32(b + 4);
+    s->fps_den = get32(b + 8);
+    b += 12;
+    if (get32(b) != evbs_crc32(buf, (size_t)(b - buf)))
+        return fail(err, err_size, EVBS_ECORRUPT, "stream header checksum mismatch");
+    if (!params_ok(p))
+        return fail(err, err_size, EVBS_ECORRUPT, "stream header geometry out of range");
+    return EVBS_OK;
+}

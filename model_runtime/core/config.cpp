@@ -1,0 +1,136 @@
+#include "core/config.h"
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <stdexcept>
+
+#include "core/json_fields.h"
+
+namespace evatok {
+using json = nlohmann::json;
+
+int ModelConfig::num_assignments() const {
+  int n = 1;
+  for (int b = 0; b < num_blocks(); ++b) n *= (int)choices.size();
+  return n;
+}
+
+int ModelConfig::bits_per_token() const {
+  int bits = 1;
+  while ((1 << bits) < codebook_size) ++bits;
+  return bits;
+}
+
+std::vector<int> ModelConfig::assignment_choices(int a) const {
+  const int nc = (int)choices.size(), nb = num_blocks();
+  std::vector<int> out(nb);
+  for (int b = nb - 1; b >= 0; --b) {
+    out[b] = a % nc;
+    a /= nc;
+  }
+  return out;
+}
+
+int ModelConfig::assignment_index(const std::vector<int>& idx) const {
+  int a = 0;
+  for (int c : idx) a = a * (int)choices.size() + c;
+  return a;
+}
+
+int ModelConfig::choice_index(int tokens) const {
+  for (size_t i = 0; i < choices.size(); ++i)
+    if (choices[i] == tokens) return (int)i;
+  return -1;
+}
+
+static void check(bool ok, const std::string& what) {
+  if (!ok) throw std::runtime_error("invalid model config: " + what);
+}
+
+void ModelConfig::validate() const {
+  check(clip_frames >= 1 && clip_frames <= 256, "clip_frames must be in 1..256");
+  check(patch_t >= 1 && clip_frames % patch_t == 0, "clip_frames must be a multiple of patch_t");
+  check(num_blocks() <= 16, "at most 16 temporal blocks");
+  check(patch_s >= 1 && clip_height % patch_s == 0 && clip_width % patch_s == 0,
+        "clip_height/clip_width must be multiples of patch_s");
+  check(clip_height <= 1024 && clip_width <= 1024, "clip size at most 1024");
+  check(!choices.empty() && choices.size() <= 8, "1..8 choices");
+  for (size_t i = 0; i < choices.size(); ++i) {
+    check(choices[i] >= 1 && choices[i] <= 4096, "choices must be in 1..4096");
+    if (i) check(choices[i] < choices[i - 1], "choices must be strictly descending");
+  }
+  check(num_assignments() <= 1 << 20, "too many candidate assignments");
+  check(codebook_size >= 2 && codebook_size <= (1 << 20), "codebook_size must be in 2..2^20");
+  check(code_dim >= 1 && code_dim <= 1024, "code_dim must be in 1..1024");
+  for (auto [d, h] : {std::pair{enc_dim, enc_heads}, {dec_dim, dec_heads}, {router_dim, router_heads}})
+    check(d >= 8 && d <= 4096 && h >= 1 && d % h == 0, "dims must be in 8..4096 and divisible by heads");
+  check(enc_layers >= 1 && dec_layers >= 1 && router_layers >= 1, "at least one layer each");
+  check(enc_layers <= 64 && dec_layers <= 64 && router_layers <= 64, "at most 64 layers");
+  check(mlp_ratio >= 1 && mlp_ratio <= 16, "mlp_ratio must be in 1..16");
+  check(stem_channels >= 1 && head_channels >= 1, "stem/head channels must be positive");
+  check(router_patch_s >= 1 && clip_height % router_patch_s == 0 && clip_width % router_patch_s == 0,
+        "clip size must be a multiple of router_patch_s");
+  check(router_input == "pixels" || router_input == "motion" || router_input == "stats",
+        "router_input (train-router --router-input) must be pixels, motion or stats, not '" + router_input + "'");
+  check(router_target == "assignment" || router_target == "quality",
+        "router_target (train-router --router-target) must be assignment or quality, not '" + router_target + "'");
+  check(q_std > 0 && l_std > 0, "reward std must be positive");
+}
+
+// Every stored field, once (core/json_fields.h).
+template <class C, class F>
+static void visit(C& c, F&& f) {
+  f("name", c.name);
+  f("clip_frames", c.clip_frames), f("clip_height", c.clip_height), f("clip_width", c.clip_width);
+  f("patch_t", c.patch_t), f("patch_s", c.patch_s), f("choices", c.choices);
+  f("codebook_size", c.codebook_size), f("code_dim", c.code_dim);
+  f("enc_dim", c.enc_dim), f("enc_layers", c.enc_layers), f("enc_heads", c.enc_heads);
+  f("dec_dim", c.dec_dim), f("dec_layers", c.dec_layers), f("dec_heads", c.dec_heads);
+  f("mlp_ratio", c.mlp_ratio), f("stem_channels", c.stem_channels), f("head_channels", c.head_channels);
+  f("router_dim", c.router_dim), f("router_layers", c.router_layers);
+  f("router_heads", c.router_heads), f("router_patch_s", c.router_patch_s);
+  f("reward_wq", c.reward_wq), f("reward_wl", c.reward_wl);
+  f("q_mean", c.q_mean), f("q_std", c.q_std), f("l_mean", c.l_mean), f("l_std", c.l_std);
+  f("reward_quality", c.reward_quality);
+  f("temporal_carry", c.temporal_carry, false);
+  f("router_input", c.router_input, std::string("pixels"));
+  f("router_target", c.router_target, std::string("assignment"));
+}
+
+std::string ModelConfig::to_json() const {
+  json j = json::object();
+  visit(*this, JsonFieldWriter{j});
+  return j.dump();
+}
+
+std::string ModelConfig::codec_json() const {
+  auto j = json::parse(to_json());
+  for (const char* k : {"name", "router_dim", "router_layers", "router_heads", "router_patch_s", "router_input", "router_target", "reward_wq",
+                        "reward_wl", "q_mean", "q_std", "l_mean", "l_std", "reward_quality"})
+    j.erase(k);
+  return j.dump();
+}
+
+ModelConfig ModelConfig::from_json(const std::string& text) {
+  ModelConfig c;
+  try {
+    json j = json::parse(text);
+    if (!j.is_object()) throw std::runtime_error("config is not a JSON object");
+    visit(c, JsonFieldReader{j});
+  } catch (const json::exception& e) {
+    throw std::runtime_error(std::string("invalid model config JSON: ") + e.what());
+  }
+  c.validate();
+  return c;
+}
+
+ModelConfig ModelConfig::from_file(const std::string& path) {
+  std::ifstream f(path);
+  if (!f) throw std::runtime_error("cannot open config file " + path);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return from_json(ss.str());
+}
+
+}  // namespace evatok

@@ -1,0 +1,79 @@
+#include "eval/ar_bench.h"
+
+#include <chrono>
+#include <cstdio>
+
+#include "data/ar_data.h"
+#include "ar/ar_predict.h"
+
+namespace evatok {
+
+namespace {
+double now() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+}  // namespace
+
+int bench_ar(const std::string& tok_path, const std::string& ar_path, const std::string& data_dir, int runs,
+             const std::string& device) {
+  torch::Device dev(device);
+  auto tok = Model::load(tok_path, dev);
+  auto ar = ArModel::load(ar_path, dev);
+  check_ar_tokenizer(*ar, *tok);
+  const ArConfig& c = ar->cfg;
+  torch::Tensor cond;
+  if (!data_dir.empty()) {
+    std::vector<Video> v{read_y4m(list_videos(data_dir).front(), 64)};
+    cond = ArClipSource(v, c, 1).sample(1, nullptr).slice(2, 0, c.cond_frames);
+  } else {
+    torch::manual_seed(1);
+    cond = torch::rand({1, 3, c.cond_frames, c.clip_height, c.clip_width}) - 0.5;
+  }
+  auto prefix = prefix_tokens(c, *tok, pad_condition(c, cond));
+  printf("AR model %s (%lld parameters, dim %d, %d layers), %d threads, device %s, %d runs each\n",
+         c.name.c_str(), (long long)ar->num_parameters(), c.dim, c.layers, torch::get_num_threads(), device.c_str(),
+         runs);
+  printf("%-28s %-9s %10s %12s %10s\n", "lengths", "KV cache", "tokens", "tokens/s", "s/clip");
+  // Sampled lengths (what the model picks), then every block at a middle and the
+  // largest budget. Without the cache every step re-runs the whole sequence
+  // (quadratic): one run, and not at the largest budget (minutes per clip on CPU).
+  for (int force : {-1, (int)c.choices.size() / 2, 0}) {
+    for (bool kv : {true, false}) {
+      if (!kv && force == 0) continue;
+      const int n_runs = kv ? runs : 1;
+      SampleParams p;
+      p.force_choice = force;
+      p.kv_cache = kv;
+      int64_t tokens = 0;
+      if (kv) ar_sample(*ar, prefix, p);  // warm-up
+      const double t0 = now();
+      for (int r = 0; r < n_runs; ++r) {
+        p.seed = (uint64_t)r;
+        tokens += ar_sample(*ar, prefix, p).sampled;
+      }
+      const double dt = now() - t0;
+      const std::string what = force < 0 ? "sampled by the model" : "every block " + std::to_string(c.choices[force]);
+      printf("%-28s %-9s %10.1f %12.1f %10.3f\n", what.c_str(), kv ? "yes" : "no", (double)tokens / n_runs,
+             tokens / dt, dt / n_runs);
+      fflush(stdout);
+    }
+  }
+  // End to end: condition frames -> prefix -> sampling -> decoded clip.
+  SampleParams p;
+  predict_clips(*ar, *tok, cond, p);
+  const double t0 = now();
+  int64_t tokens = 0;
+  for (int r = 0; r < runs; ++r) {
+    int64_t n = 0;
+    p.seed = (uint64_t)r;
+    predict_clips(*ar, *tok, cond, p, &n);
+    tokens += n;
+  }
+  const double dt = (now() - t0) / runs;
+  printf("predicted clip end to end (encode prefix, sample %.1f tokens, decode %d frames): %.3f s per clip, "
+         "%.1f predicted frames/s\n",
+         (double)tokens / runs, c.clip_frames, dt, (c.clip_frames - c.cond_frames) / dt);
+  return 0;
+}
+
+}  // namespace evatok

@@ -1,0 +1,26 @@
+// What training does to a loaded model besides training it: warm starts,
+// taking reward statistics or a router from another model, a fresh router.
+// Inference never needs these, so they are not members of Model.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "tokenizer/model.h"
+
+namespace evatok {
+
+// Warm start: copies every tensor of `src` whose name and shape `dst` also
+// has; returns the names of dst's tensors left at their init.
+std::vector<std::string> copy_matching(Model& dst, const Model& src);
+// Takes the proxy reward's z-scoring statistics and metric of `src`, which
+// must have the same choices and blocks (throws otherwise).
+void copy_reward_stats(Model& dst, const Model& src);
+// Takes the trained router of `src` (same choices, blocks and clip geometry;
+// throws otherwise): its shape (router_* config), weights, reward statistics
+// and its train.router_* records in info (replacing dst's).
+void adopt_router(Model& dst, const Model& src);
+// Replaces the router by an untrained one of the shape in cfg's router_*
+// fields (after changing them).
+void rebuild_router(Model& m, uint64_t seed);
+
+}  // namespace evatok
