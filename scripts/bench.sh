@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
 # Encode/decode speed and peak memory of the evatok codec through the built
-# ffmpeg, on testsrc2 clips at 128x128 and 320x240 (96 frames each).
+# ffmpeg, on testsrc2 clips at 128x128 and 320x240 (96 frames each); then, per
+# size, what the network achieves against this machine's GEMM peak through the
+# C API (`evatok bench`: FLOPs per tile-clip, GFLOP/s, fraction of the peak,
+# time to the first decoded packet), and Debian's x264 and x265 (medium) on the
+# same input when the system's ffmpeg has them (apt-get install ffmpeg).
 #
 #   scripts/bench.sh [BUILD_DIR] [extra encoder options, e.g. -assign uniform -tokens 64]
 # Prints one line per size: encode fps, decode fps, peak RSS of each process.
+# Environment: EVATOK_MODEL (model), EVATOK_BENCH_THREADS (-threads of both).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$root/build}
@@ -11,6 +16,8 @@ shift || true
 ff=$build/ffmpeg_build/ffmpeg
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 frames=96
+threads=${EVATOK_BENCH_THREADS:+-threads $EVATOK_BENCH_THREADS}
+sysff=$(command -v ffmpeg 2>/dev/null || true)
 # run CMD...: prints "seconds peak_rss_MiB" of CMD (python3 stdlib only)
 run() {
   python3 - "$@" <<'PY'
@@ -27,8 +34,20 @@ echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -
 echo "model: ${EVATOK_MODEL:-default}; encoder options: ${*:-(defaults)}"
 for size in 128x128 320x240; do
   "$ff" -nostdin -v error -y -f lavfi -i "testsrc2=s=$size:r=25" -frames:v $frames -pix_fmt yuv420p "$tmp/in.y4m"
-  read -r te me < <(run "$ff" -nostdin -v error -y -i "$tmp/in.y4m" -c:v evatok "$@" "$tmp/out.mkv")
-  read -r td md < <(run "$ff" -nostdin -v error -y -i "$tmp/out.mkv" -f null -)
+  read -r te me < <(run "$ff" -nostdin -v error -y -i "$tmp/in.y4m" -c:v evatok $threads "$@" "$tmp/out.mkv")
+  read -r td md < <(run "$ff" -nostdin -v error -y $threads -i "$tmp/out.mkv" -f null -)
   awk -v s=$size -v n=$frames -v te=$te -v td=$td -v me=$me -v md=$md \
     'BEGIN { printf "%-8s encode %6.1f fps (%4.0f MiB peak)   decode %6.1f fps (%4.0f MiB peak)\n", s, n / te, me, n / td, md }'
+  "$build/tools/evatok" bench --video "$tmp/in.y4m" ${EVATOK_MODEL:+--model "$EVATOK_MODEL"} \
+    ${EVATOK_BENCH_THREADS:+--threads $EVATOK_BENCH_THREADS} | sed 's/^/    /'
+  if [ -n "$sysff" ] && [ "$sysff" != "$ff" ]; then
+    for enc in libx264 libx265; do
+      help=$("$sysff" -hide_banner -h encoder=$enc 2>/dev/null || true)
+      [[ $help == "Encoder $enc"* ]] || continue
+      read -r tx mx < <(run "$sysff" -nostdin -v error -y -i "$tmp/in.y4m" -c:v $enc -preset medium "$tmp/x.mkv")
+      read -r tdx mdx < <(run "$sysff" -nostdin -v error -y -i "$tmp/x.mkv" -f null -)
+      awk -v e=$enc -v n=$frames -v t=$tx -v d=$tdx -v b=$(stat -c %s "$tmp/x.mkv") \
+        'BEGIN { printf "    %s (medium, system ffmpeg): encode %6.1f fps, decode %6.1f fps, %d bytes\n", e, n / t, n / d, b }'
+    done
+  fi
 done

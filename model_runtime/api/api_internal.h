@@ -9,6 +9,7 @@
 #include <mutex>
 
 #include "bitstream/bitstream.h"
+#include "core/cpu_runtime.h"
 #include "evatok/evatok.h"
 #include "tokenizer/model.h"
 
@@ -62,7 +63,8 @@ EvatokStatus load_network(const char* path, const char* what, const char* hint, 
   if (!file_exists(path)) return set_err(err, es, EVATOK_ERR_IO, "%s file '%s' not found (%s)", what, path, hint);
   torch::Device device(torch::kCPU);
   if (EvatokStatus st = open_device(opts, &device, err, es)) return st;
-  if (opts && opts->threads > 0) torch::set_num_threads(opts->threads);
+  init_cpu_runtime();
+  set_cpu_threads(opts ? opts->threads : 0);
   try {
     *out = M::load(path, device);
   } catch (const c10::Error& e) {

@@ -187,6 +187,7 @@ EvatokStatus evatok_ar_predict(EvatokAr* ar, const EvatokImage* cond, int nb_con
   if (EvatokStatus st = check_options(ar, opts, err, es)) return st;
   return guarded(err, es, [&]() -> EvatokStatus {
     std::lock_guard<std::mutex> g(ar->lock);
+    c10::InferenceMode inference;
     std::lock_guard<std::mutex> gt(ar->tok->lock);
     std::vector<torch::Tensor> fr;
     for (int t = 0; t < nb_cond; ++t) fr.push_back(frame_to_clip_size(cond[t], width, height, fmt, c.clip_width, c.clip_height));
@@ -209,6 +210,7 @@ EvatokStatus evatok_ar_generate(EvatokAr* ar, int width, int height, EvatokPixel
   if (EvatokStatus st = check_options(ar, opts, err, es)) return st;
   return guarded(err, es, [&]() -> EvatokStatus {
     std::lock_guard<std::mutex> g(ar->lock);
+    c10::InferenceMode inference;
     std::lock_guard<std::mutex> gt(ar->tok->lock);
     auto s = ar_sample(*ar->model, {std::vector<int64_t>()}, to_params(ar, opts));
     auto clip = ar->tok->model->decode(s.choices, s.tokens).to(torch::kCPU);

@@ -1,5 +1,6 @@
 #include "core/config.h"
 
+#include <cstdint>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -11,9 +12,14 @@ namespace evatok {
 using json = nlohmann::json;
 
 int ModelConfig::num_assignments() const {
-  int n = 1;
-  for (int b = 0; b < num_blocks(); ++b) n *= (int)choices.size();
-  return n;
+  // In 64 bits and capped: 4 choices over 16 blocks (2^32) wrapped to 0 in an
+  // int, so a hostile config passed validate()'s bound.
+  int64_t n = 1;
+  for (int b = 0; b < num_blocks(); ++b) {
+    n *= (int64_t)choices.size();
+    if (n > INT32_MAX) return INT32_MAX;
+  }
+  return (int)n;
 }
 
 int ModelConfig::bits_per_token() const {

@@ -7,6 +7,7 @@
 #include <map>
 #include <stdexcept>
 
+#include "core/cpu_runtime.h"
 #include "data/data.h"
 #include "tokenizer/model.h"
 #include "train/model_edit.h"
@@ -112,7 +113,7 @@ int evaluate(const EvalOptions& o) {
   for (float w : o.wq)
     if (!std::isfinite(w) || w <= 0) throw std::runtime_error("--wq values must be positive numbers");
   torch::Device dev(o.device);
-  if (o.threads > 0) torch::set_num_threads(o.threads);
+  set_cpu_threads(o.threads);
   auto model = Model::load(o.model, dev);
   auto& cfg = model->cfg;
   if (!o.reward_from.empty()) {

@@ -6,6 +6,7 @@
 #include <random>
 #include <sys/stat.h>
 
+#include "core/cpu_runtime.h"
 #include "ar/ar_predict.h"
 #include "ar/ar_sampler.h"
 #include "core/safetensors.h"
@@ -72,7 +73,7 @@ int train_ar(const ArTrainOptions& o) {
   if (o.out.empty() || o.data_dir.empty() || o.val_dir.empty())
     throw std::runtime_error("train-ar needs --data, --val and --out");
   auto dev = parse_device(o.device);
-  if (o.threads > 0) torch::set_num_threads(o.threads);
+  set_cpu_threads(o.threads);
   auto tok = Model::load(o.tokenizer, dev);
   const std::string tok_fp = to_hex(tok->codec_fp.data(), 16);
   auto train_videos = load_videos(o.data_dir), val_videos = load_videos(o.val_dir);

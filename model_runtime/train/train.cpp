@@ -7,6 +7,7 @@
 #include <random>
 #include <sys/stat.h>
 
+#include "core/cpu_runtime.h"
 #include "data/data.h"
 #include "tokenizer/model.h"
 #include "core/quality.h"
@@ -122,7 +123,7 @@ void RouterOptions::validate() const {
 int train_tokenizer(const TokenizerOptions& o) {
   o.validate();
   auto dev = parse_device(o.device);
-  if (o.threads > 0) torch::set_num_threads(o.threads);
+  set_cpu_threads(o.threads);
   auto model = open_or_create(o, dev);
   auto& cfg = model->cfg;
   if (o.uniform_tokens > 0 && cfg.choice_index(o.uniform_tokens) < 0)
@@ -387,7 +388,7 @@ ReusedRows reusable_rows(const std::string& path, const Model& model, const Labe
 int make_labels(const LabelOptions& o) {
   o.validate();
   auto dev = parse_device(o.device);
-  if (o.threads > 0) torch::set_num_threads(o.threads);
+  set_cpu_threads(o.threads);
   if (o.init.empty()) throw std::runtime_error("labels need --init <proxy tokenizer model>");
   if (o.labels.empty()) throw std::runtime_error("labels need --labels <output file>");
   if (o.val_dir.empty()) throw std::runtime_error("labels need --val <held-out folder>");
@@ -478,7 +479,7 @@ int make_labels(const LabelOptions& o) {
 int train_router(const RouterOptions& o) {
   o.validate();
   auto dev = parse_device(o.device);
-  if (o.threads > 0) torch::set_num_threads(o.threads);
+  set_cpu_threads(o.threads);
   if (o.init.empty()) throw std::runtime_error("router training needs --init <proxy tokenizer model>");
   if (o.labels.empty()) throw std::runtime_error("router training needs --labels <file from evatok label>");
   auto model = Model::load(o.init, dev);

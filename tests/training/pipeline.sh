@@ -143,6 +143,9 @@ check "quality router: the codec routes with it" '"$FF" -nostdin -loglevel error
 check "quality router refuses a temperature" 'bad train-router --init work/proxy.safetensors --labels work/labels.safetensors --data data --val val --out x.st --router-target quality --router-temp 0.5 --fps 25 && grep -q "a quality router has none" "$W/log" && [ ! -e x.st ]'
 check "router target validated" 'bad train-router --init work/proxy.safetensors --labels work/labels.safetensors --data data --val val --out x.st --router-target tokens --fps 25 && grep -q "router-target: tokens not in {assignment,quality}" "$W/log" && [ ! -e x.st ]'
 # A router trained for another clip geometry (16x16) is refused by set-router.
+# 4 choices over 16 blocks: 2^32 assignments, which wrapped to 0 in an int
+tiny_with '{"clip_frames": 64, "choices": [16, 8, 4, 2]}' > wrap.json
+check "assignment count cannot wrap around" 'bad init --config wrap.json --out wrap.st && grep -q "too many candidate assignments" "$W/log" && [ ! -e wrap.st ]'
 tiny_with '{"clip_height": 16, "clip_width": 16}' > small-geom.json
 check "set-router refuses a router of another geometry" 'run init --config small-geom.json --out sg.st && run label --init sg.st --data data --val val --labels sg-l.st --label-clips 2 --val-clips 1 --separable --fps 25 && run train-router --init sg.st --labels sg-l.st --data data --val val --out sg-r.st --steps 1 --batch 2 --fps 25 --threads 1 && bad set-router --model work/final.safetensors --router sg-r.st --out sx.st && grep -q "another clip geometry" "$W/log" && [ ! -e sx.st ]'
 tiny_with '{"router_input": "edges"}' > bad-router.json

@@ -4,6 +4,7 @@
 #include "ar/ar_model.h"
 #include "ar/ar_sampler.h"
 #include "cli.h"
+#include "core/cpu_runtime.h"
 #include "eval/ar_bench.h"
 #include "png.h"
 #include "tokenizer/model.h"
@@ -35,7 +36,7 @@ int eval_ar(EvalAr& o) {
   if (o.clips < 1 || o.vo.samples < 1 || o.strip_clips < 0)
     throw std::runtime_error("--clips and --val-samples must be at least 1, --strip-clips 0 or more");
   o.vo.seed = 1000003;  // the held-out set of train-ar
-  if (o.threads > 0) torch::set_num_threads(o.threads);
+  set_cpu_threads(o.threads);
   torch::Device dev(o.device);
   auto tok = evatok::Model::load(o.tokenizer, dev);
   auto ar = evatok::ArModel::load(o.ar, dev);
@@ -160,7 +161,7 @@ void add_ar_commands(CLI::App& app) {
   c->add_option("--device", be->device, "cpu, cuda or cuda:N");
   c->callback([be] {
     if (be->runs < 1) throw std::runtime_error("--runs must be at least 1");
-    if (be->threads > 0) torch::set_num_threads(be->threads);
+    set_cpu_threads(be->threads);
     exit_status = bench_ar(be->tokenizer, be->ar, be->data, be->runs, be->device);
   });
 }

@@ -1,6 +1,8 @@
 // eval: tokens, PSNR and SSIM of held-out clips under uniform, router and
-// search assignments (and baseline models), with CSV and a quality-cost plot.
+// search assignments (and baseline models), with CSV and a quality-cost plot;
+// bench: the codec's speed against the machine's GEMM peak.
 #include "cli.h"
+#include "eval/codec_bench.h"
 #include "eval/evaluate.h"
 #include "evatok/evatok.h"
 
@@ -27,6 +29,17 @@ void add_eval_commands(CLI::App& app) {
   c->add_option("--device", o->device, "cpu, cuda or cuda:N");
   add_video_options(c, o->video);
   c->callback([o] { exit_status = evaluate(*o); });
+
+  auto b = std::make_shared<CodecBenchOptions>();
+  c = app.add_subcommand("bench",
+                         "the codec's speed through the C API against this machine's GEMM peak: FLOPs per "
+                         "tile-clip, fps, GFLOP/s and the fraction of the peak (scripts/bench.sh runs it)");
+  c->add_option("--video", b->video, "Y4M input (every frame is encoded and decoded)")->required();
+  c->add_option("--model", b->model, "tokenizer model (default: the default model)");
+  c->add_option("--assign", b->assign, "router, uniform:K or search");
+  c->add_option("--threads", b->threads, "CPU threads (0 = the library's default)");
+  c->add_option("--runs", b->runs, "timed passes (the best is reported)")->check(CLI::Range(1, 100));
+  c->callback([b] { exit_status = bench_codec(*b); });
 }
 
 }  // namespace evatok::cli

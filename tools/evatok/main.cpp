@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "cli.h"
+#include "core/cpu_runtime.h"
 #include "evatok/evatok.h"
 
 namespace {
@@ -46,6 +47,8 @@ int main(int argc, char** argv) {
     return 0;
   }
   const std::string cmd = argv[1];
+  evatok::init_cpu_runtime();
+  evatok::set_cpu_threads(0);  // OpenBLAS in the calling thread; --threads sets LibTorch's pool
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

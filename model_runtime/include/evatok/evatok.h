@@ -19,7 +19,10 @@
  * on one handle are serialised by a lock inside it (one inference at a time).
  * The *_default, *_string, *_get_info and evatok_version calls are
  * thread-safe. The `threads` open option sets LibTorch's intra-op thread
- * count, which is process-wide: it affects every handle of the process.
+ * count (0 = every core) and makes OpenBLAS compute in the calling thread;
+ * both are process-wide: they affect every handle of the process. The first
+ * open also installs a caching allocator for LibTorch's CPU tensors and, where
+ * OpenBLAS fell back to SSE3 kernels on a newer CPU, re-selects its kernels.
  *
  * Only the functions declared here and in evatok_ar.h are exported from
  * libevatok.so.
@@ -89,7 +92,7 @@ typedef struct EvatokModelInfo {
 
 typedef struct EvatokOpenOptions {
     const char *device; /* "cpu" (default, NULL), "cuda", "cuda:N"               */
-    int threads;        /* LibTorch intra-op threads, process-wide; 0 = leave as is */
+    int threads;        /* CPU threads, process-wide; 0 = every core             */
     uint8_t reserved[32];
 } EvatokOpenOptions;
 
