@@ -40,11 +40,11 @@ EvatokStatus open_device(const EvatokOpenOptions* opts, torch::Device* device, c
   return EVATOK_OK;
 }
 
-EvatokStatus check_images(const EvatokImage* frames, int n, EvatokPixelFormat fmt, char* err, size_t es) {
-  if (fmt != EVATOK_PIX_RGB24 && fmt != EVATOK_PIX_YUV420P)
-    return set_err(err, es, EVATOK_ERR_UNSUPPORTED, "unsupported pixel format %d", (int)fmt);
+EvatokStatus check_images(const EvatokImage* frames, int n, int f, char* err, size_t es) {
+  if (f != EVATOK_PIX_RGB24 && f != EVATOK_PIX_YUV420P)
+    return set_err(err, es, EVATOK_ERR_UNSUPPORTED, "unsupported pixel format %d", f);
   for (int i = 0; i < n; ++i) {
-    const int planes = fmt == EVATOK_PIX_RGB24 ? 1 : 3;
+    const int planes = f == EVATOK_PIX_RGB24 ? 1 : 3;
     for (int p = 0; p < planes; ++p)
       if (!frames[i].data[p] || frames[i].linesize[p] <= 0)
         return set_err(err, es, EVATOK_ERR_INVALID_ARGUMENT, "frame %d plane %d has no data", i, p);
@@ -187,11 +187,13 @@ EvatokStatus evatok_encode_block(EvatokModel* m, const EvatokImage* frames, int 
     return set_err(err, es, EVATOK_ERR_INVALID_ARGUMENT, "frame count %d not in 1..%d", nb_frames, cfg.clip_frames);
   if (width < 1 || height < 1 || width > EVBS_MAX_DIM || height > EVBS_MAX_DIM)
     return set_err(err, es, EVATOK_ERR_INVALID_ARGUMENT, "frame size %dx%d not in 1..%d", width, height, EVBS_MAX_DIM);
-  EvatokStatus st = check_images(frames, nb_frames, fmt, err, es);
+  EvatokStatus st = check_images(frames, nb_frames, enum_value(fmt), err, es);
   if (st) return st;
   EvatokEncodeOptions o;
   evatok_encode_options_default(&o);
-  if (opts) o = *opts;
+  if (opts) memcpy(&o, opts, sizeof o);
+  if (const int mode = enum_value(o.mode); mode < EVATOK_ASSIGN_ROUTER || mode > EVATOK_ASSIGN_EXACT)
+    return set_err(err, es, EVATOK_ERR_INVALID_ARGUMENT, "unknown assignment mode %d", mode);
   if (o.mode == EVATOK_ASSIGN_UNIFORM && cfg.choice_index(o.uniform_tokens) < 0) {
     std::string list;
     for (int c : cfg.choices) list += (list.empty() ? "" : ", ") + std::to_string(c);
@@ -201,8 +203,6 @@ EvatokStatus evatok_encode_block(EvatokModel* m, const EvatokImage* frames, int 
   if (o.mode == EVATOK_ASSIGN_ROUTER && !m->model->has_router)
     return set_err(err, es, EVATOK_ERR_UNSUPPORTED, "model '%s' has no trained router; use the uniform or search assignment",
                    cfg.name.c_str());
-  if (o.mode < EVATOK_ASSIGN_ROUTER || o.mode > EVATOK_ASSIGN_EXACT)
-    return set_err(err, es, EVATOK_ERR_INVALID_ARGUMENT, "unknown assignment mode %d", (int)o.mode);
   if (!(o.wq >= 0 && o.wq <= 100) || !(o.wl >= 0 && o.wl <= 100))
     return set_err(err, es, EVATOK_ERR_INVALID_ARGUMENT, "reward weights must be in 0..100");
   return guarded(err, es, [&]() -> EvatokStatus {
@@ -284,7 +284,7 @@ EvatokStatus evatok_decode_block(EvatokModel* m, const uint8_t* pkt, size_t size
   if (EvatokStatus st = parse_packet(m, pkt, size, &h, nullptr, err, es)) return st;
   if (max_frames < h.nb_frames)
     return set_err(err, es, EVATOK_ERR_INVALID_ARGUMENT, "packet holds %d frames, room for %d", h.nb_frames, max_frames);
-  EvatokStatus st = check_images(frames, h.nb_frames, fmt, err, es);
+  EvatokStatus st = check_images(frames, h.nb_frames, enum_value(fmt), err, es);
   if (st) return st;
   return guarded(err, es, [&]() -> EvatokStatus {
     std::lock_guard<std::mutex> g(m->lock);

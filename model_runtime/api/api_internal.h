@@ -5,6 +5,7 @@
 
 #include <cstdarg>
 #include <cstdio>
+#include <cstring>
 #include <memory>
 #include <mutex>
 
@@ -48,6 +49,16 @@ EvatokStatus guarded(char* err, size_t n, F&& f) {
   }
 }
 
+// The int a C caller stored in an enum field or argument: loading a value
+// outside the enumeration as the C++ enum itself would be undefined behaviour.
+template <class E>
+int enum_value(const E& e) {
+  static_assert(sizeof(E) == sizeof(int), "C API enums are int-sized");
+  int v;
+  memcpy(&v, &e, sizeof v);
+  return v;
+}
+
 // The device named in opts ("cpu" when none); an error status if unusable.
 EvatokStatus open_device(const EvatokOpenOptions* opts, torch::Device* dev, char* err, size_t n);
 
@@ -75,7 +86,8 @@ EvatokStatus load_network(const char* path, const char* what, const char* hint, 
   return EVATOK_OK;
 }
 
-// Checks the pixel format and that every plane of n frames has data.
-EvatokStatus check_images(const EvatokImage* frames, int n, EvatokPixelFormat fmt, char* err, size_t es);
+// Checks the pixel format (enum_value of the caller's) and that every plane
+// of n frames has data.
+EvatokStatus check_images(const EvatokImage* frames, int n, int fmt, char* err, size_t es);
 
 }  // namespace evatok

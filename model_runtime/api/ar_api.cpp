@@ -182,8 +182,8 @@ EvatokStatus evatok_ar_predict(EvatokAr* ar, const EvatokImage* cond, int nb_con
   if (nb_cond < 1 || nb_cond > c.cond_frames)
     return set_err(err, es, EVATOK_ERR_INVALID_ARGUMENT, "condition frame count %d not in 1..%d", nb_cond, c.cond_frames);
   if (EvatokStatus st = check_frame_args(width, height, out, nb_out, ar->info.predict_frames, err, es)) return st;
-  if (EvatokStatus st = check_images(cond, nb_cond, fmt, err, es)) return st;
-  if (EvatokStatus st = check_images(out, nb_out, fmt, err, es)) return st;
+  if (EvatokStatus st = check_images(cond, nb_cond, enum_value(fmt), err, es)) return st;
+  if (EvatokStatus st = check_images(out, nb_out, enum_value(fmt), err, es)) return st;
   if (EvatokStatus st = check_options(ar, opts, err, es)) return st;
   return guarded(err, es, [&]() -> EvatokStatus {
     std::lock_guard<std::mutex> g(ar->lock);
@@ -206,7 +206,7 @@ EvatokStatus evatok_ar_generate(EvatokAr* ar, int width, int height, EvatokPixel
   if (!ar) return set_err(err, es, EVATOK_ERR_INVALID_ARGUMENT, "NULL argument to evatok_ar_generate");
   if (tokens_sampled) *tokens_sampled = 0;
   if (EvatokStatus st = check_frame_args(width, height, out, nb_out, ar->info.clip_frames, err, es)) return st;
-  if (EvatokStatus st = check_images(out, nb_out, fmt, err, es)) return st;
+  if (EvatokStatus st = check_images(out, nb_out, enum_value(fmt), err, es)) return st;
   if (EvatokStatus st = check_options(ar, opts, err, es)) return st;
   return guarded(err, es, [&]() -> EvatokStatus {
     std::lock_guard<std::mutex> g(ar->lock);

@@ -307,6 +307,8 @@ int evbs_parse_extradata(const uint8_t *buf, size_t size, EvbsStreamInfo *s, cha
     b += 12;
     if (get32(b) != evbs_crc32(buf, (size_t)(b - buf)))
         return fail(err, err_size, EVBS_ECORRUPT, "stream header checksum mismatch");
+    if (buf[5] != 0)
+        return fail(err, err_size, EVBS_ECORRUPT, "stream header reserved byte is %d, not 0", buf[5]);
     if (!params_ok(p))
         return fail(err, err_size, EVBS_ECORRUPT, "stream header geometry out of range");
     return EVBS_OK;

@@ -179,14 +179,14 @@ static void test_round_trip_and_bad_packets(void **state)
                      EVATOK_ERR_BITSTREAM);
     free(big);
 
-    /* bad encode arguments */
+    /* bad encode arguments (into p2: a failing call must not take pkt's packet) */
+    uint8_t *p2;
+    size_t s2;
     eo.uniform_tokens = 3;
-    assert_int_equal(evatok_encode_block(m, in, n, w, h, EVATOK_PIX_RGB24, &eo, &pkt, &size, err, sizeof err),
+    assert_int_equal(evatok_encode_block(m, in, n, w, h, EVATOK_PIX_RGB24, &eo, &p2, &s2, err, sizeof err),
                      EVATOK_ERR_INVALID_ARGUMENT);
     assert_non_null(strstr(err, "choices"));
     eo.uniform_tokens = info->choices[0];
-    uint8_t *p2;
-    size_t s2;
     assert_int_equal(evatok_encode_block(m, in, 0, w, h, EVATOK_PIX_RGB24, &eo, &p2, &s2, err, sizeof err),
                      EVATOK_ERR_INVALID_ARGUMENT);
     assert_int_equal(evatok_encode_block(m, in, 17, w, h, EVATOK_PIX_RGB24, &eo, &p2, &s2, err, sizeof err),

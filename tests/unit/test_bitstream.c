@@ -146,6 +146,13 @@ static void test_extradata(void **state)
     assert_int_not_equal(evbs_parse_extradata((const uint8_t *)"garbage garbage garbage garbage garbage", 39, &r, err,
                                               sizeof err), EVBS_OK);
     assert_non_null(strstr(err, "not an evatok"));
+    /* a non-zero reserved byte is refused even with a valid checksum */
+    buf[5] = 1;
+    uint32_t crc = evbs_crc32(buf, (size_t)n - 4);
+    for (int i = 0; i < 4; i++)
+        buf[n - 4 + i] = (uint8_t)(crc >> (24 - 8 * i));
+    assert_int_not_equal(evbs_parse_extradata(buf, (size_t)n, &r, err, sizeof err), EVBS_OK);
+    assert_non_null(strstr(err, "reserved"));
 }
 
 int main(void)
