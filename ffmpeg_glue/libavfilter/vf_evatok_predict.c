@@ -76,7 +76,7 @@ static const AVOption evatok_predict_options[] = {
       OFFSET(class_name), AV_OPT_TYPE_STRING, { .str = NULL }, 0, 0, FLAGS },
     { "cfg", "classifier-free guidance scale, used with class (1 = no guidance)",
       OFFSET(cfg), AV_OPT_TYPE_FLOAT, { .dbl = 1.0 }, 0, 100, FLAGS },
-    { "threads", "CPU threads for the networks (0 = library default)",
+    { "threads", "CPU threads for the networks (0 = every core)",
       OFFSET(threads), AV_OPT_TYPE_INT, { .i64 = 0 }, 0, 1024, FLAGS },
     { "start", "predict after this many input frames and drop the rest (0 = at the end of the input; "
       "needed with ffplay, which never signals the end of its input to filters)",

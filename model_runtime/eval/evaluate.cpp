@@ -109,7 +109,7 @@ int evaluate(const EvalOptions& o) {
   if (o.search != "none" && o.search != "separable" && o.search != "exact")
     throw std::runtime_error("--search must be none, separable or exact");
   if (o.clips < 1 || o.clips_per_video < 1) throw std::runtime_error("--clips and --clips-per-video must be at least 1");
-  if (o.threads < 0) throw std::runtime_error("--threads must be 0 (LibTorch's default) or more");
+  if (o.threads < 0) throw std::runtime_error("--threads must be 0 (every core) or more");
   for (float w : o.wq)
     if (!std::isfinite(w) || w <= 0) throw std::runtime_error("--wq values must be positive numbers");
   torch::Device dev(o.device);

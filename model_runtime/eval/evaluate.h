@@ -22,7 +22,7 @@ struct EvalOptions {
   std::string search = "separable";       // none | separable | exact
   std::string reward_from;                // search with this model's reward statistics
   std::string device = "cpu";
-  int threads = 0;                        // 0: LibTorch's default
+  int threads = 0;                        // 0: every core
   std::string csv;                        // per-clip rows; summary goes to CSV.summary.csv
   std::string png;                        // quality-cost curves (needs gnuplot)
 };

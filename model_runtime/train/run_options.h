@@ -22,7 +22,7 @@ struct RunOptions {
   void validate() const {
     if (steps < 1 || batch < 1 || log_every < 1 || ckpt_every < 1)
       throw std::runtime_error("--steps, --batch, --log-every and --ckpt-every must be at least 1");
-    if (threads < 0) throw std::runtime_error("--threads must be 0 (LibTorch's default) or more");
+    if (threads < 0) throw std::runtime_error("--threads must be 0 (every core) or more");
     if (!std::isfinite(lr) || lr <= 0) throw std::runtime_error("--lr must be a positive number");
     if (!std::isfinite(max_minutes) || max_minutes < 0)
       throw std::runtime_error("--max-minutes must be 0 (no limit) or more");

@@ -22,7 +22,7 @@ static void add_common_options(CLI::App* c, RunOptions& o) {
   c->add_option("--data", o.data_dir, "folder of training videos (.y4m or anything FFmpeg decodes)")->required();
   c->add_option("--val", o.val_dir, "folder of held-out videos (reported or labelled for the report)");
   c->add_option("--device", o.device, "cpu, cuda or cuda:N");
-  c->add_option("--threads", o.threads, "CPU threads (0 = LibTorch's default)");
+  c->add_option("--threads", o.threads, "CPU threads (0 = every core)");
   c->add_option("--seed", o.seed, "random seed");
 }
 

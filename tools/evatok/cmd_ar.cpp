@@ -147,7 +147,7 @@ void add_ar_commands(CLI::App& app) {
   c->add_option("--strip-clips", ev->strip_clips, "clips in the strip");
   c->add_option("--class", ev->class_name, "class to condition on");
   add_sampling_options(c, ev->sp);
-  c->add_option("--threads", ev->threads, "CPU threads (0 = LibTorch's default)");
+  c->add_option("--threads", ev->threads, "CPU threads (0 = every core)");
   c->add_option("--device", ev->device, "cpu, cuda or cuda:N");
   c->callback([ev] { exit_status = eval_ar(*ev); });
 
@@ -157,7 +157,7 @@ void add_ar_commands(CLI::App& app) {
   c->add_option("--ar", be->ar, "AR model file")->required();
   c->add_option("--data", be->data, "videos to predict from (default: synthetic)");
   c->add_option("--runs", be->runs, "timed runs");
-  c->add_option("--threads", be->threads, "CPU threads (0 = LibTorch's default)");
+  c->add_option("--threads", be->threads, "CPU threads (0 = every core)");
   c->add_option("--device", be->device, "cpu, cuda or cuda:N");
   c->callback([be] {
     if (be->runs < 1) throw std::runtime_error("--runs must be at least 1");

@@ -25,7 +25,7 @@ void add_eval_commands(CLI::App& app) {
   c->add_option("--reward-from", o->reward_from, "search with this model's reward statistics");
   c->add_option("--csv", o->csv, "per-clip rows (the summary goes to CSV.summary.csv)");
   c->add_option("--png", o->png, "quality-cost curves (needs gnuplot)");
-  c->add_option("--threads", o->threads, "CPU threads (0 = LibTorch's default)");
+  c->add_option("--threads", o->threads, "CPU threads (0 = every core)");
   c->add_option("--device", o->device, "cpu, cuda or cuda:N");
   add_video_options(c, o->video);
   c->callback([o] { exit_status = evaluate(*o); });
