@@ -5,6 +5,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <map>
+#include <string>
+#include <vector>
 #include <cstdio>
 #include <stdexcept>
 
@@ -34,20 +37,55 @@ double gemm_gflops(int n = 1024, int reps = 10) {
   return 2.0 * n * n * n / best / 1e9;
 }
 
-// FLOPs that LibTorch's profiler counts (matrix products, convolutions,
-// element-wise multiply and add) while f runs on this thread.
+// What LibTorch's profiler saw while f ran on this thread: the FLOPs it
+// counts (matrix products, convolutions, element-wise multiply and add), and
+// the self time of every op (its time minus that of the ops it called).
+struct Profile {
+  double flops = 0, total_us = 0;
+  std::map<std::string, double> self_us;
+};
+
 template <class F>
-double count_flops(F&& f) {
+Profile profile(F&& f) {
   namespace prof = torch::autograd::profiler;
   using torch::profiler::impl::ProfilerConfig;
   using torch::profiler::impl::ProfilerState;
   prof::enableProfilerLegacy(ProfilerConfig(ProfilerState::CPU, /*report_input_shapes=*/true, false, false,
                                             /*with_flops=*/true));
+  const double t0 = now();
   f();
-  double flops = 0;
-  for (auto& list : prof::disableProfilerLegacy())
-    for (auto& e : list) flops += (double)e.flops();
-  return flops;
+  Profile p;
+  p.total_us = (now() - t0) * 1e6;
+  for (auto& list : prof::disableProfilerLegacy()) {
+    struct Open {
+      const prof::LegacyEvent* e;
+      double child_us;
+    };
+    std::vector<Open> stack;
+    for (auto& e : list) {
+      p.flops += (double)e.flops();
+      if (e.kind() == prof::EventKind::PushRange) {
+        stack.push_back({&e, 0});
+      } else if (e.kind() == prof::EventKind::PopRange && !stack.empty()) {
+        const Open o = stack.back();
+        stack.pop_back();
+        const double us = o.e->cpuElapsedUs(e);
+        p.self_us[o.e->name()] += us - o.child_us;
+        if (!stack.empty()) stack.back().child_us += us;
+      }
+    }
+  }
+  return p;
+}
+
+// The ops that took most of the time, one line each.
+void print_top(const char* what, const Profile& p, int n = 10) {
+  std::vector<std::pair<double, std::string>> v;
+  for (auto& [name, us] : p.self_us) v.push_back({us, name});
+  std::sort(v.rbegin(), v.rend());
+  printf("%s: self time by op (profiled pass, %.1f ms):\n", what, p.total_us / 1e3);
+  for (int i = 0; i < (int)v.size() && i < n; ++i)
+    printf("  %-36s %8.2f ms  %5.1f%%\n", v[i].second.c_str(), v[i].first / 1e3, 100 * v[i].first / p.total_us);
 }
 
 void check(EvatokStatus st, const char* what, const char* err) {
@@ -115,8 +153,8 @@ int bench_codec(const CodecBenchOptions& o) {
   const double t_first = now();
   decode(0);
   const double first_decode_s = now() - t_first;
-  const double enc_flops = count_flops([&] { encode(0); }) / tiles;
-  const double dec_flops = count_flops([&] { decode(0); }) / tiles;
+  const Profile enc_prof = profile([&] { encode(0); }), dec_prof = profile([&] { decode(0); });
+  const double enc_flops = enc_prof.flops / tiles, dec_flops = dec_prof.flops / tiles;
 
   double enc_s = 1e30, dec_s = 1e30;
   for (int r = 0; r < std::max(1, o.runs); ++r) {
@@ -149,6 +187,10 @@ int bench_codec(const CodecBenchOptions& o) {
   printf("packets: %zu bytes for %d frames; peak RSS %.0f MiB; allocator: %llu large allocations, %.1f%% reused\n",
          bytes, F, ru.ru_maxrss / 1024.0, (unsigned long long)st.allocations,
          st.allocations ? 100.0 * st.reused / st.allocations : 0.0);
+  if (o.profile) {
+    print_top("encode", enc_prof);
+    print_top("decode", dec_prof);
+  }
   evatok_model_close(&m);
   return 0;
 }

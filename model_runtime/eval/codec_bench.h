@@ -14,6 +14,7 @@ struct CodecBenchOptions {
   std::string assign = "router";  // router | uniform:K | search
   int threads = 0;     // 0: the library's default
   int runs = 3;        // timed passes over the video (the best one is reported)
+  bool profile = false;  // also print the ops that take most of one packet's time
 };
 
 int bench_codec(const CodecBenchOptions& o);

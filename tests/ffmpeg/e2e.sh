@@ -463,6 +463,9 @@ bench)
     grep -Eq '^encode: +[0-9.]+ fps, +[0-9.]+ GFLOP/s = +[0-9.]+% of the GEMM peak' bench.log &&
         grep -Eq '^decode: +[0-9.]+ fps' bench.log && grep -q 'peak RSS' bench.log &&
         ok "fps, GFLOP/s, fraction of the peak and peak memory stated" || fail "bench output: $(cat bench.log)"
+    run prof.log "$TOOL" bench --video in.y4m --model "$MODEL" --runs 1 --profile &&
+        grep -q '^decode: self time by op' prof.log && grep -Eq '^  aten::[a-z_0-9]+ +[0-9.]+ ms +[0-9.]+%' prof.log &&
+        ok "--profile lists the ops by self time" || fail "bench --profile: $(tail -n 5 prof.log)"
     run bad.log "$TOOL" bench --video /nonexistent.y4m --runs 1
     [ $? -eq 1 ] && grep -q "nonexistent" bad.log && ok "missing video: clear error" || fail "missing video: $(cat bad.log)"
     ;;

@@ -39,6 +39,7 @@ void add_eval_commands(CLI::App& app) {
   c->add_option("--assign", b->assign, "router, uniform:K or search");
   c->add_option("--threads", b->threads, "CPU threads (0 = the library's default)");
   c->add_option("--runs", b->runs, "timed passes (the best is reported)")->check(CLI::Range(1, 100));
+  c->add_flag("--profile", b->profile, "also print the ops that take most of one packet's encode and decode");
   c->callback([b] { exit_status = bench_codec(*b); });
 }
 
