@@ -5,10 +5,19 @@
 # multiple of 5, and the synthetic sources with the "val" seeds, form the
 # held-out split (OUT/val); no training stage reads it.
 #
-# usage: data/make_corpus.sh FFMPEG OUTDIR
+# --more adds the photographs of data/more_photos.sh (four more packages,
+# fetched with apt-get download, or from DEB_DIR) with the same seven motions:
+# their training clips go to OUT/train-more, every fifth photo's to
+# OUT/val-more. OUT/train and OUT/val stay exactly what they are without it, so
+# figures on OUT/val stay comparable.
+#
+# usage: data/make_corpus.sh FFMPEG OUTDIR [--more [DEB_DIR]]
 set -euo pipefail
 ff=${1:?path to ffmpeg}
 out=${2:?output folder}
+more=${3:-}
+debs=${4:-}
+[ -z "$more" ] || [ "$more" = --more ] || { echo "unknown option: $more (only --more)" >&2; exit 1; }
 mkdir -p "$out/train" "$out/val"
 S=128 N=48
 # enc ARGS... OUTPUT: inputs/filters in ARGS, a 48-frame yuv420p Y4M in OUTPUT
@@ -16,27 +25,24 @@ enc() {
   local o=${*: -1}
   "$ff" -nostdin -hide_banner -loglevel error -y "${@:1:$#-1}" -frames:v $N -pix_fmt yuv420p -f yuv4mpegpipe "$o"
 }
-
-# One picture per wallpaper folder: its largest image (data/wallpapers.sh).
-. "$(dirname "$0")/wallpapers.sh"
-list=$(list_wallpapers) || exit 1
-mapfile -t photos <<< "$list"
-
-# Downscale every photo once (960 px wide): -loop 1 decodes its input per frame.
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-small=()
-for k in "${!photos[@]}"; do
-  "$ff" -nostdin -hide_banner -loglevel error -y -i "${photos[$k]}" -vf "scale=960:-2" "$tmp/$k.png"
-  small+=("$tmp/$k.png")
-done
-photos=("${small[@]}")
 
-i=0
-for p in "${photos[@]}"; do
-  split=train; [ $((i % 5)) -eq 0 ] && split=val
-  o="$out/$split/photo$(printf %02d $i)"
-  j=$(( (i * 37) % 100 ))            # per-photo variation, deterministic
-  src=(-loop 1 -framerate 25 -i "$p")
+# shrink_all TAG PATH...: every photo once at 960 px wide (-loop 1 decodes its
+# input per frame); sets the array small to the results.
+shrink_all() {
+  local tag=$1 k=0 f; shift
+  small=()
+  for f in "$@"; do
+    "$ff" -nostdin -hide_banner -loglevel error -y -i "$f" -vf "scale=960:-2" "$tmp/$tag$k.png"
+    small+=("$tmp/$tag$k.png"); k=$((k + 1))
+  done
+}
+
+# photo_clips OUT_PREFIX PHOTO NEXT_PHOTO J: the seven motions of one photo; J
+# (0..99) varies crops and speeds, NEXT_PHOTO is the moving object and the cut.
+photo_clips() {
+  local o=$1 p=$2 q=$3 j=$4
+  local src=(-loop 1 -framerate 25 -i "$p")
   # still: a crop that does not move
   enc "${src[@]}" -vf "scale=480:-2,crop=256:256:(iw-256)*$j/100:(ih-256)/2,scale=$S:$S" "$o-still.y4m"
   # slow and fast pans
@@ -47,14 +53,42 @@ for p in "${photos[@]}"; do
   # hand-held shake
   enc "${src[@]}" -vf "scale=640:-2,crop=240:240:'(iw-240)/2+12*sin(n*0.9)':'(ih-240)/2+9*cos(n*1.3)',scale=$S:$S" "$o-shake.y4m"
   # object motion: a cut-out of the next photo moving over this one
-  q=${photos[$(( (i + 1) % ${#photos[@]} ))]}
   enc "${src[@]}" -loop 1 -framerate 25 -i "$q" -filter_complex \
     "[0]scale=480:-2,crop=256:256:(iw-256)/2:(ih-256)/2,scale=$S:$S[bg];[1]scale=80:80:force_original_aspect_ratio=increase,crop=40:40[fg];[bg][fg]overlay=x='mod(n*$((2 + j % 4)),$S)-20':y='44+20*sin(n/6)'" "$o-object.y4m"
   # scene cut: two stills joined
   enc "${src[@]}" -loop 1 -framerate 25 -i "$q" -filter_complex \
     "[0]scale=$S:$S,setsar=1,trim=end_frame=20[a];[1]scale=$S:$S,setsar=1,trim=end_frame=$((N - 20)),setpts=PTS-STARTPTS[b];[a][b]concat=n=2:v=1[v]" -map "[v]" "$o-cut.y4m"
-  i=$((i + 1))
-done
+}
+
+# photo_set TRAIN_DIR VAL_DIR NAME PHOTO...: clips of every photo; index k goes
+# to VAL_DIR when k is a multiple of 5.
+photo_set() {
+  local tdir=$1 vdir=$2 name=$3 i dir; shift 3
+  local photos=("$@")
+  for i in "${!photos[@]}"; do
+    dir=$tdir; [ $((i % 5)) -eq 0 ] && dir=$vdir
+    photo_clips "$dir/$name$(printf %02d "$i")" "${photos[$i]}" \
+      "${photos[$(( (i + 1) % ${#photos[@]} ))]}" $(( (i * 37) % 100 ))
+  done
+}
+
+# One picture per wallpaper folder: its largest image (data/wallpapers.sh).
+. "$(dirname "$0")/wallpapers.sh"
+list=$(list_wallpapers) || exit 1
+mapfile -t photos <<< "$list"
+shrink_all p "${photos[@]}"
+photo_set "$out/train" "$out/val" photo "${small[@]}"
+
+if [ -n "$more" ]; then
+  . "$(dirname "$0")/debian_debs.sh"
+  . "$(dirname "$0")/more_photos.sh"
+  unpack_debs "$tmp" "$debs" "${MORE_PHOTO_PKGS[@]}"
+  mapfile -t extra < <(list_more_photos "$tmp/x")
+  [ ${#extra[@]} -ge 10 ] || { echo "only ${#extra[@]} photos in ${MORE_PHOTO_PKGS[*]}" >&2; exit 1; }
+  mkdir -p "$out/train-more" "$out/val-more"
+  shrink_all m "${extra[@]}"
+  photo_set "$out/train-more" "$out/val-more" more "${small[@]}"
+fi
 
 # Synthetic motion of known complexity; seeds differ between the splits.
 for split in train val; do
@@ -68,3 +102,4 @@ for split in train val; do
   enc -f lavfi -i "smptebars=s=${S}x$S:r=25" "$o-smptebars.y4m"
 done
 echo "corpus: $(ls "$out/train" | wc -l) training and $(ls "$out/val" | wc -l) held-out clips in $out"
+[ -z "$more" ] || echo "more photos: $(ls "$out/train-more" | wc -l) training and $(ls "$out/val-more" | wc -l) held-out clips in $out"
