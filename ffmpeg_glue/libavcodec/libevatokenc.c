@@ -37,6 +37,7 @@ typedef struct LibEvatokEncContext {
     int assign;           /* EvatokAssignMode                               */
     int tokens;           /* tokens per block with -assign uniform          */
     float wq;
+    int bitstream;        /* packet version: 2 entropy-coded, 1 fixed-width */
     char *device;
 
     EvatokModel *model;
@@ -116,6 +117,7 @@ static av_cold int libevatok_encode_init(AVCodecContext *avctx)
 
     evatok_encode_options_default(&s->enc_opts);
     s->enc_opts.wq = s->wq;
+    s->enc_opts.bitstream_version = s->bitstream;
     if ((ret = check_assign(avctx)) < 0)
         return ret;
 
@@ -131,7 +133,8 @@ static av_cold int libevatok_encode_init(AVCodecContext *avctx)
     if (fps.num > 0 && fps.den > 0 && avctx->time_base.num > 0)
         s->frame_ticks = FFMAX(1, av_rescale_q(1, av_inv_q(fps), avctx->time_base));
 
-    st = evatok_extradata_create(s->model, fps.num, fps.den, &xd, &xd_size, err, sizeof(err));
+    st = evatok_extradata_create_version(s->model, s->bitstream, fps.num, fps.den, &xd, &xd_size,
+                                         err, sizeof(err));
     if (st != EVATOK_OK)
         return ff_evatok_error(avctx, st, err, "cannot create the stream header");
     if (xd_size > INT_MAX - AV_INPUT_BUFFER_PADDING_SIZE) {
@@ -314,6 +317,8 @@ static const AVOption options[] = {
       OFFSET(tokens), AV_OPT_TYPE_INT, { .i64 = 0 }, 0, 65535, VE },
     { "wq",     "quality weight w_q of the proxy reward (router, search, exact); w_l is 0.8",
       OFFSET(wq), AV_OPT_TYPE_FLOAT, { .dbl = 1.2 }, 0.0, 100.0, VE },
+    { "bitstream", "bitstream version: 2 range-codes tokens, 1 writes 12-bit tokens for older decoders",
+      OFFSET(bitstream), AV_OPT_TYPE_INT, { .i64 = EVATOK_BITSTREAM_VERSION }, 1, EVATOK_BITSTREAM_VERSION, VE },
     { NULL },
 };
 

@@ -71,7 +71,8 @@ EvatokStatus parse_packet(const EvatokModel* m, const uint8_t* pkt, size_t size,
     return set_err(err, es, EVATOK_ERR_BITSTREAM, "invalid packet: %s", msg);
   if (choice_idx) {
     choice_idx->resize((size_t)h->tiles_x * h->tiles_y * h->num_blocks);
-    evbs_read_assignment(h, pkt, choice_idx->data());
+    if (evbs_read_assignment(&m->params, h, pkt, size, choice_idx->data()))
+      return set_err(err, es, EVATOK_ERR_BITSTREAM, "invalid packet: unreadable assignment");
   }
   return EVATOK_OK;
 }
@@ -120,6 +121,7 @@ void evatok_encode_options_default(EvatokEncodeOptions* o) {
   o->uniform_tokens = 0;
   o->wq = 1.2f;
   o->wl = 0.8f;
+  o->bitstream_version = EVBS_VERSION;
 }
 
 EvatokStatus evatok_model_open(const char* path, const EvatokOpenOptions* opts, EvatokModel** out, char* err,
@@ -159,6 +161,14 @@ EvatokStatus evatok_model_open(const char* path, const EvatokOpenOptions* opts, 
     p.num_choices = info.num_choices;
     for (int i = 0; i < p.num_choices; ++i) p.choices[i] = c.choices[i];
     p.codebook_size = c.codebook_size;
+    if (m->entropy) {
+      h->entropy = m->entropy->view();
+      p.entropy = &h->entropy;
+      info.has_entropy_tables = 1;
+      memcpy(info.entropy_fingerprint, m->entropy->fp.data(), 16);
+    }
+    snprintf(info.entropy_fingerprint_hex, sizeof info.entropy_fingerprint_hex, "%s",
+             to_hex(info.entropy_fingerprint, 16).c_str());
     h->model = std::move(m);
     *out = h.release();
     return EVATOK_OK;
@@ -205,12 +215,17 @@ EvatokStatus evatok_encode_block(EvatokModel* m, const EvatokImage* frames, int 
                    cfg.name.c_str());
   if (!(o.wq >= 0 && o.wq <= 100) || !(o.wl >= 0 && o.wl <= 100))
     return set_err(err, es, EVATOK_ERR_INVALID_ARGUMENT, "reward weights must be in 0..100");
+  if (o.bitstream_version == 0) o.bitstream_version = EVBS_VERSION;
+  if (o.bitstream_version < EVBS_MIN_VERSION || o.bitstream_version > EVBS_VERSION)
+    return set_err(err, es, EVATOK_ERR_INVALID_ARGUMENT, "bitstream version %d: this build writes %d to %d",
+                   o.bitstream_version, EVBS_MIN_VERSION, EVBS_VERSION);
   return guarded(err, es, [&]() -> EvatokStatus {
     std::lock_guard<std::mutex> g(m->lock);
     c10::InferenceMode inference;  // no autograd records or version counters
     EvbsHeader h;
     if (evbs_header_init(&m->params, width, height, nb_frames, &h))
       return set_err(err, es, EVATOK_ERR_INVALID_ARGUMENT, "cannot describe a %dx%d packet", width, height);
+    h.version = o.bitstream_version;
     const TileGrid grid = grid_for(m, width, height);
     auto tiles = frames_to_tiles(frames, nb_frames, cfg.clip_frames, fmt, grid);
     const int64_t n = tiles.size(0);
@@ -232,7 +247,7 @@ EvatokStatus evatok_encode_block(EvatokModel* m, const EvatokImage* frames, int 
         for (int64_t t : toks[i]) tokens.push_back((uint32_t)t);
       }
     }
-    long size = evbs_packet_size(&m->params, &h, choice_idx.data());
+    long size = evbs_coded_packet_size(&m->params, &h, choice_idx.data(), tokens.data());
     if (size <= 0) return set_err(err, es, EVATOK_ERR_INTERNAL, "packet size computation failed");
     auto* buf = static_cast<uint8_t*>(malloc((size_t)size));
     if (!buf) return set_err(err, es, EVATOK_ERR_NO_MEMORY, "out of memory");
@@ -322,15 +337,25 @@ EvatokStatus evatok_decode_block(EvatokModel* m, const uint8_t* pkt, size_t size
 
 EvatokStatus evatok_extradata_create(const EvatokModel* m, int fps_num, int fps_den, uint8_t** data, size_t* size,
                                      char* err, size_t es) {
+  return evatok_extradata_create_version(m, 0, fps_num, fps_den, data, size, err, es);
+}
+
+EvatokStatus evatok_extradata_create_version(const EvatokModel* m, int version, int fps_num, int fps_den,
+                                             uint8_t** data, size_t* size, char* err, size_t es) {
   if (!m || !data || !size) return set_err(err, es, EVATOK_ERR_INVALID_ARGUMENT, "NULL argument to evatok_extradata_create");
   if (fps_num < 0 || fps_den < 0) return set_err(err, es, EVATOK_ERR_INVALID_ARGUMENT, "negative frame rate");
+  if (version == 0) version = EVBS_VERSION;
+  if (version < EVBS_MIN_VERSION || version > EVBS_VERSION)
+    return set_err(err, es, EVATOK_ERR_INVALID_ARGUMENT, "bitstream version %d: this build writes %d to %d", version,
+                   EVBS_MIN_VERSION, EVBS_VERSION);
   EvbsStreamInfo s{};
-  s.version = EVBS_VERSION;
+  s.version = version;
   memcpy(s.fingerprint, m->info.codec_fingerprint, 16);
+  memcpy(s.entropy_fingerprint, m->info.entropy_fingerprint, 16);
   s.params = m->params;
   s.fps_num = (uint32_t)fps_num;
   s.fps_den = (uint32_t)fps_den;
-  const long n = evbs_extradata_size(&m->params);
+  const long n = evbs_extradata_size(&m->params, version);
   auto* buf = static_cast<uint8_t*>(calloc(1, (size_t)n + 64));  // +padding for hosts that over-read
   if (!buf) return set_err(err, es, EVATOK_ERR_NO_MEMORY, "out of memory");
   if (evbs_write_extradata(&s, buf, (size_t)n) != n) {
@@ -355,8 +380,19 @@ EvatokStatus evatok_extradata_check(const EvatokModel* m, const uint8_t* data, s
                      "stream was encoded with model %s, but the loaded model '%s' is %s; pass the matching model file",
                      to_hex(s.fingerprint, 16).c_str(), m->info.name, m->info.codec_fingerprint_hex);
     }
+    s.params.entropy = m->params.entropy;  // not in the header: compared by fingerprint below
     if (memcmp(&s.params, &m->params, sizeof s.params))
       return set_err(err, es, EVATOK_ERR_MODEL_MISMATCH, "stream geometry differs from the model's");
+    if (s.version == 2 && memcmp(s.entropy_fingerprint, m->info.entropy_fingerprint, 16)) {
+      static const uint8_t none[16] = {0};
+      const bool stream_has = memcmp(s.entropy_fingerprint, none, 16) != 0;
+      return set_err(err, es, EVATOK_ERR_MODEL_MISMATCH,
+                     "stream was entropy-coded with %s %s, but the loaded model '%s' has %s %s; pass the model file "
+                     "the stream was made with",
+                     stream_has ? "tables" : "the built-in model", stream_has ? to_hex(s.entropy_fingerprint, 16).c_str() : "",
+                     m->info.name, m->info.has_entropy_tables ? "tables" : "no tables",
+                     m->info.has_entropy_tables ? m->info.entropy_fingerprint_hex : "");
+    }
   }
   if (fps_num) *fps_num = (int)std::min<uint32_t>(s.fps_num, INT32_MAX);
   if (fps_den) *fps_den = (int)std::min<uint32_t>(s.fps_den, INT32_MAX);

@@ -10,6 +10,7 @@
 #include <mutex>
 
 #include "bitstream/bitstream.h"
+#include "bitstream/token_model.h"
 #include "core/cpu_runtime.h"
 #include "evatok/evatok.h"
 #include "tokenizer/model.h"
@@ -17,7 +18,8 @@
 struct EvatokModel {
   std::unique_ptr<evatok::Model> model;
   EvatokModelInfo info{};
-  EvbsParams params{};
+  EvbsParams params{};      // params.entropy points at entropy below, or is NULL
+  EvbsEntropy entropy{};    // view of model->entropy (bitstream v2's tables)
   std::mutex lock;  // one inference at a time per handle
 };
 

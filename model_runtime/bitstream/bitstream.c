@@ -1,13 +1,23 @@
 #include "bitstream/bitstream.h"
 
+#include "bitstream/token_model.h"
+
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Fixed part of a packet: magic, version, width(2), height(2), nb_frames,
  * tiles_x(2), tiles_y(2), num_blocks, bits_per_token. */
 #define PKT_HEADER_SIZE 13
+/* Version 2: magic, version, width(2), height(2), nb_frames, flags. */
+#define PKT2_HEADER_SIZE 8
 #define PKT_CRC_SIZE 4
+
+static void put16(uint8_t *b, int v) { b[0] = (uint8_t)(v >> 8); b[1] = (uint8_t)v; }
+static int get16(const uint8_t *b) { return (b[0] << 8) | b[1]; }
+static void put32(uint8_t *b, uint32_t v) { put16(b, (int)(v >> 16)); put16(b + 2, (int)(v & 0xFFFF)); }
+static uint32_t get32(const uint8_t *b) { return ((uint32_t)get16(b) << 16) | (uint32_t)get16(b + 2); }
 
 static int fail(char *err, size_t err_size, int code, const char *fmt, ...)
 {
@@ -88,24 +98,63 @@ long evbs_total_tokens(const EvbsParams *p, const EvbsHeader *h, const uint8_t *
     return total;
 }
 
+static long v2_size(const EvbsParams *p, const EvbsHeader *h, const uint8_t *choice_idx,
+                    const uint32_t *tokens)
+{
+    long coded = evtm_encode(p, h, choice_idx, tokens, NULL, 0);
+    return coded < 0 ? coded : PKT2_HEADER_SIZE + coded + PKT_CRC_SIZE;
+}
+
 long evbs_packet_size(const EvbsParams *p, const EvbsHeader *h, const uint8_t *choice_idx)
 {
     long tokens = evbs_total_tokens(p, h, choice_idx);
     if (tokens < 0)
         return tokens;
+    if (h->version != 1)
+        return EVBS_EINVAL; /* version 2's size depends on the tokens */
     long assign_bytes = (num_entries(h) + 1) / 2;
     long token_bytes = (tokens * h->bits_per_token + 7) / 8;
     return PKT_HEADER_SIZE + assign_bytes + token_bytes + PKT_CRC_SIZE;
 }
 
-static void put16(uint8_t *b, int v) { b[0] = (uint8_t)(v >> 8); b[1] = (uint8_t)v; }
-static int get16(const uint8_t *b) { return (b[0] << 8) | b[1]; }
-static void put32(uint8_t *b, uint32_t v) { put16(b, (int)(v >> 16)); put16(b + 2, (int)(v & 0xFFFF)); }
-static uint32_t get32(const uint8_t *b) { return ((uint32_t)get16(b) << 16) | (uint32_t)get16(b + 2); }
+
+long evbs_coded_packet_size(const EvbsParams *p, const EvbsHeader *h, const uint8_t *choice_idx,
+                            const uint32_t *tokens)
+{
+    if (h->version == 1)
+        return evbs_packet_size(p, h, choice_idx);
+    if (h->version != 2 || evbs_total_tokens(p, h, choice_idx) < 0)
+        return EVBS_EINVAL;
+    return v2_size(p, h, choice_idx, tokens);
+}
+
+static long write_v2(const EvbsParams *p, const EvbsHeader *h, const uint8_t *choice_idx,
+                     const uint32_t *tokens, uint8_t *out, size_t out_size)
+{
+    if (out_size < PKT2_HEADER_SIZE + PKT_CRC_SIZE)
+        return EVBS_ESPACE;
+    out[0] = EVBS_PACKET_MAGIC;
+    out[1] = 2;
+    put16(out + 2, h->width);
+    put16(out + 4, h->height);
+    out[6] = (uint8_t)h->nb_frames;
+    out[7] = 0; /* flags: none defined */
+    long coded = evtm_encode(p, h, choice_idx, tokens, out + PKT2_HEADER_SIZE,
+                             out_size - PKT2_HEADER_SIZE - PKT_CRC_SIZE);
+    if (coded < 0)
+        return coded;
+    long size = PKT2_HEADER_SIZE + coded + PKT_CRC_SIZE;
+    put32(out + size - PKT_CRC_SIZE, evbs_crc32(out, (size_t)size - PKT_CRC_SIZE));
+    return size;
+}
 
 long evbs_write_packet(const EvbsParams *p, const EvbsHeader *h, const uint8_t *choice_idx,
                        const uint32_t *tokens, uint8_t *out, size_t out_size)
 {
+    if (!params_ok(p) || evbs_total_tokens(p, h, choice_idx) < 0)
+        return EVBS_EINVAL;
+    if (h->version == 2)
+        return write_v2(p, h, choice_idx, tokens, out, out_size);
     long size = evbs_packet_size(p, h, choice_idx);
     if (size < 0)
         return size;
@@ -147,6 +196,38 @@ long evbs_write_packet(const EvbsParams *p, const EvbsHeader *h, const uint8_t *
     return size;
 }
 
+static int parse_v2(const EvbsParams *p, const uint8_t *buf, size_t size, EvbsHeader *h, char *err,
+                    size_t err_size)
+{
+    if (size < PKT2_HEADER_SIZE + PKT_CRC_SIZE)
+        return fail(err, err_size, EVBS_ECORRUPT, "packet too short (%zu bytes)", size);
+    h->version = 2;
+    h->width = get16(buf + 2);
+    h->height = get16(buf + 4);
+    h->nb_frames = buf[6];
+    if (h->width < 1 || h->height < 1 || h->width > EVBS_MAX_DIM || h->height > EVBS_MAX_DIM)
+        return fail(err, err_size, EVBS_ECORRUPT, "frame size %dx%d out of range", h->width, h->height);
+    if (h->nb_frames < 1 || h->nb_frames > p->clip_frames)
+        return fail(err, err_size, EVBS_ECORRUPT, "frame count %d not in 1..%d", h->nb_frames, p->clip_frames);
+    if (buf[7] != 0)
+        return fail(err, err_size, EVBS_ECORRUPT, "packet flags 0x%02x: none are defined", buf[7]);
+    h->tiles_x = evbs_tiles(h->width, p->tile_w);
+    h->tiles_y = evbs_tiles(h->height, p->tile_h);
+    h->num_blocks = p->num_blocks;
+    h->bits_per_token = 0;
+    if (get32(buf + size - PKT_CRC_SIZE) != evbs_crc32(buf, size - PKT_CRC_SIZE))
+        return fail(err, err_size, EVBS_ECORRUPT, "packet checksum mismatch (corrupt data)");
+    /* the whole coded payload is checked here: assignment, token range, end */
+    long n = (long)h->tiles_x * h->tiles_y * h->num_blocks, total = 0;
+    uint8_t *ci = malloc((size_t)n);
+    if (!ci)
+        return fail(err, err_size, EVBS_ESPACE, "out of memory");
+    int rc = evtm_decode(p, h, buf + PKT2_HEADER_SIZE, size - PKT2_HEADER_SIZE - PKT_CRC_SIZE, ci, NULL, 0,
+                         &total, err, err_size);
+    free(ci);
+    return rc;
+}
+
 int evbs_parse_header(const EvbsParams *p, const uint8_t *buf, size_t size, EvbsHeader *h,
                       char *err, size_t err_size)
 {
@@ -156,9 +237,11 @@ int evbs_parse_header(const EvbsParams *p, const uint8_t *buf, size_t size, Evbs
         return fail(err, err_size, EVBS_ECORRUPT, "packet too short (%zu bytes)", size);
     if (buf[0] != EVBS_PACKET_MAGIC)
         return fail(err, err_size, EVBS_ECORRUPT, "not an evatok packet (bad magic 0x%02x)", buf[0]);
-    if (buf[1] != EVBS_VERSION)
-        return fail(err, err_size, EVBS_ECORRUPT, "unsupported bitstream version %d (this build reads %d)",
-                    buf[1], EVBS_VERSION);
+    if (buf[1] < EVBS_MIN_VERSION || buf[1] > EVBS_VERSION)
+        return fail(err, err_size, EVBS_ECORRUPT, "unsupported bitstream version %d (this build reads %d to %d)",
+                    buf[1], EVBS_MIN_VERSION, EVBS_VERSION);
+    if (buf[1] == 2)
+        return parse_v2(p, buf, size, h, err, err_size);
     h->version = buf[1];
     h->width = get16(buf + 2);
     h->height = get16(buf + 4);
@@ -200,20 +283,31 @@ int evbs_parse_header(const EvbsParams *p, const uint8_t *buf, size_t size, Evbs
     return EVBS_OK;
 }
 
-void evbs_read_assignment(const EvbsHeader *h, const uint8_t *buf, uint8_t *choice_idx)
+int evbs_read_assignment(const EvbsParams *p, const EvbsHeader *h, const uint8_t *buf, size_t size,
+                         uint8_t *choice_idx)
 {
+    if (h->version == 2) {
+        long total = 0;
+        return evtm_decode(p, h, buf + PKT2_HEADER_SIZE, size - PKT2_HEADER_SIZE - PKT_CRC_SIZE, choice_idx,
+                           NULL, 0, &total, NULL, 0);
+    }
     const uint8_t *a = buf + PKT_HEADER_SIZE;
     for (long i = 0, n = num_entries(h); i < n; i++)
         choice_idx[i] = (a[i / 2] >> ((i & 1) ? 0 : 4)) & 15;
+    return EVBS_OK;
 }
 
 int evbs_read_payload(const EvbsParams *p, const EvbsHeader *h, const uint8_t *buf, size_t size,
                       uint8_t *choice_idx, uint32_t *tokens, long max_tokens, char *err, size_t err_size)
 {
-    (void)size; /* validated by evbs_parse_header */
+    if (h->version == 2) {
+        long total = 0;
+        return evtm_decode(p, h, buf + PKT2_HEADER_SIZE, size - PKT2_HEADER_SIZE - PKT_CRC_SIZE, choice_idx,
+                           tokens, max_tokens, &total, err, err_size);
+    }
     long n = num_entries(h);
     const uint8_t *a = buf + PKT_HEADER_SIZE;
-    evbs_read_assignment(h, buf, choice_idx);
+    evbs_read_assignment(p, h, buf, size, choice_idx);
     long total = evbs_total_tokens(p, h, choice_idx);
     if (total < 0 || total > max_tokens)
         return fail(err, err_size, EVBS_ESPACE, "token buffer too small");
@@ -238,23 +332,25 @@ int evbs_read_payload(const EvbsParams *p, const EvbsHeader *h, const uint8_t *b
 
 /* Extradata: "EVTK", version, reserved, fingerprint[16], clip_frames(2),
  * tile_h(2), tile_w(2), num_blocks, num_choices, choices(2 each),
- * codebook_size(4), fps_num(4), fps_den(4), crc32(4). */
-long evbs_extradata_size(const EvbsParams *p)
+ * codebook_size(4), fps_num(4), fps_den(4), [version 2: entropy
+ * fingerprint[16]], crc32(4). */
+long evbs_extradata_size(const EvbsParams *p, int version)
 {
-    return 4 + 2 + EVBS_FINGERPRINT_SIZE + 6 + 2 + 2L * p->num_choices + 12 + 4;
+    return 4 + 2 + EVBS_FINGERPRINT_SIZE + 6 + 2 + 2L * p->num_choices + 12 + 4 +
+           (version == 2 ? EVBS_FINGERPRINT_SIZE : 0);
 }
 
 long evbs_write_extradata(const EvbsStreamInfo *s, uint8_t *out, size_t out_size)
 {
     const EvbsParams *p = &s->params;
-    if (!params_ok(p))
+    if (!params_ok(p) || s->version < EVBS_MIN_VERSION || s->version > EVBS_VERSION)
         return EVBS_EINVAL;
-    long size = evbs_extradata_size(p);
+    long size = evbs_extradata_size(p, s->version);
     if ((size_t)size > out_size)
         return EVBS_ESPACE;
     uint8_t *b = out;
     memcpy(b, "EVTK", 4);
-    b[4] = EVBS_VERSION;
+    b[4] = (uint8_t)s->version;
     b[5] = 0;
     memcpy(b + 6, s->fingerprint, EVBS_FINGERPRINT_SIZE);
     b += 6 + EVBS_FINGERPRINT_SIZE;
@@ -270,6 +366,10 @@ long evbs_write_extradata(const EvbsStreamInfo *s, uint8_t *out, size_t out_size
     put32(b + 4, s->fps_num);
     put32(b + 8, s->fps_den);
     b += 12;
+    if (s->version == 2) {
+        memcpy(b, s->entropy_fingerprint, EVBS_FINGERPRINT_SIZE);
+        b += EVBS_FINGERPRINT_SIZE;
+    }
     put32(b, evbs_crc32(out, (size_t)(b - out)));
     return size;
 }
@@ -281,8 +381,9 @@ int evbs_parse_extradata(const uint8_t *buf, size_t size, EvbsStreamInfo *s, cha
         return fail(err, err_size, EVBS_ECORRUPT, "evatok extradata missing or too short (%zu bytes)", size);
     if (memcmp(buf, "EVTK", 4))
         return fail(err, err_size, EVBS_ECORRUPT, "extradata is not an evatok stream header");
-    if (buf[4] != EVBS_VERSION)
-        return fail(err, err_size, EVBS_ECORRUPT, "unsupported stream header version %d", buf[4]);
+    if (buf[4] < EVBS_MIN_VERSION || buf[4] > EVBS_VERSION)
+        return fail(err, err_size, EVBS_ECORRUPT, "unsupported stream header version %d (this build reads %d to %d)",
+                    buf[4], EVBS_MIN_VERSION, EVBS_VERSION);
     memset(s, 0, sizeof(*s));
     s->version = buf[4];
     memcpy(s->fingerprint, buf + 6, EVBS_FINGERPRINT_SIZE);
@@ -295,9 +396,9 @@ int evbs_parse_extradata(const uint8_t *buf, size_t size, EvbsStreamInfo *s, cha
     p->num_choices = b[7];
     if (p->num_choices < 1 || p->num_choices > EVBS_MAX_CHOICES)
         return fail(err, err_size, EVBS_ECORRUPT, "stream header has %d choices", p->num_choices);
-    if (size != (size_t)evbs_extradata_size(p))
+    if (size != (size_t)evbs_extradata_size(p, s->version))
         return fail(err, err_size, EVBS_ECORRUPT, "stream header size %zu, expected %ld", size,
-                    evbs_extradata_size(p));
+                    evbs_extradata_size(p, s->version));
     b += 8;
     for (int i = 0; i < p->num_choices; i++, b += 2)
         p->choices[i] = get16(b);
@@ -305,6 +406,10 @@ int evbs_parse_extradata(const uint8_t *buf, size_t size, EvbsStreamInfo *s, cha
     s->fps_num = get32(b + 4);
     s->fps_den = get32(b + 8);
     b += 12;
+    if (s->version == 2) {
+        memcpy(s->entropy_fingerprint, b, EVBS_FINGERPRINT_SIZE);
+        b += EVBS_FINGERPRINT_SIZE;
+    }
     if (get32(b) != evbs_crc32(buf, (size_t)(b - buf)))
         return fail(err, err_size, EVBS_ECORRUPT, "stream header checksum mismatch");
     if (buf[5] != 0)

@@ -1,4 +1,5 @@
-/* EVATok bitstream v1: packet and extradata layout (docs/bitstream.md).
+/* EVATok bitstream: packet and extradata layout, versions 1 and 2
+ * (docs/bitstream.md).
  * Plain C, no LibTorch: the parser is unit-tested and fuzzed on its own. */
 #ifndef EVATOK_BITSTREAM_H
 #define EVATOK_BITSTREAM_H
@@ -11,11 +12,14 @@ extern "C" {
 #endif
 
 #define EVBS_PACKET_MAGIC 0xEA
-#define EVBS_VERSION 1
+#define EVBS_VERSION 2            /* written by default                       */
+#define EVBS_MIN_VERSION 1        /* oldest version read (and written on request) */
 #define EVBS_MAX_DIM 16384       /* frame width/height limit                 */
 #define EVBS_MAX_CHOICES 8
 #define EVBS_MAX_BLOCKS 16
 #define EVBS_FINGERPRINT_SIZE 16
+
+struct EvbsEntropy;
 
 /* What the model fixes; every packet field is checked against it. */
 typedef struct EvbsParams {
@@ -24,10 +28,12 @@ typedef struct EvbsParams {
     int num_choices;
     int choices[EVBS_MAX_CHOICES];
     int codebook_size;
+    /* version 2's tables (token_model.h); NULL: the built-in uniform model */
+    const struct EvbsEntropy *entropy;
 } EvbsParams;
 
 typedef struct EvbsHeader {
-    int version;
+    int version;                  /* 1 or 2; evbs_header_init sets EVBS_VERSION */
     int width, height, nb_frames;
     int tiles_x, tiles_y;
     int num_blocks, bits_per_token;
@@ -45,21 +51,29 @@ int evbs_header_init(const EvbsParams *p, int width, int height, int nb_frames, 
 /* Total tokens of an assignment (tiles*blocks choice indices). */
 long evbs_total_tokens(const EvbsParams *p, const EvbsHeader *h, const uint8_t *choice_idx);
 
-/* Exact packet size in bytes for this header and assignment, or < 0. */
+/* Exact version-1 packet size in bytes for this header and assignment, or < 0
+ * (for version 2, which depends on the tokens: evbs_coded_packet_size). */
 long evbs_packet_size(const EvbsParams *p, const EvbsHeader *h, const uint8_t *choice_idx);
 
-/* Writes a packet. tokens holds evbs_total_tokens() indices, tiles in raster
+/* Exact size of the packet that evbs_write_packet writes (version 2 codes
+ * the tokens to count them). */
+long evbs_coded_packet_size(const EvbsParams *p, const EvbsHeader *h, const uint8_t *choice_idx,
+                            const uint32_t *tokens);
+
+/* Writes a packet of h->version. tokens holds evbs_total_tokens() indices, tiles in raster
  * order, blocks in order, tokens in order. Returns bytes written or < 0. */
 long evbs_write_packet(const EvbsParams *p, const EvbsHeader *h, const uint8_t *choice_idx,
                        const uint32_t *tokens, uint8_t *out, size_t out_size);
 
-/* Validates a whole packet (header, assignment, size, checksum) and fills h.
+/* Validates a whole packet (header, assignment, size, checksum; in version 2
+ * also that the coded tokens end exactly at the checksum) and fills h.
  * err receives a readable reason on failure. */
 int evbs_parse_header(const EvbsParams *p, const uint8_t *buf, size_t size, EvbsHeader *h,
                       char *err, size_t err_size);
 
 /* After evbs_parse_header: copies the assignment (tiles*blocks choice indices). */
-void evbs_read_assignment(const EvbsHeader *h, const uint8_t *buf, uint8_t *choice_idx);
+int evbs_read_assignment(const EvbsParams *p, const EvbsHeader *h, const uint8_t *buf, size_t size,
+                         uint8_t *choice_idx);
 
 /* After evbs_parse_header: copies the assignment (tiles*blocks entries) and the
  * tokens (at most max_tokens). Token values are checked against the codebook. */
@@ -69,13 +83,16 @@ int evbs_read_payload(const EvbsParams *p, const EvbsHeader *h, const uint8_t *b
 
 /* ---- extradata ---- */
 typedef struct EvbsStreamInfo {
-    int version;
+    int version;                  /* 1 or 2: the packets' version             */
     uint8_t fingerprint[EVBS_FINGERPRINT_SIZE];
+    /* version 2: fingerprint of the entropy tables, all zero for the built-in
+     * model */
+    uint8_t entropy_fingerprint[EVBS_FINGERPRINT_SIZE];
     EvbsParams params;
     uint32_t fps_num, fps_den;
 } EvbsStreamInfo;
 
-long evbs_extradata_size(const EvbsParams *p);
+long evbs_extradata_size(const EvbsParams *p, int version);
 long evbs_write_extradata(const EvbsStreamInfo *s, uint8_t *out, size_t out_size);
 int evbs_parse_extradata(const uint8_t *buf, size_t size, EvbsStreamInfo *s, char *err, size_t err_size);
 

@@ -41,7 +41,10 @@ int64_t Model::num_parameters() const { return count_parameters(*net); }
 void Model::save(const std::string& path) {
   auto meta = info;
   meta["evatok.has_router"] = has_router ? "1" : "0";
-  fp = save_module_file(path, "evatok-model", "evatok.config", cfg.to_json(), state(), meta);
+  auto tensors = state();
+  if (entropy)
+    for (auto& [name, t] : entropy->tensors()) tensors[name] = t;
+  fp = save_module_file(path, "evatok-model", "evatok.config", cfg.to_json(), tensors, meta);
   refresh_codec_fp();
 }
 
@@ -49,6 +52,11 @@ std::unique_ptr<Model> Model::load(const std::string& path, torch::Device device
   ModuleFile f(path, "model");
   f.verify("evatok-model", "evatok.config");
   std::unique_ptr<Model> m(new Model(ModelConfig::from_json(f.config_json), 0, torch::kCPU, Unhashed{}));
+  try {
+    m->entropy = EntropyTables::take(f.file.tensors, m->cfg);
+  } catch (const std::exception& e) {
+    throw std::runtime_error("model file '" + path + "': " + e.what());
+  }
   f.copy_into(*m->net);
   m->fp = f.fp;
   m->refresh_codec_fp();

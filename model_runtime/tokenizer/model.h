@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/config.h"
+#include "tokenizer/entropy_tables.h"
 #include "core/quality.h"
 #include "tokenizer/tokenizer.h"
 
@@ -75,6 +76,9 @@ class Model {
   // one (what streams, AR models and labels made before codec_fp recorded).
   bool answers_to(const std::string& hex) const;
   bool has_router = false;     // router weights were trained (file metadata)
+  // Bitstream v2's tables (evatok entropy-tables); none: v2 codes with the
+  // built-in model. Training the tokenizer drops them (its tokens change).
+  std::optional<EntropyTables> entropy;
   std::map<std::string, std::string> info;  // free-form metadata (training record)
   torch::Tensor lengths() const;            // [A] total tokens per assignment
  private:

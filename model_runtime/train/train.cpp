@@ -58,6 +58,8 @@ std::unique_ptr<Model> open_or_create(const TokenizerOptions& o, torch::Device d
     m->info.erase("train.seconds");
     m->info.erase("train.done");
     m->info["train.fine_tune_of"] = to_hex(m->fp.data(), 16);
+    if (m->entropy) printf("its entropy tables are dropped: fine-tuning changes the tokens (rerun entropy-tables)\n");
+    m->entropy.reset();
     printf("fine-tuning %s\n", o.init.c_str());
     return m;
   }

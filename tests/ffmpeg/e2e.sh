@@ -242,9 +242,9 @@ options)
     if [ $rc -ne 0 ] && [ $rc -lt 128 ] && grep -q 'evatok: cannot load model' dev.log; then ok "bad -device rejected clearly"
     else fail "bad -device: rc=$rc $(grep "evatok: " dev.log | head -n 2)"; fi
     run help.log "$FFMPEG" -hide_banner -h encoder=libevatok
-    for o in model assign tokens wq device; do grep -q -- "-$o " help.log || fail "option -$o missing from help"; done
+    for o in model assign tokens wq bitstream device; do grep -q -- "-$o " help.log || fail "option -$o missing from help"; done
     for c in router uniform search exact; do grep -q "^ *$c " help.log || fail "-assign constant $c missing from help"; done
-    ok "encoder help lists model, assign (router, uniform, search, exact), tokens, wq, device"
+    ok "encoder help lists model, assign (router, uniform, search, exact), tokens, wq, bitstream, device"
     ;;
 
 corrupt)
@@ -448,6 +448,29 @@ reference)
     done
     cmp -s e1.crc e2.crc && ok "-threads 1 and 2 encode identical packets" || fail "packets differ between -threads 1 and 2"
     cmp -s d1.crc d2.crc && ok "-threads 1 and 2 decode identical frames" || fail "frames differ between -threads 1 and 2"
+    ;;
+
+versions)
+    # Bitstream v2 (the default) and v1 (-bitstream 1) of the same frames hold
+    # the same tokens: identical decoded frames, and v2's packets are smaller.
+    make_src src 200 150 20 rgb24
+    for v in 1 2; do
+        ff "e$v.log" -i src.nut -c:v evatok $ENC_OPTS -bitstream $v "v$v.mkv" || die "encode -bitstream $v failed"
+        ff "d$v.log" -i "v$v.mkv" -f framemd5 "d$v.md5" || fail "decode of -bitstream $v failed"
+        b[$v]=$(fp -select_streams v:0 -show_entries packet=size -of csv=p=0 "v$v.mkv" | awk '{ s += $1 } END { print s }')
+    done
+    ff e0.log -i src.nut -c:v evatok $ENC_OPTS v0.mkv || die "default encode failed"
+    ff c0.log -i v0.mkv -c copy -f framecrc c0.crc && ff c2.log -i v2.mkv -c copy -f framecrc c2.crc ||
+        fail "cannot read the packets back"
+    cmp -s c0.crc c2.crc && ok "the default is -bitstream 2 (identical packets)" ||
+        fail "the default stream's packets differ from -bitstream 2's"
+    cmp -s <(grep -v '^#' d1.md5) <(grep -v '^#' d2.md5) && ok "v1 and v2 decode to identical frames" ||
+        fail "v1 and v2 decode to different frames"
+    [ -n "${b[2]}" ] && [ "${b[2]}" -lt "${b[1]}" ] && ok "v2 packets ${b[2]} B, v1 ${b[1]} B" ||
+        fail "v2 packets (${b[2]} B) not smaller than v1 (${b[1]} B)"
+    ff e3.log -i src.nut -c:v evatok $ENC_OPTS -bitstream 3 v3.mkv
+    rc=$?
+    [ $rc -ne 0 ] && [ $rc -lt 124 ] && ok "-bitstream 3 refused (rc=$rc)" || fail "-bitstream 3: rc=$rc"
     ;;
 
 bench)

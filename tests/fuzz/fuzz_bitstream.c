@@ -1,9 +1,11 @@
-/* Fuzz target for the packet and extradata parsers.
+/* Fuzz target for the packet (versions 1 and 2) and extradata parsers.
  * With clang: clang -g -fsanitize=fuzzer,address -DEVATOK_LIBFUZZER
- *   -Imodel_runtime tests/fuzz/fuzz_bitstream.c model_runtime/bitstream/bitstream.c
+ *   -Imodel_runtime tests/fuzz/fuzz_bitstream.c model_runtime/bitstream/{bitstream,range_coder,token_model}.c
  * Without (the meson test): a deterministic driver feeds random bytes and
  * random mutations of valid packets; any accepted packet must read back in
- * bounds. Run it under valgrind or -fsanitize=address for memory checks. */
+ * bounds. Every input is also tried with its checksum made valid, so that
+ * hostile range-coder payloads reach the version-2 decoder. Run it under
+ * valgrind or -fsanitize=address for memory checks. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,10 +16,10 @@
 static const EvbsParams params = {.clip_frames = 16, .tile_h = 64, .tile_w = 64, .num_blocks = 4,
                                   .num_choices = 5, .choices = {128, 64, 32, 16, 8}, .codebook_size = 4096};
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+static int parse_one(const uint8_t *data, size_t size)
 {
     EvbsHeader h;
+    int accepted = 0;
     char err[256];
     if (evbs_parse_header(&params, data, size, &h, err, sizeof err) == EVBS_OK) {
         long n = (long)h.tiles_x * h.tiles_y * h.num_blocks;
@@ -28,13 +30,51 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             for (long i = 0; i < n; i++)
                 if (ci[i] >= params.num_choices)
                     abort();
+            long total = evbs_total_tokens(&params, &h, ci);
+            for (long i = 0; i < total; i++)
+                if (tok[i] >= (uint32_t)params.codebook_size)
+                    abort();
+            /* what was accepted re-encodes, and that decodes to the same
+             * tokens (the bytes may differ: padding, the coder's last bytes) */
+            long n2 = evbs_coded_packet_size(&params, &h, ci, tok);
+            uint8_t *again = n2 > 0 ? malloc((size_t)n2) : NULL, *ci2 = malloc((size_t)n);
+            uint32_t *tok2 = malloc(sizeof(uint32_t) * (size_t)max_tokens);
+            EvbsHeader h2;
+            if (!again || !ci2 || !tok2 || evbs_write_packet(&params, &h, ci, tok, again, (size_t)n2) != n2 ||
+                evbs_parse_header(&params, again, (size_t)n2, &h2, err, sizeof err) != EVBS_OK ||
+                evbs_read_payload(&params, &h2, again, (size_t)n2, ci2, tok2, max_tokens, err, sizeof err) != EVBS_OK ||
+                memcmp(ci, ci2, (size_t)n) || memcmp(tok, tok2, sizeof(uint32_t) * (size_t)total))
+                abort();
+            free(again);
+            free(ci2);
+            free(tok2);
         }
         free(ci);
         free(tok);
+        accepted = 1;
     }
     EvbsStreamInfo s;
     if (evbs_parse_extradata(data, size, &s, err, sizeof err) == EVBS_OK && s.params.num_choices > EVBS_MAX_CHOICES)
         abort();
+    return accepted;
+}
+
+/* The input as is, and with a valid packet checksum. */
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    parse_one(data, size);
+    if (size >= 4) {
+        uint8_t *fixed = malloc(size);
+        if (!fixed)
+            return 0;
+        memcpy(fixed, data, size);
+        uint32_t crc = evbs_crc32(fixed, size - 4);
+        for (int i = 0; i < 4; i++)
+            fixed[size - 4 + i] = (uint8_t)(crc >> (24 - 8 * i));
+        parse_one(fixed, size);
+        free(fixed);
+    }
     return 0;
 }
 
@@ -49,21 +89,24 @@ static uint32_t next(void)
 int main(int argc, char **argv)
 {
     const int iterations = argc > 1 ? atoi(argv[1]) : 200000;
+    long accepted = 0, fixed_accepted = 0;
+    int ok = 1;
+    for (int version = 1; version <= 2; version++) {
     EvbsHeader h;
     evbs_header_init(&params, 130, 70, 16, &h); /* 3x2 tiles */
+    h.version = version;
     uint8_t ci[24];
     for (int i = 0; i < 24; i++)
         ci[i] = (uint8_t)(i % 5);
     long total = evbs_total_tokens(&params, &h, ci);
     uint32_t *tok = calloc((size_t)total, sizeof(uint32_t));
-    for (long i = 0; i < total; i++)
-        tok[i] = next() % 4096;
-    long size = evbs_packet_size(&params, &h, ci);
+    for (long i = 0; i < total; i++) /* some runs of repeats, as real tokens have */
+        tok[i] = i % 4 && next() % 2 ? tok[i - 1] : next() % 4096;
+    long size = evbs_coded_packet_size(&params, &h, ci, tok);
     uint8_t *valid = malloc((size_t)size), *buf = malloc((size_t)size + 64);
     if (evbs_write_packet(&params, &h, ci, tok, valid, (size_t)size) != size)
         return 1;
-    long accepted = 0;
-    for (int it = 0; it < iterations; it++) {
+    for (int it = 0; it < iterations / 2; it++) {
         size_t n;
         if (it % 4 == 0) { /* pure noise of random length */
             n = next() % (size_t)(size + 64);
@@ -77,17 +120,23 @@ int main(int argc, char **argv)
             if (next() % 3 == 0)
                 n = next() % (size_t)(size + 1);
         }
-        EvbsHeader hh;
-        accepted += evbs_parse_header(&params, buf, n, &hh, NULL, 0) == EVBS_OK;
-        LLVMFuzzerTestOneInput(buf, n);
+        accepted += parse_one(buf, n);
+        if (n >= 4) {
+            uint32_t crc = evbs_crc32(buf, n - 4);
+            for (int i = 0; i < 4; i++)
+                buf[n - 4 + i] = (uint8_t)(crc >> (24 - 8 * i));
+            fixed_accepted += parse_one(buf, n);
+        }
     }
     /* the valid packet itself must still be accepted */
     LLVMFuzzerTestOneInput(valid, (size_t)size);
-    int ok = evbs_parse_header(&params, valid, (size_t)size, &h, NULL, 0) == EVBS_OK;
-    printf("%d inputs, %ld accepted (mutations that pass the checksum are expected to be ~0)\n", iterations, accepted);
+    ok = ok && parse_one(valid, (size_t)size);
     free(tok);
     free(valid);
     free(buf);
+    }
+    printf("%d inputs, %ld accepted (mutations that pass the checksum are expected to be ~0), "
+           "%ld accepted with the checksum made valid\n", iterations, accepted, fixed_accepted);
     return ok && accepted < iterations / 1000 ? 0 : 1;
 }
 #endif

@@ -39,6 +39,7 @@ static void test_defaults_and_version(void **state)
     assert_int_equal(oo.threads, 0);
     assert_int_equal(eo.mode, EVATOK_ASSIGN_ROUTER);
     assert_true(eo.wq > 1.19f && eo.wq < 1.21f);
+    assert_int_equal(eo.bitstream_version, 2);
     for (size_t i = 0; i < sizeof(oo.reserved); i++)
         assert_int_equal(oo.reserved[i], 0);
     for (size_t i = 0; i < sizeof(eo.reserved); i++)
@@ -255,6 +256,82 @@ static void test_extradata_mismatch(void **state)
     evatok_model_close(&b);
 }
 
+/* Bitstream versions: v1 and v2 packets of the same frames hold the same
+ * tokens and decode to identical frames; v2 is the default; version 3 and a
+ * v2 header naming other entropy tables are refused. */
+static void test_bitstream_versions(void **state)
+{
+    (void)state;
+    EvatokModel *m = open_model(model_path);
+    const EvatokModelInfo *info = evatok_model_get_info(m);
+    assert_int_equal(info->has_entropy_tables, 0); /* an untrained model: the built-in model */
+    const int w = 100, h = 64, n = 16;
+    EvatokImage in[16], out1[16], out2[16];
+    uint8_t *pix = make_frames(w, h, n, in);
+    uint8_t *d1 = calloc((size_t)w * h * 3 * 16, 1), *d2 = calloc((size_t)w * h * 3 * 16, 1);
+    for (int t = 0; t < 16; t++) {
+        out1[t].data[0] = d1 + (size_t)t * w * h * 3;
+        out2[t].data[0] = d2 + (size_t)t * w * h * 3;
+        out1[t].linesize[0] = out2[t].linesize[0] = w * 3;
+    }
+    EvatokEncodeOptions eo;
+    evatok_encode_options_default(&eo);
+    assert_int_equal(eo.bitstream_version, EVATOK_BITSTREAM_VERSION);
+    eo.mode = EVATOK_ASSIGN_UNIFORM;
+    eo.uniform_tokens = info->choices[0];
+    uint8_t *p[3] = {NULL};
+    size_t size[3] = {0};
+    char err[512];
+    for (int v = 1; v <= 2; v++) {
+        eo.bitstream_version = v;
+        if (evatok_encode_block(m, in, n, w, h, EVATOK_PIX_RGB24, &eo, &p[v], &size[v], err, sizeof err) != EVATOK_OK)
+            fail_msg("encode v%d: %s", v, err);
+        EvatokPacketInfo pi;
+        assert_int_equal(evatok_packet_probe(m, p[v], size[v], &pi, err, sizeof err), EVATOK_OK);
+        assert_int_equal(pi.version, v);
+        assert_int_equal(pi.total_tokens, 2 * info->num_blocks * info->choices[0]);
+    }
+    int got1 = 0, got2 = 0;
+    assert_int_equal(evatok_decode_block(m, p[1], size[1], out1, 16, EVATOK_PIX_RGB24, &got1, err, sizeof err), EVATOK_OK);
+    assert_int_equal(evatok_decode_block(m, p[2], size[2], out2, 16, EVATOK_PIX_RGB24, &got2, err, sizeof err), EVATOK_OK);
+    assert_int_equal(got1, got2);
+    assert_memory_equal(d1, d2, (size_t)w * h * 3 * 16);
+    /* a v2 packet cut short or with a flipped byte is refused */
+    int got = 0;
+    assert_int_equal(evatok_decode_block(m, p[2], size[2] - 1, out2, 16, EVATOK_PIX_RGB24, &got, err, sizeof err),
+                     EVATOK_ERR_BITSTREAM);
+    p[2][size[2] / 2] ^= 0x40;
+    assert_int_equal(evatok_decode_block(m, p[2], size[2], out2, 16, EVATOK_PIX_RGB24, &got, err, sizeof err),
+                     EVATOK_ERR_BITSTREAM);
+    eo.bitstream_version = 3;
+    assert_int_equal(evatok_encode_block(m, in, n, w, h, EVATOK_PIX_RGB24, &eo, &p[0], &size[0], err, sizeof err),
+                     EVATOK_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(err, "bitstream version"));
+    /* stream headers of both versions; v2's names the (here: no) tables */
+    uint8_t *ed;
+    size_t en;
+    assert_int_equal(evatok_extradata_create_version(m, 1, 25, 1, &ed, &en, err, sizeof err), EVATOK_OK);
+    assert_int_equal(ed[4], 1);
+    assert_int_equal(evatok_extradata_check(m, ed, en, NULL, NULL, err, sizeof err), EVATOK_OK);
+    evatok_free(ed);
+    assert_int_equal(evatok_extradata_create_version(m, 9, 25, 1, &ed, &en, err, sizeof err), EVATOK_ERR_INVALID_ARGUMENT);
+    assert_int_equal(evatok_extradata_create(m, 25, 1, &ed, &en, err, sizeof err), EVATOK_OK);
+    assert_int_equal(ed[4], 2);
+    assert_int_equal(evatok_extradata_check(m, ed, en, NULL, NULL, err, sizeof err), EVATOK_OK);
+    ed[en - 20] ^= 1; /* a byte of the entropy table fingerprint, CRC redone */
+    uint32_t c = evbs_crc32(ed, en - 4);
+    for (int i = 0; i < 4; i++) ed[en - 4 + i] = (uint8_t)(c >> (24 - 8 * i));
+    assert_int_equal(evatok_extradata_check(m, ed, en, NULL, NULL, err, sizeof err), EVATOK_ERR_MODEL_MISMATCH);
+    assert_non_null(strstr(err, "entropy-coded"));
+    evatok_free(ed);
+    evatok_free(p[1]);
+    evatok_free(p[2]);
+    free(pix);
+    free(d1);
+    free(d2);
+    evatok_model_close(&m);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 4) {
@@ -269,6 +346,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_open_errors),
         cmocka_unit_test(test_round_trip_and_bad_packets),
         cmocka_unit_test(test_extradata_mismatch),
+        cmocka_unit_test(test_bitstream_versions),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,4 +1,5 @@
-/* Unit tests for the packet and extradata format (model_runtime/bitstream/bitstream.c). */
+/* Unit tests for the packet and extradata format (model_runtime/bitstream/),
+ * versions 1 and 2, and version 2's range coder and token model. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,6 +9,8 @@
 #include <cmocka.h>
 
 #include "bitstream/bitstream.h"
+#include "bitstream/range_coder.h"
+#include "bitstream/token_model.h"
 
 static EvbsParams small_params(void)
 {
@@ -16,10 +19,14 @@ static EvbsParams small_params(void)
     return p;
 }
 
-/* 200x150 frame -> 4x3 tiles, random assignment and tokens. */
+/* 200x150 frame -> 4x3 tiles, random assignment and tokens, in the version
+ * that test_version says. */
+static int test_version = 1;
 static uint8_t *make_packet(const EvbsParams *p, EvbsHeader *h, uint8_t *ci, uint32_t **tokens, long *size)
 {
     assert_int_equal(evbs_header_init(p, 200, 150, 5, h), EVBS_OK);
+    assert_int_equal(h->version, EVBS_VERSION);
+    h->version = test_version;
     long n = (long)h->tiles_x * h->tiles_y * h->num_blocks;
     for (long i = 0; i < n; i++)
         ci[i] = (uint8_t)((i * 7 + 3) % p->num_choices);
@@ -27,7 +34,10 @@ static uint8_t *make_packet(const EvbsParams *p, EvbsHeader *h, uint8_t *ci, uin
     *tokens = malloc(sizeof(uint32_t) * (size_t)total);
     for (long i = 0; i < total; i++)
         (*tokens)[i] = (uint32_t)((i * 2654435761u) % (uint32_t)p->codebook_size);
-    *size = evbs_packet_size(p, h, ci);
+    *size = evbs_coded_packet_size(p, h, ci, *tokens);
+    assert_true(*size > 0);
+    if (test_version == 1)
+        assert_int_equal(*size, evbs_packet_size(p, h, ci));
     uint8_t *buf = malloc((size_t)*size);
     assert_int_equal(evbs_write_packet(p, h, ci, *tokens, buf, (size_t)*size), *size);
     return buf;
@@ -44,12 +54,13 @@ static void test_round_trip(void **state)
     uint8_t *buf = make_packet(&p, &h, ci, &tokens, &size);
     assert_int_equal(h.tiles_x, 4);
     assert_int_equal(h.tiles_y, 3);
-    assert_int_equal(h.bits_per_token, 12);
     char err[128];
     assert_int_equal(evbs_parse_header(&p, buf, (size_t)size, &h2, err, sizeof err), EVBS_OK);
     assert_int_equal(h2.width, 200);
     assert_int_equal(h2.height, 150);
     assert_int_equal(h2.nb_frames, 5);
+    assert_int_equal(h2.version, test_version);
+    assert_int_equal(h2.tiles_x, 4);
     long total = evbs_total_tokens(&p, &h, ci);
     uint32_t *t2 = calloc((size_t)total, sizeof(uint32_t));
     assert_int_equal(evbs_read_payload(&p, &h2, buf, (size_t)size, ci2, t2, total, err, sizeof err), EVBS_OK);
@@ -84,12 +95,14 @@ static void test_rejects_damage(void **state)
     uint8_t *big = calloc((size_t)size + 100, 1);
     memcpy(big, buf, (size_t)size);
     assert_int_not_equal(evbs_parse_header(&p, big, (size_t)size + 100, &h2, err, sizeof err), EVBS_OK);
-    assert_non_null(strstr(err, "bytes"));
-    /* A packet from a model with another codebook is refused before any read. */
-    EvbsParams other = p;
-    other.codebook_size = 1024;
-    assert_int_not_equal(evbs_parse_header(&other, buf, (size_t)size, &h2, err, sizeof err), EVBS_OK);
-    assert_non_null(strstr(err, "bits per token"));
+    if (test_version == 1) {
+        assert_non_null(strstr(err, "bytes"));
+        /* A packet from a model with another codebook is refused before any read. */
+        EvbsParams other = p;
+        other.codebook_size = 1024;
+        assert_int_not_equal(evbs_parse_header(&other, buf, (size_t)size, &h2, err, sizeof err), EVBS_OK);
+        assert_non_null(strstr(err, "bits per token"));
+    }
     free(big);
     free(tokens);
     free(buf);
@@ -105,6 +118,7 @@ static void test_field_bounds(void **state)
     assert_int_not_equal(evbs_header_init(&p, 10, 10, 0, &h), EVBS_OK);
     assert_int_not_equal(evbs_header_init(&p, 10, 10, 17, &h), EVBS_OK);
     assert_int_equal(evbs_header_init(&p, 1, 1, 16, &h), EVBS_OK);
+    h.version = 1;
     uint8_t ci[4] = {0, 1, 2, 9}; /* 9 is not a choice */
     assert_true(evbs_total_tokens(&p, &h, ci) < 0);
     uint32_t tok[1024] = {0};
@@ -123,16 +137,21 @@ static void test_field_bounds(void **state)
 static void test_extradata(void **state)
 {
     (void)state;
-    EvbsStreamInfo s = {.version = 1, .params = small_params(), .fps_num = 30000, .fps_den = 1001};
-    for (int i = 0; i < EVBS_FINGERPRINT_SIZE; i++)
+    EvbsStreamInfo s = {.version = test_version, .params = small_params(), .fps_num = 30000, .fps_den = 1001};
+    for (int i = 0; i < EVBS_FINGERPRINT_SIZE; i++) {
         s.fingerprint[i] = (uint8_t)(i * 17);
+        if (test_version == 2)
+            s.entropy_fingerprint[i] = (uint8_t)(i * 5 + 1);
+    }
     uint8_t buf[128];
     long n = evbs_write_extradata(&s, buf, sizeof buf);
-    assert_int_equal(n, evbs_extradata_size(&s.params));
+    assert_int_equal(n, evbs_extradata_size(&s.params, test_version));
     EvbsStreamInfo r;
     char err[128];
     assert_int_equal(evbs_parse_extradata(buf, (size_t)n, &r, err, sizeof err), EVBS_OK);
     assert_memory_equal(r.fingerprint, s.fingerprint, EVBS_FINGERPRINT_SIZE);
+    assert_memory_equal(r.entropy_fingerprint, s.entropy_fingerprint, EVBS_FINGERPRINT_SIZE);
+    assert_int_equal(r.version, test_version);
     assert_memory_equal(&r.params, &s.params, sizeof s.params);
     assert_int_equal(r.fps_num, 30000);
     assert_int_equal(r.fps_den, 1001);
@@ -155,13 +174,221 @@ static void test_extradata(void **state)
     assert_non_null(strstr(err, "reserved"));
 }
 
+static int setup_v1(void **state) { (void)state; test_version = 1; return 0; }
+static int setup_v2(void **state) { (void)state; test_version = 2; return 0; }
+
+static uint32_t lcg(uint32_t *x)
+{
+    *x = *x * 1664525u + 1013904223u;
+    return *x >> 8;
+}
+
+/* The coder alone: random intervals of random totals, up to the largest
+ * total, round-trip; so does a run of near-certain symbols. */
+static void test_range_coder(void **state)
+{
+    (void)state;
+    enum { N = 20000 };
+    static uint32_t start[N], freq[N], total[N];
+    uint32_t x = 7;
+    for (int i = 0; i < N; i++) {
+        total[i] = i % 97 == 0 ? EVRC_MAX_TOTAL : 2 + lcg(&x) % (i % 3 ? 4096u : (1u << 24));
+        if (i % 5 == 0) { /* near-certain symbol */
+            start[i] = 0;
+            freq[i] = total[i] - 1;
+        } else {
+            freq[i] = 1 + lcg(&x) % (total[i] / 8 + 1);
+            start[i] = lcg(&x) % (total[i] - freq[i] + 1);
+        }
+    }
+    static uint8_t buf[N * 8];
+    EvrcEncoder e;
+    evrc_enc_init(&e, buf, sizeof buf);
+    for (int i = 0; i < N; i++)
+        evrc_encode(&e, start[i], freq[i], total[i]);
+    size_t n = evrc_enc_finish(&e);
+    assert_false(e.overflow);
+    EvrcEncoder count;
+    evrc_enc_init(&count, NULL, 0);
+    for (int i = 0; i < N; i++)
+        evrc_encode(&count, start[i], freq[i], total[i]);
+    assert_int_equal(evrc_enc_finish(&count), n);
+    EvrcDecoder d;
+    evrc_dec_init(&d, buf, n);
+    for (int i = 0; i < N; i++) {
+        uint32_t v = evrc_decode_target(&d, total[i]);
+        assert_true(v >= start[i] && v < start[i] + freq[i]);
+        evrc_decode_consume(&d, start[i], freq[i], total[i]);
+    }
+    assert_true(evrc_dec_consumed(&d) >= n && evrc_dec_consumed(&d) <= n + 7);
+    /* a too-small buffer is reported, not overrun */
+    uint8_t small[16];
+    evrc_enc_init(&e, small, sizeof small);
+    for (int i = 0; i < N; i++)
+        evrc_encode(&e, start[i], freq[i], total[i]);
+    assert_int_equal(evrc_enc_finish(&e), n);
+    assert_true(e.overflow);
+}
+
+/* Skewed tables for small_params(): token s gets weight 1 + 4096/(s+1). */
+typedef struct TestTables {
+    uint32_t token_cum[20][4097];
+    uint32_t count_w[20], prev_w[20], coloc_w[20];
+    uint32_t assign_cum[25][6];
+    EvbsEntropy e;
+} TestTables;
+
+static void make_tables(TestTables *t)
+{
+    memset(t, 0, sizeof *t);
+    uint32_t w[4096], sum = 0;
+    for (int s = 0; s < 4096; s++)
+        sum += w[s] = 1 + 4096 / (s + 1);
+    for (int r = 0; r < 20; r++) {
+        uint32_t acc = 0;
+        for (int s = 0; s < 4096; s++) {
+            t->token_cum[r][s] = (uint32_t)((uint64_t)acc * (1u << 16) / sum) + (uint32_t)s; /* rising */
+            acc += w[s];
+        }
+        t->token_cum[r][4096] = (1u << 16) + 4096;
+        t->count_w[r] = 2000 + 100 * (uint32_t)r;
+        t->prev_w[r] = r % 2 ? 5000 : 0;
+        t->coloc_w[r] = 60000;
+    }
+    for (int r = 0; r < 25; r++)
+        for (int i = 0; i <= 5; i++)
+            t->assign_cum[r][i] = i == 5 ? EVTM_ASSIGN_TOTAL : (uint32_t)(i * (1000 + 50 * r));
+    t->e = (EvbsEntropy){.num_blocks = 4, .num_choices = 5, .codebook_size = 4096, .base_total = (1u << 16) + 4096,
+                         .token_cum = &t->token_cum[0][0], .count_w = t->count_w, .prev_w = t->prev_w,
+                         .coloc_w = t->coloc_w, .assign_cum = &t->assign_cum[0][0]};
+}
+
+/* Version 2 with tables and with the built-in model: round trip, smaller
+ * than version 1 on repetitive tokens, identical bytes when coded twice. */
+static void test_v2_tables(void **state)
+{
+    (void)state;
+    static TestTables t;
+    make_tables(&t);
+    EvbsParams p = small_params();
+    char err[160];
+    assert_int_equal(evtm_check(&p, &t.e, err, sizeof err), EVBS_OK);
+    for (int with = 0; with < 2; with++) {
+        p.entropy = with ? &t.e : NULL;
+        EvbsHeader h, h2;
+        assert_int_equal(evbs_header_init(&p, 200, 150, 16, &h), EVBS_OK);
+        uint8_t ci[48], ci2[48];
+        for (int i = 0; i < 48; i++)
+            ci[i] = (uint8_t)(i % 4 == 0 ? 1 : 3);
+        long total = evbs_total_tokens(&p, &h, ci);
+        uint32_t *tok = malloc(sizeof *tok * (size_t)total), *tok2 = calloc((size_t)total, sizeof *tok2);
+        uint32_t x = 3;
+        for (long i = 0; i < total; i++) /* a few tokens, repeated: like a flat picture */
+            tok[i] = i % 3 ? tok[i - 1] : lcg(&x) % 40;
+        long size = evbs_coded_packet_size(&p, &h, ci, tok);
+        uint8_t *buf = malloc((size_t)size), *again = malloc((size_t)size);
+        assert_int_equal(evbs_write_packet(&p, &h, ci, tok, buf, (size_t)size), size);
+        assert_int_equal(evbs_write_packet(&p, &h, ci, tok, again, (size_t)size), size);
+        assert_memory_equal(buf, again, (size_t)size);
+        assert_int_equal(evbs_write_packet(&p, &h, ci, tok, again, (size_t)size - 1), EVBS_ESPACE);
+        EvbsHeader v1 = h;
+        v1.version = 1;
+        assert_true(size * 5 < evbs_packet_size(&p, &v1, ci) * 3);
+        assert_int_equal(evbs_parse_header(&p, buf, (size_t)size, &h2, err, sizeof err), EVBS_OK);
+        assert_int_equal(evbs_read_assignment(&p, &h2, buf, (size_t)size, ci2), EVBS_OK);
+        assert_memory_equal(ci, ci2, 48);
+        memset(ci2, 0, sizeof ci2);
+        assert_int_equal(evbs_read_payload(&p, &h2, buf, (size_t)size, ci2, tok2, total, err, sizeof err), EVBS_OK);
+        assert_memory_equal(ci, ci2, 48);
+        assert_memory_equal(tok, tok2, sizeof *tok * (size_t)total);
+        /* too small a token buffer is an error, not an overrun */
+        assert_int_not_equal(evbs_read_payload(&p, &h2, buf, (size_t)size, ci2, tok2, total - 1, err, sizeof err),
+                             EVBS_OK);
+        /* tables other than the encoder's: the coded stream does not end at
+         * the checksum, or (rarely) decodes to other tokens; never a crash */
+        p.entropy = with ? NULL : &t.e;
+        if (evbs_parse_header(&p, buf, (size_t)size, &h2, err, sizeof err) == EVBS_OK)
+            assert_true(evbs_read_payload(&p, &h2, buf, (size_t)size, ci2, tok2, total, err, sizeof err) != EVBS_OK ||
+                        memcmp(tok, tok2, sizeof *tok * (size_t)total) != 0 || memcmp(ci, ci2, 48) != 0);
+        free(tok);
+        free(tok2);
+        free(buf);
+        free(again);
+    }
+}
+
+/* Hostile tables are refused with a reason. */
+static void test_table_checks(void **state)
+{
+    (void)state;
+    static TestTables t;
+    EvbsParams p = small_params();
+    char err[160];
+    make_tables(&t);
+    t.token_cum[3][100] = t.token_cum[3][99];
+    assert_int_not_equal(evtm_check(&p, &t.e, err, sizeof err), EVBS_OK);
+    assert_non_null(strstr(err, "row 3"));
+    make_tables(&t);
+    t.token_cum[0][4096] += 1;
+    assert_int_not_equal(evtm_check(&p, &t.e, err, sizeof err), EVBS_OK);
+    make_tables(&t);
+    t.coloc_w[5] = EVTM_MAX_BOOST_W + 1;
+    assert_int_not_equal(evtm_check(&p, &t.e, err, sizeof err), EVBS_OK);
+    make_tables(&t);
+    t.assign_cum[2][3] = t.assign_cum[2][2];
+    assert_int_not_equal(evtm_check(&p, &t.e, err, sizeof err), EVBS_OK);
+    make_tables(&t);
+    t.e.codebook_size = 1024;
+    assert_int_not_equal(evtm_check(&p, &t.e, err, sizeof err), EVBS_OK);
+    assert_non_null(strstr(err, "codebook"));
+}
+
+/* Random payloads behind a valid header and checksum end with a clear
+ * error or decode; the decoder stops soon after the data run out. */
+static void test_v2_garbage(void **state)
+{
+    (void)state;
+    EvbsParams p = small_params();
+    uint8_t buf[300];
+    uint32_t x = 11;
+    int refused = 0;
+    for (int k = 0; k < 2000; k++) {
+        size_t size = 12 + lcg(&x) % 280;
+        buf[0] = EVBS_PACKET_MAGIC;
+        buf[1] = 2;
+        buf[2] = 0, buf[3] = (uint8_t)(1 + lcg(&x) % 255);
+        buf[4] = 0, buf[5] = (uint8_t)(1 + lcg(&x) % 255);
+        buf[6] = 16;
+        buf[7] = 0;
+        for (size_t i = 8; i < size - 4; i++)
+            buf[i] = (uint8_t)lcg(&x);
+        uint32_t crc = evbs_crc32(buf, size - 4);
+        for (int i = 0; i < 4; i++)
+            buf[size - 4 + i] = (uint8_t)(crc >> (24 - 8 * i));
+        EvbsHeader h;
+        char err[160] = "";
+        if (evbs_parse_header(&p, buf, size, &h, err, sizeof err) != EVBS_OK) {
+            refused++;
+            assert_true(strlen(err) > 0);
+        }
+    }
+    assert_true(refused > 1900);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_round_trip),
-        cmocka_unit_test(test_rejects_damage),
+        cmocka_unit_test_setup(test_round_trip, setup_v1),
+        cmocka_unit_test_setup(test_rejects_damage, setup_v1),
+        cmocka_unit_test_setup(test_extradata, setup_v1),
+        cmocka_unit_test_setup(test_round_trip, setup_v2),
+        cmocka_unit_test_setup(test_rejects_damage, setup_v2),
+        cmocka_unit_test_setup(test_extradata, setup_v2),
         cmocka_unit_test(test_field_bounds),
-        cmocka_unit_test(test_extradata),
+        cmocka_unit_test(test_range_coder),
+        cmocka_unit_test(test_v2_tables),
+        cmocka_unit_test(test_table_checks),
+        cmocka_unit_test(test_v2_garbage),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -76,6 +76,18 @@ void add_router_options(CLI::App* c, RouterOptions& o) {
       ->check(CLI::IsMember({"assignment", "quality"}));
 }
 
+void add_entropy_options(CLI::App* c, EntropyOptions& o) {
+  add_video_options(c, o.video);
+  c->add_option("--model", o.model, "the tokenizer (its router picks the assignments)")->required();
+  c->add_option("--data", o.data_dir, "folder of training videos (never held-out ones)")->required();
+  c->add_option("--out", o.out, "model file written: MODEL with the tables")->required();
+  c->add_option("--wq", o.wq, "router rates whose tokens are counted")->delimiter(',');
+  c->add_option("--clips", o.clips, "random tile-clips per rate");
+  c->add_option("--threads", o.threads, "CPU threads (0 = every core)");
+  c->add_option("--device", o.device, "cpu or cuda[:N]");
+  c->add_option("--seed", o.seed, "which clips are drawn");
+}
+
 void parse_json_options(CLI::App& stage, const std::string& file, const std::vector<std::string>& extra) {
   std::ifstream in(file);
   if (!in) throw std::runtime_error("recipe stage file " + file + " is missing");

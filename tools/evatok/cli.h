@@ -7,6 +7,7 @@
 #include <string>
 
 #include "data/data.h"
+#include "train/entropy_train.h"
 #include "train/run_options.h"
 #include "train/train.h"
 
@@ -24,6 +25,7 @@ void add_run_options(CLI::App* c, RunOptions& o);
 void add_tokenizer_options(CLI::App* c, TokenizerOptions& o);
 void add_label_options(CLI::App* c, LabelOptions& o);
 void add_router_options(CLI::App* c, RouterOptions& o);
+void add_entropy_options(CLI::App* c, EntropyOptions& o);
 
 // Parses a stage file's options (a JSON object of "option": value) with the
 // stage's option set, so a typo or an option of another stage is refused.
@@ -31,7 +33,7 @@ void add_router_options(CLI::App* c, RouterOptions& o);
 void parse_json_options(CLI::App& stage, const std::string& file, const std::vector<std::string>& extra);
 
 // The command groups (one file each).
-void add_model_commands(CLI::App& app);  // info, init, set-router, compile-metric
+void add_model_commands(CLI::App& app);  // info, init, set-router, entropy-tables, compile-metric
 void add_train_commands(CLI::App& app);  // train-tokenizer, label, train-router, train-all
 void add_eval_commands(CLI::App& app);   // eval
 void add_ar_commands(CLI::App& app);     // init-ar, train-ar, eval-ar, bench-ar

@@ -9,6 +9,7 @@
 #include "core/safetensors.h"
 #include "evatok/evatok.h"
 #include "tokenizer/model.h"
+#include "train/entropy_train.h"
 
 namespace evatok::cli {
 namespace {
@@ -71,6 +72,10 @@ int info(const std::string& path) {
   const auto cfg = evatok::ModelConfig::from_json(f.metadata["evatok.config"]);
   printf(" tokens per block\ncodebook:    %d\nrouter:      %s (input: %s, predicts: %s)\n", i->codebook_size,
          i->has_router ? "trained" : "none", cfg.router_input.c_str(), cfg.router_target.c_str());
+  if (i->has_entropy_tables)
+    printf("entropy tables: %s (bitstream v2 codes with them)\n", i->entropy_fingerprint_hex);
+  else
+    printf("entropy tables: none (bitstream v2 codes with the built-in model; evatok entropy-tables makes them)\n");
   for (const auto& [k, v] : f.metadata)
     if (k.rfind("train.", 0) == 0) printf("%-40s %s\n", k.c_str(), v.c_str());
   evatok_model_close(&m);
@@ -110,6 +115,12 @@ void add_model_commands(CLI::App& app) {
   c->add_option("--router", sr->router, "the model whose router is taken");
   c->add_option("--out", sr->out, "model file written");
   c->callback([sr] { exit_status = set_router(sr->model, sr->router, sr->out); });
+
+  auto et = std::make_shared<EntropyOptions>();
+  c = app.add_subcommand("entropy-tables",
+                         "bitstream v2's probability tables for MODEL, from its tokens of training clips (written into OUT)");
+  add_entropy_options(c, *et);
+  c->callback([et] { exit_status = train_entropy_tables(*et); });
 
   struct Metric {
     std::string source, out;

@@ -6,6 +6,7 @@
 
 #include "cli.h"
 #include "core/config.h"
+#include "tokenizer/model.h"
 
 namespace evatok::cli {
 namespace {
@@ -16,25 +17,27 @@ bool file_exists(const std::string& p) {
 }
 
 struct TrainAll {
-  std::string recipe, work, data, val, device, config, only = "1,2,3,4,5";
+  std::string recipe, work, data, val, device, config, only = "1,2,3,4,5,6";
   int threads = -1;  // -1: as the stage files say
   VideoLoadOptions video;
   bool check = false;
 };
 
 // Runs the pipeline from a recipe folder: 1-proxy.json, 2-labels.json,
-// 3-router.json, 4-final.json, 5-uniform.json, each holding the options of its
-// stage's command. Outputs go to --work; rerunning resumes or skips.
+// 3-router.json, 4-final.json, 5-uniform.json, 6-tables.json (optional: its
+// defaults when missing), each holding the options of its stage's command.
+// Outputs go to --work; rerunning resumes or skips.
 int train_all(const TrainAll& t, const CLI::App& cmd) {
   const std::string proxy = t.work + "/proxy.safetensors", labels = t.work + "/labels.safetensors",
                     router = t.work + "/router.safetensors";
-  enum Stage { kProxy, kLabels, kRouter, kFinal, kUniform, kStages };
-  const char* files[kStages] = {"1-proxy", "2-labels", "3-router", "4-final", "5-uniform"};
+  enum Stage { kProxy, kLabels, kRouter, kFinal, kUniform, kTables, kStages };
+  const char* files[kStages] = {"1-proxy", "2-labels", "3-router", "4-final", "5-uniform", "6-tables"};
+  const std::string final_model = t.work + "/final.safetensors";
   bool run[kStages] = {};
   for (const auto& n : CLI::detail::split(t.only, ',')) {
     if (n.empty()) continue;
     const int k = n.size() == 1 ? n[0] - '1' : -1;
-    if (k < 0 || k >= kStages) throw std::runtime_error("--only takes stage numbers 1 to 5, not '" + n + "'");
+    if (k < 0 || k >= kStages) throw std::runtime_error("--only takes stage numbers 1 to 6, not '" + n + "'");
     run[k] = true;
   }
   // Command-line options that override every stage file.
@@ -50,11 +53,32 @@ int train_all(const TrainAll& t, const CLI::App& cmd) {
   TokenizerOptions tok[kStages];
   LabelOptions lab;
   RouterOptions rou;
+  EntropyOptions ent;
   for (int i = 0; i < kStages; ++i) {
     if (!run[i]) continue;
     const std::string file = t.recipe + "/" + files[i] + ".json";
     CLI::App stage{file};
     std::vector<std::string> extra = common;
+    if (i == kTables) {  // no --val: the tables see training clips only
+      add_entropy_options(&stage, ent);
+      extra = {"--data", t.data, "--model", final_model, "--out", final_model};
+      if (!t.device.empty()) extra.insert(extra.end(), {"--device", t.device});
+      if (t.threads >= 0) extra.insert(extra.end(), {"--threads", std::to_string(t.threads)});
+      for (const char* k : {"--fps", "--short-side", "--max-frames"})
+        if (cmd.count(k)) extra.insert(extra.end(), {k, cmd.get_option(k)->as<std::string>()});
+      if (!file_exists(file)) {
+        std::vector<std::string> args(extra.rbegin(), extra.rend());
+        stage.parse(args);
+      } else {
+        parse_json_options(stage, file, extra);
+      }
+      try {
+        ent.validate();
+      } catch (const std::exception& e) {
+        throw std::runtime_error(file + ": " + e.what());
+      }
+      continue;
+    }
     switch (i) {  // the files each stage reads and writes in --work
       case kLabels:
         add_label_options(&stage, lab);
@@ -106,6 +130,11 @@ int train_all(const TrainAll& t, const CLI::App& cmd) {
         printf("%s exists; skipped\n", router.c_str());
       else
         rc = train_router(rou);
+    } else if (i == kTables) {
+      if (Model::load(final_model, torch::kCPU)->entropy)
+        printf("%s has entropy tables; skipped\n", final_model.c_str());
+      else
+        rc = train_entropy_tables(ent);
     } else {
       rc = train_tokenizer(tok[i]);
     }

@@ -43,7 +43,9 @@ extern "C" {
 #define EVATOK_API
 #endif
 
-#define EVATOK_API_VERSION 2      /* 2: *_default() for every options struct, reserved bytes */
+#define EVATOK_API_VERSION 3      /* 2: *_default() for every options struct, reserved bytes;
+                                     3: bitstream version 2 (entropy-coded), its option and calls */
+#define EVATOK_BITSTREAM_VERSION 2 /* what encoders write by default; 1 is still read and written */
 #define EVATOK_MAX_CHOICES 8      /* token-count options per block            */
 #define EVATOK_MAX_BLOCKS 16      /* temporal blocks per clip                 */
 #define EVATOK_FINGERPRINT_SIZE 16
@@ -88,6 +90,12 @@ typedef struct EvatokModelInfo {
      * valid. */
     uint8_t codec_fingerprint[EVATOK_FINGERPRINT_SIZE];
     char codec_fingerprint_hex[2 * EVATOK_FINGERPRINT_SIZE + 1];
+    /* Bitstream v2's probability tables (`evatok entropy-tables`): 0 means v2
+     * codes with the built-in model (see docs/bitstream.md). The fingerprint
+     * (all zero without tables) is what v2 stream headers carry. */
+    int has_entropy_tables;
+    uint8_t entropy_fingerprint[EVATOK_FINGERPRINT_SIZE];
+    char entropy_fingerprint_hex[2 * EVATOK_FINGERPRINT_SIZE + 1];
 } EvatokModelInfo;
 
 typedef struct EvatokOpenOptions {
@@ -136,10 +144,12 @@ typedef struct EvatokEncodeOptions {
     int uniform_tokens;  /* for EVATOK_ASSIGN_UNIFORM: one of info->choices    */
     float wq, wl;        /* reward weights for SEARCH/EXACT (defaults 1.2, 0.8);
                             ROUTER takes wq as its rate input                  */
-    uint8_t reserved[32];
+    int bitstream_version; /* packet version: 2 (entropy-coded, the default),
+                              or 1 (fixed-width tokens, for older decoders)  */
+    uint8_t reserved[28];
 } EvatokEncodeOptions;
 
-/* Fills defaults: router, wq=1.2, wl=0.8. */
+/* Fills defaults: router, wq=1.2, wl=0.8, bitstream version 2. */
 EVATOK_API void evatok_encode_options_default(EvatokEncodeOptions *opts);
 
 /* ---- packets --------------------------------------------------------------
@@ -189,8 +199,15 @@ EVATOK_API EvatokStatus evatok_decode_block(EvatokModel *model, const uint8_t *p
  * because containers keep only one timestamp per packet. */
 EVATOK_API EvatokStatus evatok_extradata_create(const EvatokModel *model, int fps_num, int fps_den,
                                      uint8_t **data, size_t *size, char *err, size_t err_size);
+/* The same for a stream of packets of bitstream `version` (1 or 2; 0 = the
+ * default): the header's version must match its packets'. A version-2
+ * header also names the model's entropy tables. */
+EVATOK_API EvatokStatus evatok_extradata_create_version(const EvatokModel *model, int version, int fps_num,
+                                             int fps_den, uint8_t **data, size_t *size,
+                                             char *err, size_t err_size);
 /* Checks that a stream header was made with `model` (codec fingerprint, or the
- * whole-file one that older streams carry, + geometry)
+ * whole-file one that older streams carry, + geometry; for version 2 also the
+ * entropy tables)
  * and returns the stored frame rate (either pointer may be NULL). Works with
  * model == NULL to validate the header alone. */
 EVATOK_API EvatokStatus evatok_extradata_check(const EvatokModel *model, const uint8_t *data, size_t size,
