@@ -21,6 +21,7 @@ packages=(
   plasma-workspace-wallpapers   # photographs for the training corpus (data/make_corpus.sh)
   libavformat-dev libavcodec-dev libswscale-dev libavutil-dev  # training/eval video input (system FFmpeg)
   gnuplot-nox                   # quality-cost curves of evatok eval
+  python3-numpy                 # the Python package (python/evatok) and its test
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -290,6 +290,84 @@ EvatokStatus evatok_packet_assignment(const EvatokModel* m, const uint8_t* pkt, 
   return EVATOK_OK;
 }
 
+EvatokStatus evatok_packet_tokens(const EvatokModel* m, const uint8_t* pkt, size_t size, int* tokens_per_block,
+                                  int max_entries, int* nb_entries, uint32_t* ids, size_t max_ids, size_t* nb_ids,
+                                  char* err, size_t es) {
+  if (!m || !pkt || !nb_entries || !nb_ids || (max_entries > 0 && !tokens_per_block) || (max_ids > 0 && !ids))
+    return set_err(err, es, EVATOK_ERR_INVALID_ARGUMENT, "NULL argument to evatok_packet_tokens");
+  EvbsHeader h;
+  std::vector<uint8_t> ci;
+  if (EvatokStatus st = parse_packet(m, pkt, size, &h, &ci, err, es)) return st;
+  const long total = evbs_total_tokens(&m->params, &h, ci.data());
+  *nb_entries = (int)ci.size();
+  *nb_ids = (size_t)total;
+  if (max_entries < (long)ci.size() || max_ids < (size_t)total)
+    return set_err(err, es, EVATOK_ERR_INVALID_ARGUMENT, "packet holds %zu blocks and %ld tokens, room for %d and %zu",
+                   ci.size(), total, max_entries, max_ids);
+  return guarded(err, es, [&]() -> EvatokStatus {
+    char msg[256];
+    if (evbs_read_payload(&m->params, &h, pkt, size, ci.data(), ids, total, msg, sizeof msg))
+      return set_err(err, es, EVATOK_ERR_BITSTREAM, "invalid packet: %s", msg);
+    for (size_t i = 0; i < ci.size(); ++i) tokens_per_block[i] = m->params.choices[ci[i]];
+    return EVATOK_OK;
+  });
+}
+
+EvatokStatus evatok_packet_build(const EvatokModel* m, int width, int height, int nb_frames, const int* tokens_per_block,
+                                 int nb_entries, const uint32_t* ids, size_t nb_ids, int version, uint8_t** packet,
+                                 size_t* packet_size, char* err, size_t es) {
+  if (!m || !tokens_per_block || !packet || !packet_size || (nb_ids > 0 && !ids))
+    return set_err(err, es, EVATOK_ERR_INVALID_ARGUMENT, "NULL argument to evatok_packet_build");
+  *packet = nullptr;
+  *packet_size = 0;
+  const EvbsParams& p = m->params;
+  if (version == 0) version = EVBS_VERSION;
+  if (version < EVBS_MIN_VERSION || version > EVBS_VERSION)
+    return set_err(err, es, EVATOK_ERR_INVALID_ARGUMENT, "bitstream version %d: this build writes %d to %d", version,
+                   EVBS_MIN_VERSION, EVBS_VERSION);
+  EvbsHeader h;
+  if (evbs_header_init(&p, width, height, nb_frames, &h))
+    return set_err(err, es, EVATOK_ERR_INVALID_ARGUMENT, "frame size %dx%d or frame count %d out of range (1..%d frames)",
+                   width, height, nb_frames, p.clip_frames);
+  h.version = version;
+  const long entries = (long)h.tiles_x * h.tiles_y * h.num_blocks;
+  if (nb_entries != entries)
+    return set_err(err, es, EVATOK_ERR_INVALID_ARGUMENT,
+                   "a %dx%d frame has %d x %d tiles of %d blocks: %ld token counts, not %d", width, height, h.tiles_x,
+                   h.tiles_y, h.num_blocks, entries, nb_entries);
+  return guarded(err, es, [&]() -> EvatokStatus {
+    std::vector<uint8_t> ci((size_t)entries);
+    size_t total = 0;
+    for (long i = 0; i < entries; ++i) {
+      int c = -1;
+      for (int k = 0; k < p.num_choices; ++k)
+        if (p.choices[k] == tokens_per_block[i]) c = k;
+      if (c < 0)
+        return set_err(err, es, EVATOK_ERR_INVALID_ARGUMENT, "block %ld: %d tokens is not one of the model's counts", i,
+                       tokens_per_block[i]);
+      ci[(size_t)i] = (uint8_t)c;
+      total += (size_t)p.choices[c];
+    }
+    if (nb_ids != total)
+      return set_err(err, es, EVATOK_ERR_INVALID_ARGUMENT, "the token counts add up to %zu ids, %zu given", total, nb_ids);
+    for (size_t i = 0; i < nb_ids; ++i)
+      if (ids[i] >= (uint32_t)p.codebook_size)
+        return set_err(err, es, EVATOK_ERR_INVALID_ARGUMENT, "id %u at %zu is outside the codebook of %d", ids[i], i,
+                       p.codebook_size);
+    const long size = evbs_coded_packet_size(&p, &h, ci.data(), ids);
+    if (size <= 0) return set_err(err, es, EVATOK_ERR_INTERNAL, "packet size computation failed");
+    auto* buf = static_cast<uint8_t*>(malloc((size_t)size));
+    if (!buf) return set_err(err, es, EVATOK_ERR_NO_MEMORY, "out of memory");
+    if (evbs_write_packet(&p, &h, ci.data(), ids, buf, (size_t)size) != size) {
+      free(buf);
+      return set_err(err, es, EVATOK_ERR_INTERNAL, "packet writing failed");
+    }
+    *packet = buf;
+    *packet_size = (size_t)size;
+    return EVATOK_OK;
+  });
+}
+
 EvatokStatus evatok_decode_block(EvatokModel* m, const uint8_t* pkt, size_t size, const EvatokImage* frames,
                                  int max_frames, EvatokPixelFormat fmt, int* nb_frames, char* err, size_t es) {
   if (!m || !pkt || !frames || !nb_frames)

@@ -12,7 +12,8 @@ if [ -n "$other" ]; then
     exit 1
 fi
 for f in evatok_version evatok_model_open evatok_encode_block evatok_decode_block evatok_ar_predict \
-         evatok_open_options_default evatok_encode_options_default evatok_sample_options_default; do
+         evatok_open_options_default evatok_encode_options_default evatok_sample_options_default \
+         evatok_packet_tokens evatok_packet_build evatok_extradata_create_version; do
     printf '%s\n' "$syms" | grep -qx "$f" || { echo "FAIL: $f is not exported"; exit 1; }
 done
 echo "ok: $(printf '%s\n' "$syms" | wc -l) exported symbols, all evatok_*"

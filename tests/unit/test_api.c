@@ -332,6 +332,74 @@ static void test_bitstream_versions(void **state)
     evatok_model_close(&m);
 }
 
+/* Token access: the ids read from a packet rebuild the identical packet, in
+ * both versions; bad counts and ids are refused with a reason. */
+static void test_packet_tokens(void **state)
+{
+    (void)state;
+    EvatokModel *m = open_model(model_path);
+    const EvatokModelInfo *info = evatok_model_get_info(m);
+    const int w = 130, h = 64, n = 7;
+    EvatokImage in[16];
+    uint8_t *pix = make_frames(w, h, n, in);
+    EvatokEncodeOptions eo;
+    evatok_encode_options_default(&eo);
+    eo.mode = EVATOK_ASSIGN_UNIFORM;
+    eo.uniform_tokens = info->choices[1 % info->num_choices];
+    char err[512];
+    for (int v = 1; v <= 2; v++) {
+        eo.bitstream_version = v;
+        uint8_t *pkt = NULL, *again = NULL;
+        size_t size = 0, size2 = 0, nb_ids = 0;
+        int nb_entries = 0;
+        assert_int_equal(evatok_encode_block(m, in, n, w, h, EVATOK_PIX_RGB24, &eo, &pkt, &size, err, sizeof err), EVATOK_OK);
+        /* first call without room: the counts come back */
+        assert_int_equal(evatok_packet_tokens(m, pkt, size, NULL, 0, &nb_entries, NULL, 0, &nb_ids, err, sizeof err),
+                         EVATOK_ERR_INVALID_ARGUMENT);
+        assert_int_equal(nb_entries, 3 * info->num_blocks); /* 130x64: 3 x 1 tiles */
+        assert_int_equal(nb_ids, (size_t)nb_entries * (size_t)eo.uniform_tokens);
+        int *tpb = malloc(sizeof *tpb * (size_t)nb_entries);
+        uint32_t *ids = malloc(sizeof *ids * nb_ids);
+        assert_int_equal(evatok_packet_tokens(m, pkt, size, tpb, nb_entries, &nb_entries, ids, nb_ids, &nb_ids, err,
+                                              sizeof err), EVATOK_OK);
+        assert_int_equal(tpb[0], eo.uniform_tokens);
+        assert_int_equal(evatok_packet_build(m, w, h, n, tpb, nb_entries, ids, nb_ids, v, &again, &size2, err, sizeof err),
+                         EVATOK_OK);
+        assert_int_equal(size2, size);
+        assert_memory_equal(again, pkt, size);
+        evatok_free(again);
+        /* a token id outside the codebook, a count that is not a choice, too few ids */
+        uint32_t keep = ids[5];
+        ids[5] = (uint32_t)info->codebook_size;
+        assert_int_equal(evatok_packet_build(m, w, h, n, tpb, nb_entries, ids, nb_ids, v, &again, &size2, err, sizeof err),
+                         EVATOK_ERR_INVALID_ARGUMENT);
+        assert_non_null(strstr(err, "outside the codebook"));
+        ids[5] = keep;
+        tpb[2] = 3;
+        assert_int_equal(evatok_packet_build(m, w, h, n, tpb, nb_entries, ids, nb_ids, v, &again, &size2, err, sizeof err),
+                         EVATOK_ERR_INVALID_ARGUMENT);
+        assert_non_null(strstr(err, "not one of the model's counts"));
+        tpb[2] = eo.uniform_tokens;
+        assert_int_equal(evatok_packet_build(m, w, h, n, tpb, nb_entries, ids, nb_ids - 1, v, &again, &size2, err,
+                                             sizeof err), EVATOK_ERR_INVALID_ARGUMENT);
+        assert_int_equal(evatok_packet_build(m, w, h, n, tpb, nb_entries - 1, ids, nb_ids, v, &again, &size2, err,
+                                             sizeof err), EVATOK_ERR_INVALID_ARGUMENT);
+        assert_non_null(strstr(err, "token counts"));
+        assert_int_equal(evatok_packet_build(m, w, h, 17, tpb, nb_entries, ids, nb_ids, v, &again, &size2, err, sizeof err),
+                         EVATOK_ERR_INVALID_ARGUMENT);
+        assert_null(again);
+        /* a corrupt packet gives no tokens */
+        pkt[size - 6] ^= 1;
+        assert_int_equal(evatok_packet_tokens(m, pkt, size, tpb, nb_entries, &nb_entries, ids, nb_ids, &nb_ids, err,
+                                              sizeof err), EVATOK_ERR_BITSTREAM);
+        free(tpb);
+        free(ids);
+        evatok_free(pkt);
+    }
+    free(pix);
+    evatok_model_close(&m);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 4) {
@@ -347,6 +415,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_round_trip_and_bad_packets),
         cmocka_unit_test(test_extradata_mismatch),
         cmocka_unit_test(test_bitstream_versions),
+        cmocka_unit_test(test_packet_tokens),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -44,7 +44,8 @@ extern "C" {
 #endif
 
 #define EVATOK_API_VERSION 3      /* 2: *_default() for every options struct, reserved bytes;
-                                     3: bitstream version 2 (entropy-coded), its option and calls */
+                                     3: bitstream version 2 (entropy-coded), its option and calls;
+                                        token access (evatok_packet_tokens, evatok_packet_build) */
 #define EVATOK_BITSTREAM_VERSION 2 /* what encoders write by default; 1 is still read and written */
 #define EVATOK_MAX_CHOICES 8      /* token-count options per block            */
 #define EVATOK_MAX_BLOCKS 16      /* temporal blocks per clip                 */
@@ -185,6 +186,25 @@ EVATOK_API EvatokStatus evatok_packet_assignment(const EvatokModel *model, const
                                       int *tokens_per_block, int max_entries, int *count,
                                       char *err, size_t err_size);
 
+/* Reads a packet's tokens: tokens_per_block gets the token count of every
+ * (tile, block) as evatok_packet_assignment writes it (at most max_entries),
+ * ids every token id (tiles in raster order, then blocks, then tokens; at most
+ * max_ids). *nb_entries and *nb_ids receive the packet's counts, also when an
+ * array is too small (then EVATOK_ERR_INVALID_ARGUMENT: call again with room). */
+EVATOK_API EvatokStatus evatok_packet_tokens(const EvatokModel *model, const uint8_t *packet, size_t size,
+                                  int *tokens_per_block, int max_entries, int *nb_entries,
+                                  uint32_t *ids, size_t max_ids, size_t *nb_ids,
+                                  char *err, size_t err_size);
+/* Builds a packet from tokens made elsewhere (sampled by another model, read
+ * from a token dataset): a frame of width x height, nb_frames frames
+ * (1..clip_frames), tokens_per_block for every (tile, block) of that frame's
+ * tile grid (each one of the model's choices), and ids in the order above
+ * (each below the codebook size). version: bitstream version, 0 = default.
+ * Every count and id is checked; *packet is evatok_free-able. */
+EVATOK_API EvatokStatus evatok_packet_build(const EvatokModel *model, int width, int height, int nb_frames,
+                                 const int *tokens_per_block, int nb_entries,
+                                 const uint32_t *ids, size_t nb_ids, int version,
+                                 uint8_t **packet, size_t *packet_size, char *err, size_t err_size);
 /* Decodes a packet into up to max_frames caller-owned images of the packet's
  * width x height in `fmt`. *nb_frames receives the true frame count. */
 EVATOK_API EvatokStatus evatok_decode_block(EvatokModel *model, const uint8_t *packet, size_t size,
