@@ -9,12 +9,12 @@ title=${3:-rate and distortion}
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 # one data file per series, points sorted by bytes
 declare -A label=(
-  [evatok-v1-router]="evatok v1 (12 bits/token), router, -wq 0.6 to 8"
-  [evatok-v2-router]="evatok v2 (range-coded), router, -wq 0.6 to 8"
-  [evatok-v1-uniform]="evatok v1, uniform 8 to 64 tokens/block"
-  [evatok-v2-uniform]="evatok v2, uniform 8 to 64 tokens/block"
-  [x264]="x264 -preset medium, crf 40/45/51"
-  [x265]="x265 -preset medium, crf 40/45/51")
+  [evatok-v1-router]="evatok v1 (12 bits/token), router at several -wq"
+  [evatok-v2-router]="evatok v2 (range-coded), router at several -wq"
+  [evatok-v1-uniform]="evatok v1, uniform tokens per block"
+  [evatok-v2-uniform]="evatok v2, uniform tokens per block"
+  [x264]="x264 -preset medium, crf 40 to 51"
+  [x265]="x265 -preset medium, crf 40 to 51")
 plot=()
 for s in evatok-v1-router evatok-v2-router evatok-v1-uniform evatok-v2-uniform x264 x265; do
   grep "^$s" "$csv" | cut -d, -f2,3 | tr , ' ' | sort -n > "$tmp/$s.dat" || true
@@ -26,12 +26,12 @@ done
 {
   echo "set terminal pngcairo size 900,600 noenhanced font 'sans,11'"
   echo "set output '$png'"
-  echo "set title '$title'"
+  printf 'set title "%s"\n' "${title//\"/}"
   echo "set logscale x"
   echo "set xlabel 'bytes per 48 frames (128x128)'"
   echo "set ylabel 'PSNR, RGB (dB)'"
   echo "set grid"
-  echo "set key bottom right"
+  echo "set key top left"
   (IFS=,; echo "plot ${plot[*]}")
 } > "$tmp/plot.gp"
 gnuplot "$tmp/plot.gp"

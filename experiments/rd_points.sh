@@ -4,6 +4,7 @@
 # x265 at their lowest rates (crf 40 to 51). One CSV row per codec setting:
 # mean bytes per 48 frames (sum of packet sizes) and mean RGB PSNR (dB).
 #
+#   [WQS="0.6 1.2 2.5 4 8"] [UNIFORM="8 16 32 64"] [CRFS="40 45 51"] \
 #   experiments/rd_points.sh [BUILD_DIR] CLIP_DIR OUT.csv [-model M]
 # Needs Debian's ffmpeg (apt-get install ffmpeg) for libx264/libx265; experiments/rd_plot.sh
 # draws the figure.
@@ -17,7 +18,8 @@ shift 2
 ff=$build/ffmpeg_build/ffmpeg
 fp=$build/ffmpeg_build/ffprobe
 sys=/usr/bin/ffmpeg
-[ -x $sys ] && "$sys" -hide_banner -encoders 2>/dev/null | grep -q libx265 ||
+encoders=$([ -x $sys ] && "$sys" -hide_banner -encoders 2>/dev/null || true)
+[[ $encoders == *libx264* && $encoders == *libx265* ]] ||
   { echo "needs Debian's ffmpeg with libx264 and libx265: apt-get install ffmpeg" >&2; exit 1; }
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 # point NAME ENCODER_FFMPEG DECODER_OPTS -- ENCODER_OPTS...: one CSV row
@@ -40,13 +42,13 @@ point() {
 model=()
 [ "${1:-}" = -model ] && model=(-model "$2")
 echo "codec,bytes_per_48_frames,psnr_rgb" > "$out"
-for wq in 0.6 1.2 2.5 4 8; do
+for wq in ${WQS:-0.6 1.2 2.5 4 8}; do
   for v in 1 2; do point "evatok-v$v-router-wq$wq" "$ff" -c:v evatok "${model[@]}" -bitstream $v -wq $wq; done
 done
-for k in 8 16 32 64; do
+for k in ${UNIFORM:-8 16 32 64}; do
   for v in 1 2; do point "evatok-v$v-uniform$k" "$ff" -c:v evatok "${model[@]}" -bitstream $v -assign uniform -tokens $k; done
 done
-for crf in 40 45 51; do
+for crf in ${CRFS:-40 45 51}; do
   model=()
   point "x264-crf$crf" $sys -c:v libx264 -preset medium -crf $crf -pix_fmt yuv420p
   point "x265-crf$crf" $sys -c:v libx265 -preset medium -crf $crf -pix_fmt yuv420p -x265-params log-level=error
