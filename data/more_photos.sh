@@ -1,7 +1,7 @@
 # Sourced by make_corpus.sh: photographs from Debian packages other than
 # plasma-workspace-wallpapers, for the larger corpus (--more). In a fixed
 # order; index k is held out when k is a multiple of 5. Left out on purpose:
-# mate-backgrounds and opencv-doc (reserved for acceptance), gnome-backgrounds
+# the two packages reserved for acceptance (never in training), gnome-backgrounds
 # (abstract artwork, and WebP, which this project's ffmpeg does not decode),
 # sway-backgrounds (logos), images under 150 KB (icons and thumbnails).
 MORE_PHOTO_PKGS=(lomiri-wallpapers-16.04 lomiri-wallpapers-20.04 ukui-wallpapers python3-skimage)
