@@ -1,5 +1,6 @@
 #include "bitstream/bitstream.h"
 
+#include "bitstream/error.h"
 #include "bitstream/token_model.h"
 
 #include <stdarg.h>
@@ -19,7 +20,7 @@ static int get16(const uint8_t *b) { return (b[0] << 8) | b[1]; }
 static void put32(uint8_t *b, uint32_t v) { put16(b, (int)(v >> 16)); put16(b + 2, (int)(v & 0xFFFF)); }
 static uint32_t get32(const uint8_t *b) { return ((uint32_t)get16(b) << 16) | (uint32_t)get16(b + 2); }
 
-static int fail(char *err, size_t err_size, int code, const char *fmt, ...)
+int evbs_fail(char *err, size_t err_size, int code, const char *fmt, ...)
 {
     if (err && err_size) {
         va_list ap;
@@ -200,28 +201,28 @@ static int parse_v2(const EvbsParams *p, const uint8_t *buf, size_t size, EvbsHe
                     size_t err_size)
 {
     if (size < PKT2_HEADER_SIZE + PKT_CRC_SIZE)
-        return fail(err, err_size, EVBS_ECORRUPT, "packet too short (%zu bytes)", size);
+        return evbs_fail(err, err_size, EVBS_ECORRUPT, "packet too short (%zu bytes)", size);
     h->version = 2;
     h->width = get16(buf + 2);
     h->height = get16(buf + 4);
     h->nb_frames = buf[6];
     if (h->width < 1 || h->height < 1 || h->width > EVBS_MAX_DIM || h->height > EVBS_MAX_DIM)
-        return fail(err, err_size, EVBS_ECORRUPT, "frame size %dx%d out of range", h->width, h->height);
+        return evbs_fail(err, err_size, EVBS_ECORRUPT, "frame size %dx%d out of range", h->width, h->height);
     if (h->nb_frames < 1 || h->nb_frames > p->clip_frames)
-        return fail(err, err_size, EVBS_ECORRUPT, "frame count %d not in 1..%d", h->nb_frames, p->clip_frames);
+        return evbs_fail(err, err_size, EVBS_ECORRUPT, "frame count %d not in 1..%d", h->nb_frames, p->clip_frames);
     if (buf[7] != 0)
-        return fail(err, err_size, EVBS_ECORRUPT, "packet flags 0x%02x: none are defined", buf[7]);
+        return evbs_fail(err, err_size, EVBS_ECORRUPT, "packet flags 0x%02x: none are defined", buf[7]);
     h->tiles_x = evbs_tiles(h->width, p->tile_w);
     h->tiles_y = evbs_tiles(h->height, p->tile_h);
     h->num_blocks = p->num_blocks;
     h->bits_per_token = 0;
     if (get32(buf + size - PKT_CRC_SIZE) != evbs_crc32(buf, size - PKT_CRC_SIZE))
-        return fail(err, err_size, EVBS_ECORRUPT, "packet checksum mismatch (corrupt data)");
+        return evbs_fail(err, err_size, EVBS_ECORRUPT, "packet checksum mismatch (corrupt data)");
     /* the whole coded payload is checked here: assignment, token range, end */
     long n = (long)h->tiles_x * h->tiles_y * h->num_blocks, total = 0;
     uint8_t *ci = malloc((size_t)n);
     if (!ci)
-        return fail(err, err_size, EVBS_ESPACE, "out of memory");
+        return evbs_fail(err, err_size, EVBS_ESPACE, "out of memory");
     int rc = evtm_decode(p, h, buf + PKT2_HEADER_SIZE, size - PKT2_HEADER_SIZE - PKT_CRC_SIZE, ci, NULL, 0,
                          &total, err, err_size);
     free(ci);
@@ -232,13 +233,13 @@ int evbs_parse_header(const EvbsParams *p, const uint8_t *buf, size_t size, Evbs
                       char *err, size_t err_size)
 {
     if (!params_ok(p) || !h)
-        return fail(err, err_size, EVBS_EINVAL, "invalid parser parameters");
+        return evbs_fail(err, err_size, EVBS_EINVAL, "invalid parser parameters");
     if (!buf || size < PKT_HEADER_SIZE + PKT_CRC_SIZE)
-        return fail(err, err_size, EVBS_ECORRUPT, "packet too short (%zu bytes)", size);
+        return evbs_fail(err, err_size, EVBS_ECORRUPT, "packet too short (%zu bytes)", size);
     if (buf[0] != EVBS_PACKET_MAGIC)
-        return fail(err, err_size, EVBS_ECORRUPT, "not an evatok packet (bad magic 0x%02x)", buf[0]);
+        return evbs_fail(err, err_size, EVBS_ECORRUPT, "not an evatok packet (bad magic 0x%02x)", buf[0]);
     if (buf[1] < EVBS_MIN_VERSION || buf[1] > EVBS_VERSION)
-        return fail(err, err_size, EVBS_ECORRUPT, "unsupported bitstream version %d (this build reads %d to %d)",
+        return evbs_fail(err, err_size, EVBS_ECORRUPT, "unsupported bitstream version %d (this build reads %d to %d)",
                     buf[1], EVBS_MIN_VERSION, EVBS_VERSION);
     if (buf[1] == 2)
         return parse_v2(p, buf, size, h, err, err_size);
@@ -251,35 +252,35 @@ int evbs_parse_header(const EvbsParams *p, const uint8_t *buf, size_t size, Evbs
     h->num_blocks = buf[11];
     h->bits_per_token = buf[12];
     if (h->width < 1 || h->height < 1 || h->width > EVBS_MAX_DIM || h->height > EVBS_MAX_DIM)
-        return fail(err, err_size, EVBS_ECORRUPT, "frame size %dx%d out of range", h->width, h->height);
+        return evbs_fail(err, err_size, EVBS_ECORRUPT, "frame size %dx%d out of range", h->width, h->height);
     if (h->nb_frames < 1 || h->nb_frames > p->clip_frames)
-        return fail(err, err_size, EVBS_ECORRUPT, "frame count %d not in 1..%d", h->nb_frames, p->clip_frames);
+        return evbs_fail(err, err_size, EVBS_ECORRUPT, "frame count %d not in 1..%d", h->nb_frames, p->clip_frames);
     if (h->tiles_x != evbs_tiles(h->width, p->tile_w) || h->tiles_y != evbs_tiles(h->height, p->tile_h))
-        return fail(err, err_size, EVBS_ECORRUPT, "tile grid %dx%d does not match frame size %dx%d",
+        return evbs_fail(err, err_size, EVBS_ECORRUPT, "tile grid %dx%d does not match frame size %dx%d",
                     h->tiles_x, h->tiles_y, h->width, h->height);
     if (h->num_blocks != p->num_blocks)
-        return fail(err, err_size, EVBS_ECORRUPT, "%d blocks per clip, model has %d", h->num_blocks, p->num_blocks);
+        return evbs_fail(err, err_size, EVBS_ECORRUPT, "%d blocks per clip, model has %d", h->num_blocks, p->num_blocks);
     if (h->bits_per_token != evbs_bits_per_token(p->codebook_size))
-        return fail(err, err_size, EVBS_ECORRUPT, "%d bits per token, model needs %d", h->bits_per_token,
+        return evbs_fail(err, err_size, EVBS_ECORRUPT, "%d bits per token, model needs %d", h->bits_per_token,
                     evbs_bits_per_token(p->codebook_size));
     long n = num_entries(h);
     size_t need = PKT_HEADER_SIZE + (size_t)(n + 1) / 2 + PKT_CRC_SIZE;
     if (size < need)
-        return fail(err, err_size, EVBS_ECORRUPT, "packet truncated in its assignment");
+        return evbs_fail(err, err_size, EVBS_ECORRUPT, "packet truncated in its assignment");
     long total = 0;
     const uint8_t *a = buf + PKT_HEADER_SIZE;
     for (long i = 0; i < n; i++) {
         int c = (a[i / 2] >> ((i & 1) ? 0 : 4)) & 15;
         if (c >= p->num_choices)
-            return fail(err, err_size, EVBS_ECORRUPT, "choice index %d out of range (model has %d)", c,
+            return evbs_fail(err, err_size, EVBS_ECORRUPT, "choice index %d out of range (model has %d)", c,
                         p->num_choices);
         total += p->choices[c];
     }
     need += (size_t)((total * h->bits_per_token + 7) / 8);
     if (size != need)
-        return fail(err, err_size, EVBS_ECORRUPT, "packet is %zu bytes, its header describes %zu", size, need);
+        return evbs_fail(err, err_size, EVBS_ECORRUPT, "packet is %zu bytes, its header describes %zu", size, need);
     if (get32(buf + size - PKT_CRC_SIZE) != evbs_crc32(buf, size - PKT_CRC_SIZE))
-        return fail(err, err_size, EVBS_ECORRUPT, "packet checksum mismatch (corrupt data)");
+        return evbs_fail(err, err_size, EVBS_ECORRUPT, "packet checksum mismatch (corrupt data)");
     return EVBS_OK;
 }
 
@@ -310,7 +311,7 @@ int evbs_read_payload(const EvbsParams *p, const EvbsHeader *h, const uint8_t *b
     evbs_read_assignment(p, h, buf, size, choice_idx);
     long total = evbs_total_tokens(p, h, choice_idx);
     if (total < 0 || total > max_tokens)
-        return fail(err, err_size, EVBS_ESPACE, "token buffer too small");
+        return evbs_fail(err, err_size, EVBS_ESPACE, "token buffer too small");
     const uint8_t *b = a + (n + 1) / 2;
     uint64_t acc = 0;
     int nbits = 0;
@@ -324,7 +325,7 @@ int evbs_read_payload(const EvbsParams *p, const EvbsHeader *h, const uint8_t *b
         uint32_t v = (uint32_t)(acc >> (nbits - h->bits_per_token)) & mask;
         nbits -= h->bits_per_token;
         if (v >= (uint32_t)p->codebook_size)
-            return fail(err, err_size, EVBS_ECORRUPT, "token %u outside codebook of %d", v, p->codebook_size);
+            return evbs_fail(err, err_size, EVBS_ECORRUPT, "token %u outside codebook of %d", v, p->codebook_size);
         tokens[i] = v;
     }
     return EVBS_OK;
@@ -378,11 +379,11 @@ int evbs_parse_extradata(const uint8_t *buf, size_t size, EvbsStreamInfo *s, cha
 {
     const size_t fixed = 4 + 2 + EVBS_FINGERPRINT_SIZE + 8;
     if (!buf || size < fixed)
-        return fail(err, err_size, EVBS_ECORRUPT, "evatok extradata missing or too short (%zu bytes)", size);
+        return evbs_fail(err, err_size, EVBS_ECORRUPT, "evatok extradata missing or too short (%zu bytes)", size);
     if (memcmp(buf, "EVTK", 4))
-        return fail(err, err_size, EVBS_ECORRUPT, "extradata is not an evatok stream header");
+        return evbs_fail(err, err_size, EVBS_ECORRUPT, "extradata is not an evatok stream header");
     if (buf[4] < EVBS_MIN_VERSION || buf[4] > EVBS_VERSION)
-        return fail(err, err_size, EVBS_ECORRUPT, "unsupported stream header version %d (this build reads %d to %d)",
+        return evbs_fail(err, err_size, EVBS_ECORRUPT, "unsupported stream header version %d (this build reads %d to %d)",
                     buf[4], EVBS_MIN_VERSION, EVBS_VERSION);
     memset(s, 0, sizeof(*s));
     s->version = buf[4];
@@ -395,9 +396,9 @@ int evbs_parse_extradata(const uint8_t *buf, size_t size, EvbsStreamInfo *s, cha
     p->num_blocks = b[6];
     p->num_choices = b[7];
     if (p->num_choices < 1 || p->num_choices > EVBS_MAX_CHOICES)
-        return fail(err, err_size, EVBS_ECORRUPT, "stream header has %d choices", p->num_choices);
+        return evbs_fail(err, err_size, EVBS_ECORRUPT, "stream header has %d choices", p->num_choices);
     if (size != (size_t)evbs_extradata_size(p, s->version))
-        return fail(err, err_size, EVBS_ECORRUPT, "stream header size %zu, expected %ld", size,
+        return evbs_fail(err, err_size, EVBS_ECORRUPT, "stream header size %zu, expected %ld", size,
                     evbs_extradata_size(p, s->version));
     b += 8;
     for (int i = 0; i < p->num_choices; i++, b += 2)
@@ -411,10 +412,10 @@ int evbs_parse_extradata(const uint8_t *buf, size_t size, EvbsStreamInfo *s, cha
         b += EVBS_FINGERPRINT_SIZE;
     }
     if (get32(b) != evbs_crc32(buf, (size_t)(b - buf)))
-        return fail(err, err_size, EVBS_ECORRUPT, "stream header checksum mismatch");
+        return evbs_fail(err, err_size, EVBS_ECORRUPT, "stream header checksum mismatch");
     if (buf[5] != 0)
-        return fail(err, err_size, EVBS_ECORRUPT, "stream header reserved byte is %d, not 0", buf[5]);
+        return evbs_fail(err, err_size, EVBS_ECORRUPT, "stream header reserved byte is %d, not 0", buf[5]);
     if (!params_ok(p))
-        return fail(err, err_size, EVBS_ECORRUPT, "stream header geometry out of range");
+        return evbs_fail(err, err_size, EVBS_ECORRUPT, "stream header geometry out of range");
     return EVBS_OK;
 }

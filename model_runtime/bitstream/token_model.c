@@ -1,22 +1,10 @@
 #include "bitstream/token_model.h"
 
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 
 #include "bitstream/bitstream.h"
+#include "bitstream/error.h"
 #include "bitstream/range_coder.h"
-
-static int fail(char *err, size_t err_size, int code, const char *fmt, ...)
-{
-    if (err && err_size) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, err_size, fmt, ap);
-        va_end(ap);
-    }
-    return code;
-}
 
 /* Weights of the built-in model (no tables), in units of a base total of
  * 2^16; chosen on held-out tokens of the default model (docs/bitstream.md). */
@@ -212,10 +200,10 @@ int evtm_decode(const EvbsParams *p, const EvbsHeader *h, const uint8_t *in, siz
             prev = c;
         }
     if (dec.pos > size + 7)
-        return fail(err, err_size, EVBS_ECORRUPT, "packet truncated in its assignment");
+        return evbs_fail(err, err_size, EVBS_ECORRUPT, "packet truncated in its assignment");
     *total_tokens = total;
     if (tokens && total > max_tokens)
-        return fail(err, err_size, EVBS_ESPACE, "token buffer too small");
+        return evbs_fail(err, err_size, EVBS_ESPACE, "token buffer too small");
     /* without a token buffer, decode into a tile-sized scratch one */
     long tile_max = (long)B * p->choices[0];
     for (int i = 1; i < C; i++)
@@ -223,11 +211,11 @@ int evtm_decode(const EvbsParams *p, const EvbsHeader *h, const uint8_t *in, siz
             tile_max = (long)B * p->choices[i];
     uint32_t *scratch = NULL;
     if (!tokens && !(scratch = malloc((size_t)tile_max * sizeof *scratch)))
-        return fail(err, err_size, EVBS_ESPACE, "out of memory");
+        return evbs_fail(err, err_size, EVBS_ESPACE, "out of memory");
     Model m;
     if (model_init(&m, p)) {
         free(scratch);
-        return fail(err, err_size, EVBS_ESPACE, "out of memory");
+        return evbs_fail(err, err_size, EVBS_ESPACE, "out of memory");
     }
     int rc = EVBS_OK;
     uint32_t *tile_tokens = tokens ? tokens : scratch;
@@ -264,7 +252,7 @@ int evtm_decode(const EvbsParams *p, const EvbsHeader *h, const uint8_t *in, siz
             tile_tokens = blk;
         /* a corrupt stream reads zeros past its end; stop early */
         if (evrc_dec_consumed(&dec) > size + 7)
-            rc = fail(err, err_size, EVBS_ECORRUPT, "packet truncated in its tokens");
+            rc = evbs_fail(err, err_size, EVBS_ECORRUPT, "packet truncated in its tokens");
     }
     free(m.fen);
     free(scratch);
@@ -272,7 +260,7 @@ int evtm_decode(const EvbsParams *p, const EvbsHeader *h, const uint8_t *in, siz
         return rc;
     size_t used = evrc_dec_consumed(&dec);
     if (used < size || used > size + 7)
-        return fail(err, err_size, EVBS_ECORRUPT, "coded tokens end %s the packet (%zu of %zu bytes)",
+        return evbs_fail(err, err_size, EVBS_ECORRUPT, "coded tokens end %s the packet (%zu of %zu bytes)",
                     used < size ? "before the end of" : "past", used, size);
     return EVBS_OK;
 }
@@ -281,30 +269,30 @@ int evtm_check(const EvbsParams *p, const EvbsEntropy *e, char *err, size_t err_
 {
     const int B = p->num_blocks, C = p->num_choices, V = p->codebook_size;
     if (e->num_blocks != B || e->num_choices != C || e->codebook_size != V)
-        return fail(err, err_size, EVBS_EINVAL, "entropy tables are for %d blocks, %d choices, codebook %d; the model has %d, %d, %d",
+        return evbs_fail(err, err_size, EVBS_EINVAL, "entropy tables are for %d blocks, %d choices, codebook %d; the model has %d, %d, %d",
                     e->num_blocks, e->num_choices, e->codebook_size, B, C, V);
     if (e->base_total < (uint32_t)V || e->base_total > EVTM_MAX_BASE_TOTAL)
-        return fail(err, err_size, EVBS_EINVAL, "entropy base total %u not in %d..%u", e->base_total, V,
+        return evbs_fail(err, err_size, EVBS_EINVAL, "entropy base total %u not in %d..%u", e->base_total, V,
                     EVTM_MAX_BASE_TOTAL);
     if (!e->token_cum || !e->count_w || !e->prev_w || !e->coloc_w || !e->assign_cum)
-        return fail(err, err_size, EVBS_EINVAL, "entropy tables incomplete");
+        return evbs_fail(err, err_size, EVBS_EINVAL, "entropy tables incomplete");
     for (int r = 0; r < B * C; r++) {
         const uint32_t *row = e->token_cum + (size_t)r * (V + 1);
         if (row[0] != 0 || row[V] != e->base_total)
-            return fail(err, err_size, EVBS_EINVAL, "token table row %d does not run from 0 to %u", r, e->base_total);
+            return evbs_fail(err, err_size, EVBS_EINVAL, "token table row %d does not run from 0 to %u", r, e->base_total);
         for (int s = 0; s < V; s++)
             if (row[s + 1] <= row[s])
-                return fail(err, err_size, EVBS_EINVAL, "token table row %d gives token %d no probability", r, s);
+                return evbs_fail(err, err_size, EVBS_EINVAL, "token table row %d gives token %d no probability", r, s);
         if (e->count_w[r] > EVTM_MAX_COUNT_W || e->prev_w[r] > EVTM_MAX_BOOST_W || e->coloc_w[r] > EVTM_MAX_BOOST_W)
-            return fail(err, err_size, EVBS_EINVAL, "adaptation weights of row %d out of range", r);
+            return evbs_fail(err, err_size, EVBS_EINVAL, "adaptation weights of row %d out of range", r);
     }
     for (int r = 0; r < B * (C + 1); r++) {
         const uint32_t *row = e->assign_cum + (size_t)r * (C + 1);
         if (row[0] != 0 || row[C] != EVTM_ASSIGN_TOTAL)
-            return fail(err, err_size, EVBS_EINVAL, "assignment table row %d does not run from 0 to %u", r, EVTM_ASSIGN_TOTAL);
+            return evbs_fail(err, err_size, EVBS_EINVAL, "assignment table row %d does not run from 0 to %u", r, EVTM_ASSIGN_TOTAL);
         for (int i = 0; i < C; i++)
             if (row[i + 1] <= row[i])
-                return fail(err, err_size, EVBS_EINVAL, "assignment table row %d gives choice %d no probability", r, i);
+                return evbs_fail(err, err_size, EVBS_EINVAL, "assignment table row %d gives choice %d no probability", r, i);
     }
     return EVBS_OK;
 }
