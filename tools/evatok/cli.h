@@ -37,5 +37,7 @@ void add_model_commands(CLI::App& app);  // info, init, set-router, entropy-tabl
 void add_train_commands(CLI::App& app);  // train-tokenizer, label, train-router, train-all
 void add_eval_commands(CLI::App& app);   // eval
 void add_ar_commands(CLI::App& app);     // init-ar, train-ar, eval-ar, bench-ar
+void add_token_commands(CLI::App& app);  // tokenize, merge-tokens
+void add_detokenize_command(CLI::App& app);
 
 }  // namespace evatok::cli

@@ -34,6 +34,8 @@ int main(int argc, char** argv) {
   evatok::cli::add_train_commands(app);
   evatok::cli::add_eval_commands(app);
   evatok::cli::add_ar_commands(app);
+  evatok::cli::add_token_commands(app);
+  evatok::cli::add_detokenize_command(app);
   app.footer(
       "Every command that reads videos takes --fps, --short-side and --max-frames. Folders may hold .y4m and any "
       "video the system's FFmpeg libraries decode.");
