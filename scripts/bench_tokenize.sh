@@ -16,13 +16,17 @@ cli=$build/tools/evatok
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 secs() { local t0 t1; t0=$(date +%s.%N); "$@" > /dev/null 2>&1; t1=$(date +%s.%N); echo "$t1 - $t0" | bc -l; }
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); model: ${EVATOK_MODEL:-default}"
-measure() {  # name, input (file or folder), video seconds, frames
-  local name=$1 in=$2 vs=$3 frames=$4 ds=$tmp/ds-$1
-  local tt te bytes clips
+measure() {  # name, input (file or folder): frames and seconds come from the dataset
+  local name=$1 in=$2 ds=$tmp/ds-$1
+  local tt te bytes stats
   tt=$(secs "$cli" tokenize "$in" --out "$ds" --quiet ${EVATOK_MODEL:+--model "$EVATOK_MODEL"})
-  clips=$(/usr/bin/python3 -c "import json,glob; print(sum(json.load(open(f))['records'] for f in glob.glob('$ds/shard-*.json')))")
+  stats=$(/usr/bin/python3 -c "
+import json, glob
+sh = [json.load(open(f)) for f in glob.glob('$ds/shard-*.json')]
+print(sum(s['records'] for s in sh), sum(x['frames'] for s in sh for x in s['sources']),
+      sum(x['frames'] / x['fps'] for s in sh for x in s['sources']))")
   bytes=$(du -cb "$ds"/shard-* | tail -1 | cut -f1)
-  if [ -d "$in" ]; then
+  if [ -d "$in" ]; then  # one ffmpeg per file, as a user would run it (each loads the model)
     te=0
     for f in "$in"/*.y4m; do
       te=$(echo "$te + $(secs "$ff" -nostdin -v error -y -i "$f" -c:v evatok ${EVATOK_MODEL:+-model "$EVATOK_MODEL"} "$tmp/o.mkv")" | bc -l)
@@ -30,19 +34,15 @@ measure() {  # name, input (file or folder), video seconds, frames
   else
     te=$(secs "$ff" -nostdin -v error -y -i "$in" -c:v evatok ${EVATOK_MODEL:+-model "$EVATOK_MODEL"} "$tmp/o.mkv")
   fi
-  awk -v n="$name" -v tt="$tt" -v te="$te" -v c="$clips" -v vs="$vs" -v f="$frames" -v b="$bytes" 'BEGIN {
-    printf "%-22s tokenize %6.2f s: %7.1f records/s, %6.2f video-s/s (%6.1f fps) | ffmpeg -c:v evatok %6.2f s (%6.1f fps) | %.1f MB per hour\n",
-      n, tt, c / tt, vs / tt, f / tt, te, f / te, b / vs * 3600 / 1e6 }'
+  read -r recs frames vs <<< "$stats"
+  awk -v n="$name" -v tt="$tt" -v te="$te" -v c="$recs" -v vs="$vs" -v f="$frames" -v b="$bytes" 'BEGIN {
+    printf "%-20s %5d frames: tokenize %6.2f s = %6.1f records/s, %5.2f video-s/s (%6.1f fps) | ffmpeg -c:v evatok %6.2f s (%6.1f fps) | dataset %.1f MB per hour\n",
+      n, f, tt, c / tt, vs / tt, f / tt, te, f / te, b / vs * 3600 / 1e6 }'
 }
 for size in 128x128 320x240; do
   "$ff" -nostdin -v error -y -f lavfi -i "testsrc2=s=$size:r=25" -frames:v 250 -pix_fmt yuv420p "$tmp/in-$size.y4m"
-  measure "testsrc2-$size" "$tmp/in-$size.y4m" 10 250
+  measure "testsrc2-$size" "$tmp/in-$size.y4m"
 done
 if [ -n "$real" ]; then
-  n=0; vs=0
-  for f in "$real"/*.y4m; do
-    k=$(($(grep -c -a '^FRAME' "$f")))
-    n=$((n + k))
-  done
-  measure "real-clips-128x128" "$real" "$(echo "$n / 25" | bc -l)" "$n"
+  measure "real-clips-128x128" "$real"
 fi

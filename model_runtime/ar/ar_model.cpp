@@ -273,7 +273,9 @@ std::unique_ptr<ArModel> ArModel::load(const std::string& path, torch::Device de
   if (f.meta("format") == "evatok-model")
     throw std::runtime_error("'" + path + "' is a tokenizer model, not an AR model (pass it as the tokenizer)");
   f.verify("evatok-ar-model", "evatok.ar_config");
-  std::unique_ptr<ArModel> m(new ArModel(ArConfig::from_json(f.config_json), 0, torch::kCPU, Unhashed{}));
+  const ArConfig cfg = ArConfig::from_json(f.config_json);
+  f.check_fits(cfg.min_parameters());
+  std::unique_ptr<ArModel> m(new ArModel(cfg, 0, torch::kCPU, Unhashed{}));
   f.copy_into(*m->net);
   m->fp = f.fp;
   for (auto& [k, v] : f.file.metadata)

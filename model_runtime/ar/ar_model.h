@@ -53,6 +53,9 @@ struct ArConfig {
   // layout
   int prefix_blocks() const { return (int)prefix_choices.size(); }
   int prefix_len() const;                                           // visual tokens in the prefix
+  double min_parameters() const {  // attention weights and the embedding: a lower bound
+    return 4.0 * dim * dim * layers + (double)vocab_size() * dim;
+  }
   int max_choice() const { return choices.front(); }
   int max_target_len() const { return num_blocks * (1 + max_choice()); }
   int max_seq_len() const { return 2 + prefix_len() + max_target_len(); }

@@ -44,6 +44,12 @@ int ModelConfig::assignment_index(const std::vector<int>& idx) const {
   return a;
 }
 
+double ModelConfig::min_parameters() const {
+  auto attn = [](double d, double layers) { return 4.0 * d * d * layers; };
+  return attn(enc_dim, enc_layers) + attn(dec_dim, dec_layers) + attn(router_dim, router_layers) +
+         (double)codebook_size * code_dim;
+}
+
 int ModelConfig::choice_index(int tokens) const {
   for (size_t i = 0; i < choices.size(); ++i)
     if (choices[i] == tokens) return (int)i;

@@ -39,6 +39,10 @@ struct ModelConfig {
   int patches_per_block() const { return grid_h() * grid_w(); }
   int max_choice() const { return choices.empty() ? 0 : choices.front(); }
   int num_assignments() const;  // choices^blocks
+  // A lower bound on the parameters of the network this config describes
+  // (attention weights and the codebook), checked against a file's tensors
+  // before anything is allocated.
+  double min_parameters() const;
   int bits_per_token() const;   // ceil(log2(codebook_size))
   // Assignment index <-> choice index per block (block 0 most significant).
   std::vector<int> assignment_choices(int assignment) const;

@@ -35,6 +35,15 @@ const std::string& ModuleFile::meta(const std::string& key) const {
   return it->second;
 }
 
+void ModuleFile::check_fits(double min_params) const {
+  double have = 0;
+  for (const auto& [name, t] : file.tensors) have += (double)t.numel();
+  if (min_params > have)
+    throw std::runtime_error(kind + " file '" + path + "': its config describes a network of at least " +
+                             std::to_string((long long)min_params) + " parameters, but the file holds " +
+                             std::to_string((long long)have) + " values");
+}
+
 void ModuleFile::copy_into(torch::nn::Module& m) const {
   torch::NoGradGuard ng;
   size_t matched = 0;

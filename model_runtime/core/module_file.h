@@ -27,6 +27,10 @@ struct ModuleFile {
   // Copies every tensor into the module's tensor of the same name; throws on a
   // missing, misshapen or extra one.
   void copy_into(torch::nn::Module& m) const;
+  // Throws unless the file holds at least min_params values: a config that
+  // describes a far larger network than its tensors is refused before the
+  // network is built (and allocated).
+  void check_fits(double min_params) const;
   std::string path, kind;
   TensorFile file;
   std::string config_json;

@@ -30,6 +30,8 @@ const DType* dtype_by_type(torch::ScalarType t) {
   return nullptr;
 }
 
+constexpr int kMaxHeaderDepth = 8;
+
 [[noreturn]] void fail(const std::string& path, const std::string& what) {
   throw std::runtime_error("'" + path + "' is not a valid model file: " + what);
 }
@@ -54,7 +56,12 @@ TensorFile load_safetensors(const std::string& path) {
 
   json j;
   try {
-    j = json::parse(header);
+    // A safetensors header is two levels deep (tensors, then their fields);
+    // refuse deeper nesting before it costs anything.
+    j = json::parse(header, [&path](int depth, json::parse_event_t, json&) {
+      if (depth > kMaxHeaderDepth) fail(path, "header nested deeper than " + std::to_string(kMaxHeaderDepth) + " levels");
+      return true;
+    });
   } catch (const json::exception& e) {
     fail(path, std::string("header is not JSON (") + e.what() + ")");
   }
@@ -97,6 +104,8 @@ TensorFile load_safetensors(const std::string& path) {
       fail(path, "data_offsets of '" + it.key() + "' out of range or inconsistent with its shape");
     auto tensor = torch::empty(shape, torch::TensorOptions().dtype(dt->type));
     if (numel) std::memcpy(tensor.data_ptr(), data.data() + b, e - b);
+    if (numel && tensor.is_floating_point() && !torch::isfinite(tensor).all().item<bool>())
+      fail(path, "tensor '" + it.key() + "' holds non-finite values (NaN or infinity)");
     out.tensors[it.key()] = tensor;
   }
   return out;

@@ -51,7 +51,9 @@ void Model::save(const std::string& path) {
 std::unique_ptr<Model> Model::load(const std::string& path, torch::Device device) {
   ModuleFile f(path, "model");
   f.verify("evatok-model", "evatok.config");
-  std::unique_ptr<Model> m(new Model(ModelConfig::from_json(f.config_json), 0, torch::kCPU, Unhashed{}));
+  const ModelConfig cfg = ModelConfig::from_json(f.config_json);
+  f.check_fits(cfg.min_parameters());
+  std::unique_ptr<Model> m(new Model(cfg, 0, torch::kCPU, Unhashed{}));
   try {
     m->entropy = EntropyTables::take(f.file.tensors, m->cfg);
   } catch (const std::exception& e) {
