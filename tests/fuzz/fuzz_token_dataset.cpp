@@ -122,7 +122,14 @@ static std::vector<uint8_t> valid_input() {
   return out;
 }
 
+// fuzz_token_dataset [ITERATIONS] | fuzz_token_dataset --write-seed DIR (the
+// valid shard as one input: tests/fuzz/corpus/token_dataset)
 int main(int argc, char** argv) {
+  if (argc > 2 && !strcmp(argv[1], "--write-seed")) {
+    const std::vector<uint8_t> v = valid_input();
+    put(std::string(argv[2]) + "/shard.bin", v.data(), v.size());
+    return 0;
+  }
   const long iters = argc > 1 ? atol(argv[1]) : 20000;
   std::mt19937_64 rng(1);
   const std::vector<uint8_t> valid = valid_input();

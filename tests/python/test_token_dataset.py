@@ -102,11 +102,31 @@ ffmpeg("-i", out_y4m, "-pix_fmt", "rgb24", "-f", "rawvideo", y4m_rgb)
 diff = np.abs(np.fromfile(y4m_rgb, np.uint8).astype(int) - np.fromfile(ref_rgb, np.uint8).astype(int))
 check("the Y4M output is that video in 4:2:0 (mean error %.2f of 255)" % diff.mean(), diff.size and diff.mean() < 4)
 
+# ---- overlapping clips (--stride) and a resized frame (--size) ------------------
+st = os.path.join(work, "stride")
+evatok_cli("tokenize", a, "--out", st, "--model", model, "--stride", "8", "--size", "64x64")
+srec = np.load(os.path.join(st, "shard-00000.records.npy"))
+check("--stride 8 over 40 frames: clips at 0, 8, 16, 24, all 64x64 single tiles",
+      srec["start"].tolist() == [0, 8, 16, 24] and set(srec["tiles_x"]) == {1} and set(srec["width"]) == {64})
+st_rgb = os.path.join(work, "stride.rgb")
+evatok_cli("detokenize", st, "--model", model, "--format", "rgb24", "--out", st_rgb)
+check("detokenize writes each instant of overlapping clips once (40 frames)",
+      os.path.getsize(st_rgb) == 40 * 64 * 64 * 3)
+
 # ---- the numpy reader and writer -----------------------------------------------
 d = TokenDataset(ds)
 check("the reader sees every record", len(d) == len(recs) + len(np.load(os.path.join(ds, "shard-00001.records.npy"))))
 r = d[7]
 check("a record's blocks split its ids", [b.size for b in r.blocks()] == list(r.tokens_per_block) and r.source == a)
+try:
+    import torch  # noqa: F401  (python3-torch, when installed)
+    from evatok.dataset import torch_dataset
+    td = torch_dataset(d)
+    ids0, tpb0 = td[7]
+    check("torch_dataset gives a record's ids and counts as int64 tensors",
+          len(td) == len(d) and ids0.tolist() == r.ids.tolist() and tpb0.tolist() == r.tokens_per_block.tolist())
+except ImportError:
+    print("skip: torch_dataset (python3-torch is not installed)")
 external = os.path.join(work, "external")
 with evatok.Tokenizer(model, threads=1) as tok, TokenDatasetWriter(external, tok) as w:
     for rr in d:
