@@ -199,7 +199,10 @@ class Tokenizer {
       error = e.what();
     }
     if (clips == 0) {
-      const std::string why = error.empty() ? "no frames decoded" : error;
+      const std::string why = !error.empty() ? error
+                              : frames == 0  ? "no frames decoded"
+                                             : "shorter than one clip (" + std::to_string(frames) +
+                                                   " frames) and --drop-partial is set";
       fprintf(stderr, "%sevatok tokenize: skipping %s: %s\n", pr.tty && !pr.quiet ? "\n" : "", path.c_str(), why.c_str());
       s.skipped.push_back({{"path", path}, {"error", why}});
       return false;
