@@ -211,13 +211,8 @@ bool VideoStream::next(StreamFrame& f) {
   --p.copies_left;
   f.width = p.last.width, f.height = p.last.height;
   for (int c = 0; c < 3; ++c) f.plane[c] = p.last.plane[c], f.linesize[c] = p.last.linesize[c];
-  if (p.o.fps > 0) {
-    f.index = p.next_index++;
-    f.time = f.index / p.o.fps;
-  } else {
-    f.index = p.next_index++;
-    f.time = p.last.time;
-  }
+  f.index = p.next_index++;
+  f.time = p.o.fps > 0 ? f.index / p.o.fps : p.last.time;
   return true;
 }
 

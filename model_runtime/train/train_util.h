@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <stdexcept>
 #include <string>
@@ -24,6 +25,7 @@ inline double seconds_since(Clock::time_point t0) {
 
 // "12m05s", for progress lines.
 inline std::string mmss(double s) {
+  if (!std::isfinite(s) || s < 0) return "?";  // no rate yet
   char b[32];
   snprintf(b, sizeof b, "%dm%02ds", (int)s / 60, (int)s % 60);
   return b;

@@ -17,6 +17,7 @@
 #include "data/video_reader.h"
 #include "evatok/evatok.h"
 #include "token_tools.h"
+#include "train/train_util.h"
 
 namespace evatok::cli {
 namespace {
@@ -94,17 +95,6 @@ uint64_t fnv1a(const std::vector<std::string>& v) {
   for (const auto& s : v)
     for (size_t i = 0; i <= s.size(); ++i) h = (h ^ (uint8_t)(i < s.size() ? s[i] : '\n')) * 1099511628211ull;
   return h;
-}
-
-std::string mmss(double s) {
-  if (!std::isfinite(s) || s < 0) return "?";
-  char b[32];
-  const long t = std::lround(s);
-  if (t >= 3600)
-    snprintf(b, sizeof b, "%ldh%02ldm", t / 3600, t / 60 % 60);
-  else
-    snprintf(b, sizeof b, "%ldm%02lds", t / 60, t % 60);
-  return b;
 }
 
 struct Tokenize {
