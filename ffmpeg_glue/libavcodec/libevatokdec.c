@@ -1,12 +1,15 @@
 /*
  * EVATok adaptive-length video tokenizer: decoder glue for libevatok.
  *
- * Thin wrapper: each packet is one self-contained group of up to clip_frames
- * frames. The model is loaded lazily on the first packet (ffprobe opens
- * decoders only to probe), the stream header (extradata) is checked against
- * it, and evatok_decode_block() writes all frames of the packet into buffers
- * from ff_get_buffer(); they are then returned one per receive_frame call
- * with their own timestamps (containers keep one timestamp per packet).
+ * Thin wrapper: each packet is one group of up to clip_frames frames, a
+ * keyframe or (bitstream 3) an inter packet that repeats tiles of the
+ * previous packet (their mean frame, kept in libevatok's reference). The model is loaded lazily on the first
+ * packet (ffprobe opens decoders only to probe), the stream header
+ * (extradata) is checked against it, and evatok_decode_packet() writes all
+ * frames of the packet into buffers from ff_get_buffer(); they are then
+ * returned one per receive_frame call with their own timestamps (containers
+ * keep one timestamp per packet). After a seek or a damaged packet, inter
+ * packets are dropped until the next keyframe.
  *
  * This file is part of the EVATok FFmpeg integration; it is compiled into
  * FFmpeg (LGPL-2.1-or-later).
@@ -42,6 +45,11 @@ typedef struct LibEvatokDecContext {
     int load_error;       /* sticky error of model loading / header check  */
     AVRational fps;       /* from the stream header; 0/0 if unknown         */
     int size_from_packet; /* no size from the container: packets set it     */
+    EvatokReference *ref; /* last decoded frame, for inter packets          */
+    int have_ref;         /* ref holds the previous packet's frame          */
+    int64_t dropped;      /* inter packets dropped while waiting for a key  */
+    int64_t next_pts;     /* where the next packet starts; NOPTS: unknown   */
+    int64_t frame_dur;    /* one frame in pkt_timebase, for that check      */
 
     AVPacket *pkt;
     AVFrame **out;        /* decoded frames of the current packet           */
@@ -53,6 +61,7 @@ static av_cold int libevatok_decode_init(AVCodecContext *avctx)
     LibEvatokDecContext *s = avctx->priv_data;
 
     avctx->pix_fmt = AV_PIX_FMT_RGB24;
+    s->next_pts = AV_NOPTS_VALUE;
     s->pkt = av_packet_alloc();
     if (!s->pkt)
         return AVERROR(ENOMEM);
@@ -110,6 +119,8 @@ static int load_model(AVCodecContext *avctx)
     s->out = av_calloc(s->info->clip_frames, sizeof(*s->out));
     if (!s->out)
         return s->load_error = AVERROR(ENOMEM);
+    if ((st = evatok_reference_new(&s->ref)) != EVATOK_OK)
+        return s->load_error = ff_evatok_averror(st);
     return 0;
 }
 
@@ -148,16 +159,40 @@ static int decode_packet(AVCodecContext *avctx, const AVPacket *pkt)
     EvatokStatus st;
     AVRational tb;
     AVDictionary *md = NULL;
-    int nb = 0, ret;
+    int nb = 0, ret, key;
     int64_t dur = 0;
 
     if ((ret = load_model(avctx)) < 0)
         return ret;
 
+    key = evatok_packet_is_keyframe(pkt->data, pkt->size);
+    /* A gap in the timestamps is a lost packet: the reference is stale.
+     * (Container packet durations are not reliable; the frame rate is.) */
+    if (!key && s->have_ref && pkt->pts != AV_NOPTS_VALUE && s->next_pts != AV_NOPTS_VALUE &&
+        FFABS(pkt->pts - s->next_pts) > s->frame_dur * s->info->clip_frames / 2) {
+        av_log(avctx, AV_LOG_WARNING, "evatok: packet at %"PRId64" follows one that ended at %"PRId64
+               " (a packet was lost)\n", pkt->pts, s->next_pts);
+        s->have_ref = 0;
+        evatok_reference_reset(s->ref);
+    }
+    if (!key && !s->have_ref) {
+        /* After a seek or a lost packet: its reference is gone. */
+        if (!s->dropped++)
+            av_log(avctx, AV_LOG_WARNING, "evatok: inter packet without the frame it repeats "
+                   "(after a seek or a lost packet); dropping packets until the next keyframe\n");
+        return 0;
+    }
+    if (key == 1 && s->dropped) {
+        av_log(avctx, AV_LOG_VERBOSE, "evatok: resumed at a keyframe after %"PRId64" dropped "
+               "packets\n", s->dropped);
+        s->dropped = 0;
+    }
+
     st = evatok_packet_probe(s->model, pkt->data, pkt->size, &pi, err, sizeof(err));
     if (st != EVATOK_OK) {
         av_log(avctx, AV_LOG_ERROR, "evatok: packet of %d bytes rejected: %s\n", pkt->size,
                err[0] ? err : evatok_status_string(st));
+        s->have_ref = 0; /* inter packets after it would repeat the wrong frame */
         return ff_evatok_averror(st);
     }
     if (pi.nb_frames < 1 || pi.nb_frames > s->info->clip_frames) {
@@ -199,8 +234,8 @@ static int decode_packet(AVCodecContext *avctx, const AVPacket *pkt)
         imgs[i].linesize[0] = f->linesize[0];
     }
 
-    st = evatok_decode_block(s->model, pkt->data, pkt->size, imgs, pi.nb_frames,
-                             EVATOK_PIX_RGB24, &nb, err, sizeof(err));
+    st = evatok_decode_packet(s->model, pkt->data, pkt->size, s->ref, imgs, pi.nb_frames,
+                              EVATOK_PIX_RGB24, &nb, err, sizeof(err));
     if (st != EVATOK_OK) {
         av_log(avctx, AV_LOG_ERROR, "evatok: decoding packet failed: %s\n",
                err[0] ? err : evatok_status_string(st));
@@ -242,19 +277,26 @@ static int decode_packet(AVCodecContext *avctx, const AVPacket *pkt)
         f->pkt_duration = dur;
         f->pkt_pos      = i ? -1 : pkt->pos;
         f->pkt_size     = pkt->size;
-        f->key_frame    = i == 0;
-        f->pict_type    = i ? AV_PICTURE_TYPE_P : AV_PICTURE_TYPE_I;
+        f->key_frame    = i == 0 && key == 1;
+        f->pict_type    = f->key_frame ? AV_PICTURE_TYPE_I : AV_PICTURE_TYPE_P;
         if ((ret = av_dict_copy(&f->metadata, md, 0)) < 0)
             goto fail;
     }
     av_free(imgs);
     av_dict_free(&md);
+    s->have_ref = 1;
+    s->frame_dur = s->fps.num > 0 && tb.num > 0 ? av_rescale_q(1, av_inv_q(s->fps), tb) : 0;
+    s->next_pts = pkt->pts != AV_NOPTS_VALUE && s->frame_dur > 0 ?
+                  pkt->pts + av_rescale_q(nb, av_inv_q(s->fps), tb) : AV_NOPTS_VALUE;
     return 0;
 
 fail:
     av_free(imgs);
     av_dict_free(&md);
     drop_output(s);
+    /* the next inter packet would repeat a frame we do not have */
+    s->have_ref = 0;
+    evatok_reference_reset(s->ref);
     return ret;
 }
 
@@ -289,6 +331,8 @@ static av_cold void libevatok_decode_flush(AVCodecContext *avctx)
 
     drop_output(s);
     av_packet_unref(s->pkt);
+    s->have_ref = 0;
+    evatok_reference_reset(s->ref);
 }
 
 static av_cold int libevatok_decode_close(AVCodecContext *avctx)
@@ -298,6 +342,7 @@ static av_cold int libevatok_decode_close(AVCodecContext *avctx)
     drop_output(s);
     av_freep(&s->out);
     av_packet_free(&s->pkt);
+    evatok_reference_free(&s->ref);
     evatok_model_close(&s->model);
     s->info = NULL;
     return 0;

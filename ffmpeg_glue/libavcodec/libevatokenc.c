@@ -2,10 +2,11 @@
  * EVATok adaptive-length video tokenizer: encoder glue for libevatok.
  *
  * Thin wrapper: holds references to clip_frames input frames (no copies),
- * hands each group to evatok_encode_block() and emits the result as one
- * keyframe packet. The model,
- * the assignment (router / uniform / search) and the bitstream all live in
- * libevatok.
+ * hands each group to evatok_encode_packet() and emits the result as one
+ * packet. With -g longer than two packets the stream is bitstream 3: a
+ * keyframe every -g frames (rounded down to whole packets), inter packets
+ * between them. The model, the assignment (router / uniform / search), the
+ * choice of skipped tiles and the bitstream all live in libevatok.
  *
  * This file is part of the EVATok FFmpeg integration; it is compiled into
  * FFmpeg (LGPL-2.1-or-later).
@@ -37,13 +38,16 @@ typedef struct LibEvatokEncContext {
     int assign;           /* EvatokAssignMode                               */
     int tokens;           /* tokens per block with -assign uniform          */
     float wq;
-    int bitstream;        /* packet version: 2 entropy-coded, 1 fixed-width */
+    int bitstream;        /* packet version: 0 auto, 1 fixed-width, 2, 3   */
+    float inter_tol;      /* dB a skipped tile may lose against coding it   */
     char *device;
 
     EvatokModel *model;
     const EvatokModelInfo *info;
     EvatokEncodeOptions enc_opts;
     EvatokPixelFormat evfmt;
+    EvatokReference *ref; /* the decoder's reference, for inter packets     */
+    int key_every;        /* packets per keyframe interval                  */
 
     AVFrame *in;          /* scratch for ff_encode_get_frame()              */
     AVFrame **group;      /* clip_frames references to input frames         */
@@ -115,9 +119,25 @@ static av_cold int libevatok_encode_init(AVCodecContext *avctx)
         return ret;
     s->info = evatok_model_get_info(s->model);
 
+    /* -g counts frames, as for every FFmpeg encoder; packets hold clip_frames. */
+    s->key_every = avctx->gop_size >= 2 * s->info->clip_frames ? avctx->gop_size / s->info->clip_frames : 1;
+    if (s->key_every > 1 && s->bitstream && s->bitstream < 3) {
+        av_log(avctx, AV_LOG_WARNING, "evatok: -g %d needs -bitstream 3 for inter packets; "
+               "writing keyframes only\n", avctx->gop_size);
+        s->key_every = 1;
+    }
+    if (!s->bitstream)
+        s->bitstream = s->key_every > 1 ? 3 : EVATOK_BITSTREAM_VERSION;
     evatok_encode_options_default(&s->enc_opts);
     s->enc_opts.wq = s->wq;
     s->enc_opts.bitstream_version = s->bitstream;
+    s->enc_opts.inter_tolerance_db = s->inter_tol;
+    if (s->key_every > 1) {
+        if ((st = evatok_reference_new(&s->ref)) != EVATOK_OK)
+            return ff_evatok_averror(st);
+        av_log(avctx, AV_LOG_VERBOSE, "evatok: a keyframe every %d packets (%d frames)\n",
+               s->key_every, s->key_every * s->info->clip_frames);
+    }
     if ((ret = check_assign(avctx)) < 0)
         return ret;
 
@@ -162,7 +182,7 @@ static av_cold int libevatok_encode_init(AVCodecContext *avctx)
     return 0;
 }
 
-static void log_assignment(AVCodecContext *avctx, const uint8_t *data, size_t size, int nb_frames)
+static void log_assignment(AVCodecContext *avctx, const uint8_t *data, size_t size, int nb_frames, int key)
 {
     LibEvatokEncContext *s = avctx->priv_data;
     int *tok, count, blocks, total = 0;
@@ -172,7 +192,8 @@ static void log_assignment(AVCodecContext *avctx, const uint8_t *data, size_t si
         ff_evatok_packet_tokens(s->model, data, size, &tok, &count, &blocks) < 0)
         return;
     av_bprint_init(&bp, 0, AV_BPRINT_SIZE_UNLIMITED);
-    av_bprintf(&bp, "evatok: packet %"PRId64": %d frames", s->nb_packets, nb_frames);
+    av_bprintf(&bp, "evatok: packet %"PRId64": %d frames%s", s->nb_packets, nb_frames,
+               key ? "" : " (inter: 0 = tile repeated)");
     for (int i = 0; i < count; i++) {
         if (i % blocks == 0)
             av_bprintf(&bp, ", tile %d: ", i / blocks);
@@ -196,15 +217,16 @@ static int emit_group(AVCodecContext *avctx, AVPacket *pkt)
     char err[FF_EVATOK_ERR_SIZE] = "";
     char what[64];
     EvatokStatus st;
-    int ret;
+    int ret, key;
 
     for (int i = 0; i < n; i++)
         for (int p = 0; p < 3; p++) {
             s->imgs[i].data[p]     = s->group[i]->data[p];
             s->imgs[i].linesize[p] = s->group[i]->linesize[p];
         }
-    st = evatok_encode_block(s->model, s->imgs, n, avctx->width, avctx->height, s->evfmt,
-                             &s->enc_opts, &data, &size, err, sizeof(err));
+    st = evatok_encode_packet(s->model, s->imgs, n, avctx->width, avctx->height, s->evfmt,
+                              &s->enc_opts, s->ref, s->nb_packets % s->key_every == 0,
+                              &data, &size, err, sizeof(err));
     for (int i = 0; i < n; i++)
         av_frame_unref(s->group[i]);
     s->nb_group = 0;
@@ -217,7 +239,8 @@ static int emit_group(AVCodecContext *avctx, AVPacket *pkt)
         av_log(avctx, AV_LOG_ERROR, "evatok: library returned an invalid packet\n");
         return AVERROR_EXTERNAL;
     }
-    log_assignment(avctx, data, size, n);
+    key = evatok_packet_is_keyframe(data, size) == 1;
+    log_assignment(avctx, data, size, n, key);
 
     ret = ff_get_encode_buffer(avctx, pkt, (int64_t)size, 0);
     if (ret < 0) {
@@ -230,7 +253,8 @@ static int emit_group(AVCodecContext *avctx, AVPacket *pkt)
     pkt->pts      = s->first_pts;
     pkt->dts      = s->first_pts;
     pkt->duration = s->last_pts - s->first_pts + s->frame_ticks;
-    pkt->flags   |= AV_PKT_FLAG_KEY;
+    if (key)
+        pkt->flags |= AV_PKT_FLAG_KEY;
     s->nb_packets++;
     return 0;
 }
@@ -294,6 +318,7 @@ static av_cold int libevatok_encode_close(AVCodecContext *avctx)
     }
     av_freep(&s->imgs);
     av_frame_free(&s->in);
+    evatok_reference_free(&s->ref);
     evatok_model_close(&s->model);
     s->info = NULL;
     return 0;
@@ -317,8 +342,11 @@ static const AVOption options[] = {
       OFFSET(tokens), AV_OPT_TYPE_INT, { .i64 = 0 }, 0, 65535, VE },
     { "wq",     "quality weight w_q of the proxy reward (router, search, exact); w_l is 0.8",
       OFFSET(wq), AV_OPT_TYPE_FLOAT, { .dbl = 1.2 }, 0.0, 100.0, VE },
-    { "bitstream", "bitstream version: 2 range-codes tokens, 1 writes 12-bit tokens for older decoders",
-      OFFSET(bitstream), AV_OPT_TYPE_INT, { .i64 = EVATOK_BITSTREAM_VERSION }, 1, EVATOK_BITSTREAM_VERSION, VE },
+    { "bitstream", "bitstream version: 0 auto (2, or 3 when -g spans packets), 1 12-bit tokens for older "
+      "decoders, 2 range-coded keyframes, 3 inter packets", OFFSET(bitstream), AV_OPT_TYPE_INT,
+      { .i64 = 0 }, 0, EVATOK_BITSTREAM_MAX_VERSION, VE },
+    { "inter_tol", "with -g: a tile repeats the previous packet when that loses at most this many dB "
+      "of PSNR against coding it", OFFSET(inter_tol), AV_OPT_TYPE_FLOAT, { .dbl = 0.25 }, 0.0, 20.0, VE },
     { NULL },
 };
 

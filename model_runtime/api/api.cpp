@@ -63,21 +63,166 @@ TileGrid grid_for(const EvatokModel* m, int width, int height) {
 }
 
 // Validates a packet against the model; optionally reads its assignment
-// (choice index per tile and block).
+// (choice index per coded tile and block).
 EvatokStatus parse_packet(const EvatokModel* m, const uint8_t* pkt, size_t size, EvbsHeader* h,
                           std::vector<uint8_t>* choice_idx, char* err, size_t es) {
   char msg[256];
   if (evbs_parse_header(&m->params, pkt, size, h, msg, sizeof msg))
     return set_err(err, es, EVATOK_ERR_BITSTREAM, "invalid packet: %s", msg);
   if (choice_idx) {
-    choice_idx->resize((size_t)h->tiles_x * h->tiles_y * h->num_blocks);
+    choice_idx->resize((size_t)evbs_num_entries(h));
     if (evbs_read_assignment(&m->params, h, pkt, size, choice_idx->data()))
       return set_err(err, es, EVATOK_ERR_BITSTREAM, "invalid packet: unreadable assignment");
   }
   return EVATOK_OK;
 }
 
+// Token counts of every (tile, block) of a packet: the coded tiles' from
+// their choice indices, 0 for each block of a skipped tile.
+std::vector<int> all_tile_counts(const EvatokModel* m, const EvbsHeader& h, const std::vector<uint8_t>& ci) {
+  std::vector<int> out;
+  const long tiles = (long)h.tiles_x * h.tiles_y;
+  size_t k = 0;
+  for (long t = 0; t < tiles; ++t)
+    for (int b = 0; b < h.num_blocks; ++b) out.push_back(evbs_tile_skipped(&h, t) ? 0 : m->params.choices[ci[k++]]);
+  return out;
+}
+
 constexpr int kTileBatch = 4;  // tiles per network call: measured fastest on 2 cores (vs 1, 2, 8, 32) and bounds memory
+
+// The assignment and tokens of tiles [n, 3, T, H, W]: tile t's blocks are
+// ci[t*nb ..], its tokens tokens[off[t] .. off[t+1]).
+struct TileCodes {
+  std::vector<uint8_t> ci;
+  std::vector<uint32_t> tokens;
+  std::vector<size_t> off{0};
+};
+
+TileCodes encode_tiles(EvatokModel* m, const torch::Tensor& tiles, const EvatokEncodeOptions& o) {
+  const auto& cfg = m->model->cfg;
+  const int64_t n = tiles.size(0);
+  TileCodes c;
+  for (int64_t s = 0; s < n; s += kTileBatch) {
+    auto batch = tiles.slice(0, s, std::min(n, s + kTileBatch));
+    std::vector<Assignment> as;
+    if (o.mode == EVATOK_ASSIGN_ROUTER) {
+      as = m->model->route(batch, o.wq);
+    } else if (o.mode == EVATOK_ASSIGN_SEARCH || o.mode == EVATOK_ASSIGN_EXACT) {
+      as = m->model->search(batch, o.wq, o.wl, o.mode == EVATOK_ASSIGN_EXACT);
+    } else {
+      as.assign(batch.size(0), Assignment(cfg.num_blocks(), cfg.choice_index(o.uniform_tokens)));
+    }
+    auto toks = m->model->encode(batch, as);
+    for (size_t i = 0; i < as.size(); ++i) {
+      for (int ch : as[i]) c.ci.push_back((uint8_t)ch);
+      for (int64_t t : toks[i]) c.tokens.push_back((uint32_t)t);
+      c.off.push_back(c.tokens.size());
+    }
+  }
+  return c;
+}
+
+// Decodes the tiles whose codes are ci (nb entries per tile) and tokens, in
+// order, kTileBatch at a time: [tiles, 3, T, H, W] on the CPU.
+torch::Tensor decode_tiles(EvatokModel* m, const uint8_t* ci, long tiles, const uint32_t* tokens) {
+  const auto& cfg = m->model->cfg;
+  const int nb = cfg.num_blocks();
+  std::vector<torch::Tensor> outs;
+  size_t tpos = 0;
+  for (long s = 0; s < tiles; s += kTileBatch) {
+    std::vector<Assignment> as;
+    std::vector<std::vector<int64_t>> toks;
+    for (long t = s; t < std::min(tiles, s + kTileBatch); ++t) {
+      Assignment a(ci + t * nb, ci + (t + 1) * nb);
+      int len = 0;
+      for (int c : a) len += cfg.choices[c];
+      toks.emplace_back(tokens + tpos, tokens + tpos + len);
+      tpos += len;
+      as.push_back(a);
+    }
+    outs.push_back(m->model->decode(as, toks).cpu());
+  }
+  return torch::cat(outs, 0);
+}
+
+// Checks and completes encoder options (defaults when opts is NULL).
+EvatokStatus encode_options(const EvatokModel* m, const EvatokEncodeOptions* opts, EvatokEncodeOptions* o, char* err,
+                            size_t es) {
+  const auto& cfg = m->model->cfg;
+  evatok_encode_options_default(o);
+  if (opts) memcpy(o, opts, sizeof *o);
+  if (const int mode = enum_value(o->mode); mode < EVATOK_ASSIGN_ROUTER || mode > EVATOK_ASSIGN_EXACT)
+    return set_err(err, es, EVATOK_ERR_INVALID_ARGUMENT, "unknown assignment mode %d", mode);
+  if (o->mode == EVATOK_ASSIGN_UNIFORM && cfg.choice_index(o->uniform_tokens) < 0) {
+    std::string list;
+    for (int c : cfg.choices) list += (list.empty() ? "" : ", ") + std::to_string(c);
+    return set_err(err, es, EVATOK_ERR_INVALID_ARGUMENT, "uniform token count %d is not one of the model's choices (%s)",
+                   o->uniform_tokens, list.c_str());
+  }
+  if (o->mode == EVATOK_ASSIGN_ROUTER && !m->model->has_router)
+    return set_err(err, es, EVATOK_ERR_UNSUPPORTED, "model '%s' has no trained router; use the uniform or search assignment",
+                   cfg.name.c_str());
+  if (!(o->wq >= 0 && o->wq <= 100) || !(o->wl >= 0 && o->wl <= 100))
+    return set_err(err, es, EVATOK_ERR_INVALID_ARGUMENT, "reward weights must be in 0..100");
+  if (!(o->inter_tolerance_db >= 0 && o->inter_tolerance_db <= 20))
+    return set_err(err, es, EVATOK_ERR_INVALID_ARGUMENT, "inter tolerance must be in 0..20 dB");
+  if (o->bitstream_version == 0) o->bitstream_version = EVBS_VERSION;
+  if (o->bitstream_version < EVBS_MIN_VERSION || o->bitstream_version > EVBS_MAX_VERSION)
+    return set_err(err, es, EVATOK_ERR_INVALID_ARGUMENT, "bitstream version %d: this build writes %d to %d",
+                   o->bitstream_version, EVBS_MIN_VERSION, EVBS_MAX_VERSION);
+  return EVATOK_OK;
+}
+
+EvatokStatus check_frames_args(const EvatokModel* m, const EvatokImage* frames, int nb_frames, int width, int height,
+                               EvatokPixelFormat fmt, char* err, size_t es) {
+  const auto& cfg = m->model->cfg;
+  if (nb_frames < 1 || nb_frames > cfg.clip_frames)
+    return set_err(err, es, EVATOK_ERR_INVALID_ARGUMENT, "frame count %d not in 1..%d", nb_frames, cfg.clip_frames);
+  if (width < 1 || height < 1 || width > EVBS_MAX_DIM || height > EVBS_MAX_DIM)
+    return set_err(err, es, EVATOK_ERR_INVALID_ARGUMENT, "frame size %dx%d not in 1..%d", width, height, EVBS_MAX_DIM);
+  return check_images(frames, nb_frames, enum_value(fmt), err, es);
+}
+
+EvatokStatus write_packet(const EvatokModel* m, const EvbsHeader& h, const uint8_t* ci, const uint32_t* tokens,
+                          uint8_t** packet, size_t* packet_size, char* err, size_t es) {
+  const long size = evbs_coded_packet_size(&m->params, &h, ci, tokens);
+  if (size <= 0) return set_err(err, es, EVATOK_ERR_INTERNAL, "packet size computation failed");
+  auto* buf = static_cast<uint8_t*>(malloc((size_t)size));
+  if (!buf) return set_err(err, es, EVATOK_ERR_NO_MEMORY, "out of memory");
+  if (evbs_write_packet(&m->params, &h, ci, tokens, buf, (size_t)size) != size) {
+    free(buf);
+    return set_err(err, es, EVATOK_ERR_INTERNAL, "packet writing failed");
+  }
+  *packet = buf;
+  *packet_size = (size_t)size;
+  return EVATOK_OK;
+}
+
+}  // namespace
+
+// A stream's reference for the next inter packet: per tile, the mean of the
+// previous packet's decoded frames (as shown, i.e. clamped). For a still
+// tile the mean is at least as close to the source as the frames themselves
+// are on average, so repeating it never loses to coding the tile again;
+// moving tiles are coded. `model` and the size say which stream it belongs to.
+struct EvatokReference {
+  torch::Tensor last;  // [tiles, 3, H, W] (the mean frame); undefined: none yet (wait for a keyframe)
+  const EvatokModel* model = nullptr;
+  int width = 0, height = 0;
+  bool valid(const EvatokModel* m, int w, int h) const {
+    return last.defined() && model == m && width == w && height == h;
+  }
+};
+
+namespace {
+
+void set_reference(EvatokReference* ref, const EvatokModel* m, int w, int h, const torch::Tensor& tiles, int nb_frames) {
+  if (!ref) return;
+  ref->last = tiles.slice(2, 0, nb_frames).clamp(-0.5, 0.5).mean(2).contiguous();
+  ref->model = m;
+  ref->width = w;
+  ref->height = h;
+}
 
 }  // namespace
 
@@ -95,6 +240,7 @@ const char* evatok_status_string(EvatokStatus s) {
     case EVATOK_ERR_NO_MEMORY: return "out of memory";
     case EVATOK_ERR_UNSUPPORTED: return "unsupported";
     case EVATOK_ERR_INTERNAL: return "internal error";
+    case EVATOK_ERR_NO_REFERENCE: return "inter packet without its reference";
   }
   return "unknown status";
 }
@@ -122,6 +268,7 @@ void evatok_encode_options_default(EvatokEncodeOptions* o) {
   o->wq = 1.2f;
   o->wl = 0.8f;
   o->bitstream_version = EVBS_VERSION;
+  o->inter_tolerance_db = 0.25f;
 }
 
 EvatokStatus evatok_model_open(const char* path, const EvatokOpenOptions* opts, EvatokModel** out, char* err,
@@ -190,74 +337,93 @@ EvatokStatus evatok_encode_block(EvatokModel* m, const EvatokImage* frames, int 
                                  size_t* packet_size, char* err, size_t es) {
   if (!m || !frames || !packet || !packet_size)
     return set_err(err, es, EVATOK_ERR_INVALID_ARGUMENT, "NULL argument to evatok_encode_block");
+  return evatok_encode_packet(m, frames, nb_frames, width, height, fmt, opts, nullptr, 1, packet, packet_size, err, es);
+}
+
+EvatokStatus evatok_reference_new(EvatokReference** out) {
+  if (!out) return EVATOK_ERR_INVALID_ARGUMENT;
+  *out = new (std::nothrow) EvatokReference();
+  return *out ? EVATOK_OK : EVATOK_ERR_NO_MEMORY;
+}
+
+void evatok_reference_reset(EvatokReference* ref) {
+  if (ref) *ref = EvatokReference();
+}
+
+void evatok_reference_free(EvatokReference** ref) {
+  if (!ref || !*ref) return;
+  delete *ref;
+  *ref = nullptr;
+}
+
+int evatok_packet_is_keyframe(const uint8_t* pkt, size_t size) { return evbs_packet_is_keyframe(pkt, size); }
+
+EvatokStatus evatok_encode_packet(EvatokModel* m, const EvatokImage* frames, int nb_frames, int width, int height,
+                                  EvatokPixelFormat fmt, const EvatokEncodeOptions* opts, EvatokReference* ref,
+                                  int keyframe, uint8_t** packet, size_t* packet_size, char* err, size_t es) {
+  if (!m || !frames || !packet || !packet_size)
+    return set_err(err, es, EVATOK_ERR_INVALID_ARGUMENT, "NULL argument to evatok_encode_packet");
   *packet = nullptr;
   *packet_size = 0;
-  const auto& cfg = m->model->cfg;
-  if (nb_frames < 1 || nb_frames > cfg.clip_frames)
-    return set_err(err, es, EVATOK_ERR_INVALID_ARGUMENT, "frame count %d not in 1..%d", nb_frames, cfg.clip_frames);
-  if (width < 1 || height < 1 || width > EVBS_MAX_DIM || height > EVBS_MAX_DIM)
-    return set_err(err, es, EVATOK_ERR_INVALID_ARGUMENT, "frame size %dx%d not in 1..%d", width, height, EVBS_MAX_DIM);
-  EvatokStatus st = check_images(frames, nb_frames, enum_value(fmt), err, es);
-  if (st) return st;
+  if (EvatokStatus st = check_frames_args(m, frames, nb_frames, width, height, fmt, err, es)) return st;
   EvatokEncodeOptions o;
-  evatok_encode_options_default(&o);
-  if (opts) memcpy(&o, opts, sizeof o);
-  if (const int mode = enum_value(o.mode); mode < EVATOK_ASSIGN_ROUTER || mode > EVATOK_ASSIGN_EXACT)
-    return set_err(err, es, EVATOK_ERR_INVALID_ARGUMENT, "unknown assignment mode %d", mode);
-  if (o.mode == EVATOK_ASSIGN_UNIFORM && cfg.choice_index(o.uniform_tokens) < 0) {
-    std::string list;
-    for (int c : cfg.choices) list += (list.empty() ? "" : ", ") + std::to_string(c);
-    return set_err(err, es, EVATOK_ERR_INVALID_ARGUMENT, "uniform token count %d is not one of the model's choices (%s)",
-                   o.uniform_tokens, list.c_str());
-  }
-  if (o.mode == EVATOK_ASSIGN_ROUTER && !m->model->has_router)
-    return set_err(err, es, EVATOK_ERR_UNSUPPORTED, "model '%s' has no trained router; use the uniform or search assignment",
-                   cfg.name.c_str());
-  if (!(o.wq >= 0 && o.wq <= 100) || !(o.wl >= 0 && o.wl <= 100))
-    return set_err(err, es, EVATOK_ERR_INVALID_ARGUMENT, "reward weights must be in 0..100");
-  if (o.bitstream_version == 0) o.bitstream_version = EVBS_VERSION;
-  if (o.bitstream_version < EVBS_MIN_VERSION || o.bitstream_version > EVBS_VERSION)
-    return set_err(err, es, EVATOK_ERR_INVALID_ARGUMENT, "bitstream version %d: this build writes %d to %d",
-                   o.bitstream_version, EVBS_MIN_VERSION, EVBS_VERSION);
+  if (EvatokStatus st = encode_options(m, opts, &o, err, es)) return st;
   return guarded(err, es, [&]() -> EvatokStatus {
     std::lock_guard<std::mutex> g(m->lock);
     c10::InferenceMode inference;  // no autograd records or version counters
+    const auto& cfg = m->model->cfg;
     EvbsHeader h;
     if (evbs_header_init(&m->params, width, height, nb_frames, &h))
       return set_err(err, es, EVATOK_ERR_INVALID_ARGUMENT, "cannot describe a %dx%d packet", width, height);
     h.version = o.bitstream_version;
     const TileGrid grid = grid_for(m, width, height);
     auto tiles = frames_to_tiles(frames, nb_frames, cfg.clip_frames, fmt, grid);
-    const int64_t n = tiles.size(0);
-    std::vector<uint8_t> choice_idx;
+    TileCodes c = encode_tiles(m, tiles, o);
+    // Without a reference (or below version 3) every packet is a keyframe.
+    if (!ref || o.bitstream_version < 3) {
+      if (ref) evatok_reference_reset(ref);
+      return write_packet(m, h, c.ci.data(), c.tokens.data(), packet, packet_size, err, es);
+    }
+    // The encoder decodes what it coded, as the decoder will, to choose the
+    // tiles to skip and to keep the reference the decoder will have.
+    const long n = (long)tiles.size(0);
+    const int nb = cfg.num_blocks();
+    auto rec = decode_tiles(m, c.ci.data(), n, c.tokens.data()).clamp(-0.5, 0.5);
+    const bool inter = !keyframe && ref->valid(m, width, height);
+    std::vector<uint8_t> map((size_t)(n + 7) / 8, 0), ci;
     std::vector<uint32_t> tokens;
-    for (int64_t s = 0; s < n; s += kTileBatch) {
-      auto batch = tiles.slice(0, s, std::min(n, s + kTileBatch));
-      std::vector<Assignment> as;
-      if (o.mode == EVATOK_ASSIGN_ROUTER) {
-        as = m->model->route(batch, o.wq);
-      } else if (o.mode == EVATOK_ASSIGN_SEARCH || o.mode == EVATOK_ASSIGN_EXACT) {
-        as = m->model->search(batch, o.wq, o.wl, o.mode == EVATOK_ASSIGN_EXACT);
-      } else {
-        as.assign(batch.size(0), Assignment(cfg.num_blocks(), cfg.choice_index(o.uniform_tokens)));
-      }
-      auto toks = m->model->encode(batch, as);
-      for (size_t i = 0; i < as.size(); ++i) {
-        for (int c : as[i]) choice_idx.push_back((uint8_t)c);
-        for (int64_t t : toks[i]) tokens.push_back((uint32_t)t);
+    auto out = rec;
+    long skipped = 0;
+    if (inter) {
+      // A tile is skipped (repeats the reference's mean frame) when that is
+      // at most inter_tolerance_db worse than coding it: at equal quality, a
+      // still tile costs nothing until the next keyframe.
+      auto src = tiles.slice(2, 0, nb_frames);
+      auto coded = (rec.slice(2, 0, nb_frames) - src).pow(2).mean({1, 2, 3, 4});
+      auto held = (ref->last.unsqueeze(2) - src).pow(2).mean({1, 2, 3, 4});
+      auto skip = held <= coded * std::pow(10.0, o.inter_tolerance_db / 10.0);
+      auto ps = skip.accessor<bool, 1>();
+      out = rec.clone();
+      for (long t = 0; t < n; ++t) {
+        if (ps[t]) {
+          map[(size_t)t / 8] |= (uint8_t)(0x80 >> (t % 8));
+          out[t].copy_(ref->last[t].unsqueeze(1).expand_as(out[t]));
+          ++skipped;
+          continue;
+        }
+        ci.insert(ci.end(), c.ci.begin() + t * nb, c.ci.begin() + (t + 1) * nb);
+        tokens.insert(tokens.end(), c.tokens.begin() + (long)c.off[t], c.tokens.begin() + (long)c.off[t + 1]);
       }
     }
-    long size = evbs_coded_packet_size(&m->params, &h, choice_idx.data(), tokens.data());
-    if (size <= 0) return set_err(err, es, EVATOK_ERR_INTERNAL, "packet size computation failed");
-    auto* buf = static_cast<uint8_t*>(malloc((size_t)size));
-    if (!buf) return set_err(err, es, EVATOK_ERR_NO_MEMORY, "out of memory");
-    if (evbs_write_packet(&m->params, &h, choice_idx.data(), tokens.data(), buf, (size_t)size) != size) {
-      free(buf);
-      return set_err(err, es, EVATOK_ERR_INTERNAL, "packet writing failed");
+    EvatokStatus st;
+    if (skipped) {
+      evbs_set_skip_map(&h, map.data());
+      st = write_packet(m, h, ci.data(), tokens.data(), packet, packet_size, err, es);
+    } else {
+      st = write_packet(m, h, c.ci.data(), c.tokens.data(), packet, packet_size, err, es);
     }
-    *packet = buf;
-    *packet_size = (size_t)size;
-    return EVATOK_OK;
+    if (st == EVATOK_OK) set_reference(ref, m, width, height, out, nb_frames);
+    return st;
   });
 }
 
@@ -285,8 +451,9 @@ EvatokStatus evatok_packet_assignment(const EvatokModel* m, const uint8_t* pkt, 
   EvbsHeader h;
   std::vector<uint8_t> ci;
   if (EvatokStatus st = parse_packet(m, pkt, size, &h, &ci, err, es)) return st;
-  for (size_t i = 0; i < ci.size() && (long)i < max_entries; ++i) tokens_per_block[i] = m->params.choices[ci[i]];
-  *count = (int)ci.size();
+  const auto counts = all_tile_counts(m, h, ci);
+  for (size_t i = 0; i < counts.size() && (long)i < max_entries; ++i) tokens_per_block[i] = counts[i];
+  *count = (int)counts.size();
   return EVATOK_OK;
 }
 
@@ -299,16 +466,17 @@ EvatokStatus evatok_packet_tokens(const EvatokModel* m, const uint8_t* pkt, size
   std::vector<uint8_t> ci;
   if (EvatokStatus st = parse_packet(m, pkt, size, &h, &ci, err, es)) return st;
   const long total = evbs_total_tokens(&m->params, &h, ci.data());
-  *nb_entries = (int)ci.size();
+  const auto counts = all_tile_counts(m, h, ci);
+  *nb_entries = (int)counts.size();
   *nb_ids = (size_t)total;
-  if (max_entries < (long)ci.size() || max_ids < (size_t)total)
+  if (max_entries < (long)counts.size() || max_ids < (size_t)total)
     return set_err(err, es, EVATOK_ERR_INVALID_ARGUMENT, "packet holds %zu blocks and %ld tokens, room for %d and %zu",
-                   ci.size(), total, max_entries, max_ids);
+                   counts.size(), total, max_entries, max_ids);
   return guarded(err, es, [&]() -> EvatokStatus {
     char msg[256];
     if (evbs_read_payload(&m->params, &h, pkt, size, ci.data(), ids, total, msg, sizeof msg))
       return set_err(err, es, EVATOK_ERR_BITSTREAM, "invalid packet: %s", msg);
-    for (size_t i = 0; i < ci.size(); ++i) tokens_per_block[i] = m->params.choices[ci[i]];
+    std::copy(counts.begin(), counts.end(), tokens_per_block);
     return EVATOK_OK;
   });
 }
@@ -322,49 +490,55 @@ EvatokStatus evatok_packet_build(const EvatokModel* m, int width, int height, in
   *packet_size = 0;
   const EvbsParams& p = m->params;
   if (version == 0) version = EVBS_VERSION;
-  if (version < EVBS_MIN_VERSION || version > EVBS_VERSION)
+  if (version < EVBS_MIN_VERSION || version > EVBS_MAX_VERSION)
     return set_err(err, es, EVATOK_ERR_INVALID_ARGUMENT, "bitstream version %d: this build writes %d to %d", version,
-                   EVBS_MIN_VERSION, EVBS_VERSION);
+                   EVBS_MIN_VERSION, EVBS_MAX_VERSION);
   EvbsHeader h;
   if (evbs_header_init(&p, width, height, nb_frames, &h))
     return set_err(err, es, EVATOK_ERR_INVALID_ARGUMENT, "frame size %dx%d or frame count %d out of range (1..%d frames)",
                    width, height, nb_frames, p.clip_frames);
   h.version = version;
-  const long entries = (long)h.tiles_x * h.tiles_y * h.num_blocks;
+  const long tiles = (long)h.tiles_x * h.tiles_y, entries = tiles * h.num_blocks;
   if (nb_entries != entries)
     return set_err(err, es, EVATOK_ERR_INVALID_ARGUMENT,
                    "a %dx%d frame has %d x %d tiles of %d blocks: %ld token counts, not %d", width, height, h.tiles_x,
                    h.tiles_y, h.num_blocks, entries, nb_entries);
   return guarded(err, es, [&]() -> EvatokStatus {
-    std::vector<uint8_t> ci((size_t)entries);
+    std::vector<uint8_t> ci, map((size_t)(tiles + 7) / 8, 0);
     size_t total = 0;
-    for (long i = 0; i < entries; ++i) {
-      int c = -1;
-      for (int k = 0; k < p.num_choices; ++k)
-        if (p.choices[k] == tokens_per_block[i]) c = k;
-      if (c < 0)
-        return set_err(err, es, EVATOK_ERR_INVALID_ARGUMENT, "block %ld: %d tokens is not one of the model's counts", i,
-                       tokens_per_block[i]);
-      ci[(size_t)i] = (uint8_t)c;
-      total += (size_t)p.choices[c];
+    long skipped = 0;
+    for (long t = 0; t < tiles; ++t) {
+      // A tile whose blocks all have 0 tokens repeats the reference.
+      int zeros = 0;
+      for (int b = 0; b < h.num_blocks; ++b) zeros += tokens_per_block[t * h.num_blocks + b] == 0;
+      if (zeros == h.num_blocks) {
+        if (version < 3)
+          return set_err(err, es, EVATOK_ERR_INVALID_ARGUMENT,
+                         "tile %ld has 0 tokens (skipped): only bitstream 3 inter packets skip tiles", t);
+        map[(size_t)t / 8] |= (uint8_t)(0x80 >> (t % 8));
+        ++skipped;
+        continue;
+      }
+      for (int b = 0; b < h.num_blocks; ++b) {
+        const long i = t * h.num_blocks + b;
+        int c = -1;
+        for (int k = 0; k < p.num_choices; ++k)
+          if (p.choices[k] == tokens_per_block[i]) c = k;
+        if (c < 0)
+          return set_err(err, es, EVATOK_ERR_INVALID_ARGUMENT, "block %ld: %d tokens is not one of the model's counts%s",
+                         i, tokens_per_block[i], zeros ? " (a skipped tile has 0 in every block)" : "");
+        ci.push_back((uint8_t)c);
+        total += (size_t)p.choices[c];
+      }
     }
+    if (skipped) evbs_set_skip_map(&h, map.data());
     if (nb_ids != total)
       return set_err(err, es, EVATOK_ERR_INVALID_ARGUMENT, "the token counts add up to %zu ids, %zu given", total, nb_ids);
     for (size_t i = 0; i < nb_ids; ++i)
       if (ids[i] >= (uint32_t)p.codebook_size)
         return set_err(err, es, EVATOK_ERR_INVALID_ARGUMENT, "id %u at %zu is outside the codebook of %d", ids[i], i,
                        p.codebook_size);
-    const long size = evbs_coded_packet_size(&p, &h, ci.data(), ids);
-    if (size <= 0) return set_err(err, es, EVATOK_ERR_INTERNAL, "packet size computation failed");
-    auto* buf = static_cast<uint8_t*>(malloc((size_t)size));
-    if (!buf) return set_err(err, es, EVATOK_ERR_NO_MEMORY, "out of memory");
-    if (evbs_write_packet(&p, &h, ci.data(), ids, buf, (size_t)size) != size) {
-      free(buf);
-      return set_err(err, es, EVATOK_ERR_INTERNAL, "packet writing failed");
-    }
-    *packet = buf;
-    *packet_size = (size_t)size;
-    return EVATOK_OK;
+    return write_packet(m, h, ci.data(), ids, packet, packet_size, err, es);
   });
 }
 
@@ -372,6 +546,14 @@ EvatokStatus evatok_decode_block(EvatokModel* m, const uint8_t* pkt, size_t size
                                  int max_frames, EvatokPixelFormat fmt, int* nb_frames, char* err, size_t es) {
   if (!m || !pkt || !frames || !nb_frames)
     return set_err(err, es, EVATOK_ERR_INVALID_ARGUMENT, "NULL argument to evatok_decode_block");
+  return evatok_decode_packet(m, pkt, size, nullptr, frames, max_frames, fmt, nb_frames, err, es);
+}
+
+EvatokStatus evatok_decode_packet(EvatokModel* m, const uint8_t* pkt, size_t size, EvatokReference* ref,
+                                  const EvatokImage* frames, int max_frames, EvatokPixelFormat fmt, int* nb_frames,
+                                  char* err, size_t es) {
+  if (!m || !pkt || !frames || !nb_frames)
+    return set_err(err, es, EVATOK_ERR_INVALID_ARGUMENT, "NULL argument to evatok_decode_packet");
   *nb_frames = 0;
   EvbsHeader h;
   if (EvatokStatus st = parse_packet(m, pkt, size, &h, nullptr, err, es)) return st;
@@ -379,35 +561,41 @@ EvatokStatus evatok_decode_block(EvatokModel* m, const uint8_t* pkt, size_t size
     return set_err(err, es, EVATOK_ERR_INVALID_ARGUMENT, "packet holds %d frames, room for %d", h.nb_frames, max_frames);
   EvatokStatus st = check_images(frames, h.nb_frames, enum_value(fmt), err, es);
   if (st) return st;
+  const bool inter = h.skipped > 0;
+  if (inter && !ref)
+    return set_err(err, es, EVATOK_ERR_NO_REFERENCE,
+                   "inter packet: it repeats %ld tiles of the previous packet; decode the stream with "
+                   "evatok_decode_packet and a reference",
+                   h.skipped);
+  if (inter && !ref->valid(m, h.width, h.height))
+    return set_err(err, es, EVATOK_ERR_NO_REFERENCE,
+                   "inter packet without its reference (the previous packet's %dx%d frame): after a seek or a lost "
+                   "packet, decoding resumes at the next keyframe",
+                   h.width, h.height);
   return guarded(err, es, [&]() -> EvatokStatus {
     std::lock_guard<std::mutex> g(m->lock);
     c10::InferenceMode inference;  // no autograd records or version counters
     const auto& cfg = m->model->cfg;
-    const long n_entries = (long)h.tiles_x * h.tiles_y * h.num_blocks;
-    std::vector<uint8_t> ci((size_t)n_entries);
+    const long n_entries = evbs_num_entries(&h);
+    std::vector<uint8_t> ci((size_t)n_entries + 1);
     const long max_tokens = n_entries * cfg.max_choice();
-    std::vector<uint32_t> tokens((size_t)max_tokens);
+    std::vector<uint32_t> tokens((size_t)max_tokens + 1);
     char msg[256];
     if (evbs_read_payload(&m->params, &h, pkt, size, ci.data(), tokens.data(), max_tokens, msg, sizeof msg))
       return set_err(err, es, EVATOK_ERR_BITSTREAM, "invalid packet: %s", msg);
     const TileGrid grid = grid_for(m, h.width, h.height);
-    const int n = h.tiles_x * h.tiles_y, nb = h.num_blocks;
-    std::vector<torch::Tensor> outs;
-    size_t tpos = 0;
-    for (int s = 0; s < n; s += kTileBatch) {
-      std::vector<Assignment> as;
-      std::vector<std::vector<int64_t>> toks;
-      for (int t = s; t < std::min(n, s + kTileBatch); ++t) {
-        Assignment a(ci.begin() + (long)t * nb, ci.begin() + (long)(t + 1) * nb);
-        int len = 0;
-        for (int c : a) len += cfg.choices[c];
-        toks.emplace_back(tokens.begin() + tpos, tokens.begin() + tpos + len);
-        tpos += len;
-        as.push_back(a);
-      }
-      outs.push_back(m->model->decode(as, toks).cpu());
+    const long n = (long)h.tiles_x * h.tiles_y, coded = n_entries / h.num_blocks;
+    torch::Tensor out;
+    if (coded) out = decode_tiles(m, ci.data(), coded, tokens.data());
+    if (inter) {
+      // Skipped tiles hold the reference's mean frame in every frame.
+      auto all = ref->last.unsqueeze(2).expand({n, 3, cfg.clip_frames, cfg.clip_height, cfg.clip_width}).clone();
+      for (long t = 0, k = 0; t < n; ++t)
+        if (!evbs_tile_skipped(&h, t)) all[t].copy_(out[k++]);
+      out = all;
     }
-    tiles_to_frames(torch::cat(outs, 0), frames, h.nb_frames, fmt, grid);
+    tiles_to_frames(out, frames, h.nb_frames, fmt, grid);
+    if (ref) set_reference(ref, m, h.width, h.height, out, h.nb_frames);
     *nb_frames = h.nb_frames;
     return EVATOK_OK;
   });
@@ -423,9 +611,9 @@ EvatokStatus evatok_extradata_create_version(const EvatokModel* m, int version, 
   if (!m || !data || !size) return set_err(err, es, EVATOK_ERR_INVALID_ARGUMENT, "NULL argument to evatok_extradata_create");
   if (fps_num < 0 || fps_den < 0) return set_err(err, es, EVATOK_ERR_INVALID_ARGUMENT, "negative frame rate");
   if (version == 0) version = EVBS_VERSION;
-  if (version < EVBS_MIN_VERSION || version > EVBS_VERSION)
+  if (version < EVBS_MIN_VERSION || version > EVBS_MAX_VERSION)
     return set_err(err, es, EVATOK_ERR_INVALID_ARGUMENT, "bitstream version %d: this build writes %d to %d", version,
-                   EVBS_MIN_VERSION, EVBS_VERSION);
+                   EVBS_MIN_VERSION, EVBS_MAX_VERSION);
   EvbsStreamInfo s{};
   s.version = version;
   memcpy(s.fingerprint, m->info.codec_fingerprint, 16);
@@ -461,7 +649,7 @@ EvatokStatus evatok_extradata_check(const EvatokModel* m, const uint8_t* data, s
     s.params.entropy = m->params.entropy;  // not in the header: compared by fingerprint below
     if (memcmp(&s.params, &m->params, sizeof s.params))
       return set_err(err, es, EVATOK_ERR_MODEL_MISMATCH, "stream geometry differs from the model's");
-    if (s.version == 2 && memcmp(s.entropy_fingerprint, m->info.entropy_fingerprint, 16)) {
+    if (s.version >= 2 && memcmp(s.entropy_fingerprint, m->info.entropy_fingerprint, 16)) {
       static const uint8_t none[16] = {0};
       const bool stream_has = memcmp(s.entropy_fingerprint, none, 16) != 0;
       return set_err(err, es, EVATOK_ERR_MODEL_MISMATCH,

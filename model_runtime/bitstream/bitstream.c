@@ -11,7 +11,8 @@
 /* Fixed part of a packet: magic, version, width(2), height(2), nb_frames,
  * tiles_x(2), tiles_y(2), num_blocks, bits_per_token. */
 #define PKT_HEADER_SIZE 13
-/* Version 2: magic, version, width(2), height(2), nb_frames, flags. */
+/* Versions 2 and 3: magic, version, width(2), height(2), nb_frames, flags;
+ * a version-3 inter packet follows it with its skip map. */
 #define PKT2_HEADER_SIZE 8
 #define PKT_CRC_SIZE 4
 
@@ -80,12 +81,59 @@ int evbs_header_init(const EvbsParams *p, int width, int height, int nb_frames, 
     h->tiles_y = evbs_tiles(height, p->tile_h);
     h->num_blocks = p->num_blocks;
     h->bits_per_token = evbs_bits_per_token(p->codebook_size);
+    h->flags = 0;
+    h->skipped = 0;
+    h->skip_map = NULL;
     return EVBS_OK;
+}
+
+static int is_inter(const EvbsHeader *h)
+{
+    return h->version == 3 && (h->flags & EVBS_FLAG_INTER) && h->skip_map;
+}
+
+int evbs_tile_skipped(const EvbsHeader *h, long t)
+{
+    return is_inter(h) && ((h->skip_map[t / 8] >> (7 - t % 8)) & 1);
+}
+
+static long num_tiles(const EvbsHeader *h)
+{
+    return (long)h->tiles_x * h->tiles_y;
+}
+
+static long skip_map_size(const EvbsHeader *h)
+{
+    return is_inter(h) ? (num_tiles(h) + 7) / 8 : 0;
 }
 
 static long num_entries(const EvbsHeader *h)
 {
-    return (long)h->tiles_x * h->tiles_y * h->num_blocks;
+    return (num_tiles(h) - (is_inter(h) ? h->skipped : 0)) * h->num_blocks;
+}
+
+long evbs_num_entries(const EvbsHeader *h)
+{
+    return num_entries(h);
+}
+
+/* The header that the token model codes an inter packet's coded tiles with:
+ * they form one run of tiles, in raster order (the model's contexts never
+ * reach across tiles). */
+static EvbsHeader coded_view(const EvbsHeader *h)
+{
+    EvbsHeader v = *h;
+    v.tiles_x = (int)(num_entries(h) / h->num_blocks);
+    v.tiles_y = 1;
+    return v;
+}
+
+int evbs_packet_is_keyframe(const uint8_t *buf, size_t size)
+{
+    if (!buf || size < PKT2_HEADER_SIZE || buf[0] != EVBS_PACKET_MAGIC || buf[1] < EVBS_MIN_VERSION ||
+        buf[1] > EVBS_MAX_VERSION)
+        return EVBS_EINVAL;
+    return buf[1] == 3 ? !(buf[7] & EVBS_FLAG_INTER) : 1;
 }
 
 long evbs_total_tokens(const EvbsParams *p, const EvbsHeader *h, const uint8_t *choice_idx)
@@ -99,11 +147,67 @@ long evbs_total_tokens(const EvbsParams *p, const EvbsHeader *h, const uint8_t *
     return total;
 }
 
+/* Range-coded payload of a version 2/3 packet: none when every tile of an
+ * inter packet is skipped. */
+static long payload_encode(const EvbsParams *p, const EvbsHeader *h, const uint8_t *choice_idx,
+                           const uint32_t *tokens, uint8_t *out, size_t out_size)
+{
+    if (num_entries(h) == 0)
+        return 0;
+    EvbsHeader v = coded_view(h);
+    return evtm_encode(p, &v, choice_idx, tokens, out, out_size);
+}
+
+static int payload_decode(const EvbsParams *p, const EvbsHeader *h, const uint8_t *in, size_t size,
+                          uint8_t *choice_idx, uint32_t *tokens, long max_tokens, long *total,
+                          char *err, size_t err_size)
+{
+    *total = 0;
+    if (num_entries(h) == 0)
+        return size ? evbs_fail(err, err_size, EVBS_ECORRUPT, "inter packet skips every tile but carries "
+                                "%zu payload bytes", size) : EVBS_OK;
+    EvbsHeader v = coded_view(h);
+    return evtm_decode(p, &v, in, size, choice_idx, tokens, max_tokens, total, err, err_size);
+}
+
+static long payload_offset(const EvbsHeader *h)
+{
+    return PKT2_HEADER_SIZE + skip_map_size(h);
+}
+
+/* A packet's header fields must agree with its version: flags only in
+ * version 3, a skip map only with the inter flag. */
+static int header_ok(const EvbsHeader *h)
+{
+    if (h->version != 3)
+        return h->flags == 0;
+    if (h->flags & ~EVBS_FLAG_INTER)
+        return 0;
+    if (!(h->flags & EVBS_FLAG_INTER))
+        return 1;
+    long skipped = 0;
+    for (long t = 0; h->skip_map && t < num_tiles(h); t++)
+        skipped += evbs_tile_skipped(h, t);
+    return h->skip_map && skipped >= 1 && skipped == h->skipped;
+}
+
+int evbs_set_skip_map(EvbsHeader *h, const uint8_t *map)
+{
+    if (h->version != 3 || !map)
+        return EVBS_EINVAL;
+    h->flags |= EVBS_FLAG_INTER;
+    h->skip_map = map;
+    h->skipped = 0;
+    for (long t = 0; t < num_tiles(h); t++)
+        h->skipped += evbs_tile_skipped(h, t);
+    return h->skipped ? EVBS_OK : EVBS_EINVAL;
+}
+
 static long v2_size(const EvbsParams *p, const EvbsHeader *h, const uint8_t *choice_idx,
                     const uint32_t *tokens)
 {
-    long coded = evtm_encode(p, h, choice_idx, tokens, NULL, 0);
-    return coded < 0 ? coded : PKT2_HEADER_SIZE + coded + PKT_CRC_SIZE;
+    long coded = payload_encode(p, h, choice_idx, tokens, NULL, 0);
+    return coded < 0 ? coded : payload_offset(h) + coded + PKT_CRC_SIZE;
 }
 
 long evbs_packet_size(const EvbsParams *p, const EvbsHeader *h, const uint8_t *choice_idx)
@@ -112,7 +216,7 @@ long evbs_packet_size(const EvbsParams *p, const EvbsHeader *h, const uint8_t *c
     if (tokens < 0)
         return tokens;
     if (h->version != 1)
-        return EVBS_EINVAL; /* version 2's size depends on the tokens */
+        return EVBS_EINVAL; /* versions 2 and 3: the size depends on the tokens */
     long assign_bytes = (num_entries(h) + 1) / 2;
     long token_bytes = (tokens * h->bits_per_token + 7) / 8;
     return PKT_HEADER_SIZE + assign_bytes + token_bytes + PKT_CRC_SIZE;
@@ -124,7 +228,7 @@ long evbs_coded_packet_size(const EvbsParams *p, const EvbsHeader *h, const uint
 {
     if (h->version == 1)
         return evbs_packet_size(p, h, choice_idx);
-    if (h->version != 2 || evbs_total_tokens(p, h, choice_idx) < 0)
+    if ((h->version != 2 && h->version != 3) || !header_ok(h) || evbs_total_tokens(p, h, choice_idx) < 0)
         return EVBS_EINVAL;
     return v2_size(p, h, choice_idx, tokens);
 }
@@ -132,19 +236,24 @@ long evbs_coded_packet_size(const EvbsParams *p, const EvbsHeader *h, const uint
 static long write_v2(const EvbsParams *p, const EvbsHeader *h, const uint8_t *choice_idx,
                      const uint32_t *tokens, uint8_t *out, size_t out_size)
 {
-    if (out_size < PKT2_HEADER_SIZE + PKT_CRC_SIZE)
+    const long off = payload_offset(h);
+    if (out_size < (size_t)off + PKT_CRC_SIZE)
         return EVBS_ESPACE;
     out[0] = EVBS_PACKET_MAGIC;
-    out[1] = 2;
+    out[1] = (uint8_t)h->version;
     put16(out + 2, h->width);
     put16(out + 4, h->height);
     out[6] = (uint8_t)h->nb_frames;
-    out[7] = 0; /* flags: none defined */
-    long coded = evtm_encode(p, h, choice_idx, tokens, out + PKT2_HEADER_SIZE,
-                             out_size - PKT2_HEADER_SIZE - PKT_CRC_SIZE);
+    out[7] = (uint8_t)h->flags; /* version 2: none defined */
+    if (off > PKT2_HEADER_SIZE) {
+        memcpy(out + PKT2_HEADER_SIZE, h->skip_map, (size_t)(off - PKT2_HEADER_SIZE));
+        if (num_tiles(h) % 8) /* bits past the last tile are zero */
+            out[off - 1] &= (uint8_t)(0xFF << (8 - num_tiles(h) % 8));
+    }
+    long coded = payload_encode(p, h, choice_idx, tokens, out + off, out_size - (size_t)off - PKT_CRC_SIZE);
     if (coded < 0)
         return coded;
-    long size = PKT2_HEADER_SIZE + coded + PKT_CRC_SIZE;
+    long size = off + coded + PKT_CRC_SIZE;
     put32(out + size - PKT_CRC_SIZE, evbs_crc32(out, (size_t)size - PKT_CRC_SIZE));
     return size;
 }
@@ -152,9 +261,9 @@ static long write_v2(const EvbsParams *p, const EvbsHeader *h, const uint8_t *ch
 long evbs_write_packet(const EvbsParams *p, const EvbsHeader *h, const uint8_t *choice_idx,
                        const uint32_t *tokens, uint8_t *out, size_t out_size)
 {
-    if (!params_ok(p) || evbs_total_tokens(p, h, choice_idx) < 0)
+    if (!params_ok(p) || !header_ok(h) || evbs_total_tokens(p, h, choice_idx) < 0)
         return EVBS_EINVAL;
-    if (h->version == 2)
+    if (h->version == 2 || h->version == 3)
         return write_v2(p, h, choice_idx, tokens, out, out_size);
     long size = evbs_packet_size(p, h, choice_idx);
     if (size < 0)
@@ -202,7 +311,10 @@ static int parse_v2(const EvbsParams *p, const uint8_t *buf, size_t size, EvbsHe
 {
     if (size < PKT2_HEADER_SIZE + PKT_CRC_SIZE)
         return evbs_fail(err, err_size, EVBS_ECORRUPT, "packet too short (%zu bytes)", size);
-    h->version = 2;
+    h->version = buf[1];
+    h->flags = 0;
+    h->skipped = 0;
+    h->skip_map = NULL;
     h->width = get16(buf + 2);
     h->height = get16(buf + 4);
     h->nb_frames = buf[6];
@@ -210,21 +322,37 @@ static int parse_v2(const EvbsParams *p, const uint8_t *buf, size_t size, EvbsHe
         return evbs_fail(err, err_size, EVBS_ECORRUPT, "frame size %dx%d out of range", h->width, h->height);
     if (h->nb_frames < 1 || h->nb_frames > p->clip_frames)
         return evbs_fail(err, err_size, EVBS_ECORRUPT, "frame count %d not in 1..%d", h->nb_frames, p->clip_frames);
-    if (buf[7] != 0)
-        return evbs_fail(err, err_size, EVBS_ECORRUPT, "packet flags 0x%02x: none are defined", buf[7]);
+    if (h->version == 2 && buf[7] != 0)
+        return evbs_fail(err, err_size, EVBS_ECORRUPT, "packet flags 0x%02x: version 2 defines none", buf[7]);
+    if (h->version == 3 && (buf[7] & ~EVBS_FLAG_INTER))
+        return evbs_fail(err, err_size, EVBS_ECORRUPT, "packet flags 0x%02x: version 3 defines only 0x01 (inter)",
+                         buf[7]);
+    h->flags = buf[7];
     h->tiles_x = evbs_tiles(h->width, p->tile_w);
     h->tiles_y = evbs_tiles(h->height, p->tile_h);
     h->num_blocks = p->num_blocks;
     h->bits_per_token = 0;
+    if (h->flags & EVBS_FLAG_INTER) {
+        const long tiles = num_tiles(h), map = (tiles + 7) / 8;
+        if (size < (size_t)(PKT2_HEADER_SIZE + map + PKT_CRC_SIZE))
+            return evbs_fail(err, err_size, EVBS_ECORRUPT, "inter packet truncated in its skip map");
+        h->skip_map = buf + PKT2_HEADER_SIZE;
+        if (tiles % 8 && (h->skip_map[map - 1] & (0xFF >> (tiles % 8))))
+            return evbs_fail(err, err_size, EVBS_ECORRUPT, "skip map has bits set past its %ld tiles", tiles);
+        for (long t = 0; t < tiles; t++)
+            h->skipped += evbs_tile_skipped(h, t);
+        if (h->skipped == 0)
+            return evbs_fail(err, err_size, EVBS_ECORRUPT, "inter packet skips no tile (it must be a keyframe)");
+    }
     if (get32(buf + size - PKT_CRC_SIZE) != evbs_crc32(buf, size - PKT_CRC_SIZE))
         return evbs_fail(err, err_size, EVBS_ECORRUPT, "packet checksum mismatch (corrupt data)");
     /* the whole coded payload is checked here: assignment, token range, end */
-    long n = (long)h->tiles_x * h->tiles_y * h->num_blocks, total = 0;
-    uint8_t *ci = malloc((size_t)n);
+    long n = num_entries(h), total = 0;
+    uint8_t *ci = malloc((size_t)n + 1);
     if (!ci)
         return evbs_fail(err, err_size, EVBS_ESPACE, "out of memory");
-    int rc = evtm_decode(p, h, buf + PKT2_HEADER_SIZE, size - PKT2_HEADER_SIZE - PKT_CRC_SIZE, ci, NULL, 0,
-                         &total, err, err_size);
+    const long off = payload_offset(h);
+    int rc = payload_decode(p, h, buf + off, size - (size_t)off - PKT_CRC_SIZE, ci, NULL, 0, &total, err, err_size);
     free(ci);
     return rc;
 }
@@ -234,16 +362,21 @@ int evbs_parse_header(const EvbsParams *p, const uint8_t *buf, size_t size, Evbs
 {
     if (!params_ok(p) || !h)
         return evbs_fail(err, err_size, EVBS_EINVAL, "invalid parser parameters");
-    if (!buf || size < PKT_HEADER_SIZE + PKT_CRC_SIZE)
+    if (!buf || size < PKT2_HEADER_SIZE + PKT_CRC_SIZE)
         return evbs_fail(err, err_size, EVBS_ECORRUPT, "packet too short (%zu bytes)", size);
     if (buf[0] != EVBS_PACKET_MAGIC)
         return evbs_fail(err, err_size, EVBS_ECORRUPT, "not an evatok packet (bad magic 0x%02x)", buf[0]);
-    if (buf[1] < EVBS_MIN_VERSION || buf[1] > EVBS_VERSION)
+    if (buf[1] < EVBS_MIN_VERSION || buf[1] > EVBS_MAX_VERSION)
         return evbs_fail(err, err_size, EVBS_ECORRUPT, "unsupported bitstream version %d (this build reads %d to %d)",
-                    buf[1], EVBS_MIN_VERSION, EVBS_VERSION);
-    if (buf[1] == 2)
+                    buf[1], EVBS_MIN_VERSION, EVBS_MAX_VERSION);
+    if (buf[1] == 2 || buf[1] == 3)
         return parse_v2(p, buf, size, h, err, err_size);
+    if (size < PKT_HEADER_SIZE + PKT_CRC_SIZE)
+        return evbs_fail(err, err_size, EVBS_ECORRUPT, "packet too short (%zu bytes)", size);
     h->version = buf[1];
+    h->flags = 0;
+    h->skipped = 0;
+    h->skip_map = NULL;
     h->width = get16(buf + 2);
     h->height = get16(buf + 4);
     h->nb_frames = buf[6];
@@ -287,10 +420,11 @@ int evbs_parse_header(const EvbsParams *p, const uint8_t *buf, size_t size, Evbs
 int evbs_read_assignment(const EvbsParams *p, const EvbsHeader *h, const uint8_t *buf, size_t size,
                          uint8_t *choice_idx)
 {
-    if (h->version == 2) {
+    if (h->version == 2 || h->version == 3) {
         long total = 0;
-        return evtm_decode(p, h, buf + PKT2_HEADER_SIZE, size - PKT2_HEADER_SIZE - PKT_CRC_SIZE, choice_idx,
-                           NULL, 0, &total, NULL, 0);
+        const long off = payload_offset(h);
+        return payload_decode(p, h, buf + off, size - (size_t)off - PKT_CRC_SIZE, choice_idx, NULL, 0, &total,
+                              NULL, 0);
     }
     const uint8_t *a = buf + PKT_HEADER_SIZE;
     for (long i = 0, n = num_entries(h); i < n; i++)
@@ -301,10 +435,11 @@ int evbs_read_assignment(const EvbsParams *p, const EvbsHeader *h, const uint8_t
 int evbs_read_payload(const EvbsParams *p, const EvbsHeader *h, const uint8_t *buf, size_t size,
                       uint8_t *choice_idx, uint32_t *tokens, long max_tokens, char *err, size_t err_size)
 {
-    if (h->version == 2) {
+    if (h->version == 2 || h->version == 3) {
         long total = 0;
-        return evtm_decode(p, h, buf + PKT2_HEADER_SIZE, size - PKT2_HEADER_SIZE - PKT_CRC_SIZE, choice_idx,
-                           tokens, max_tokens, &total, err, err_size);
+        const long off = payload_offset(h);
+        return payload_decode(p, h, buf + off, size - (size_t)off - PKT_CRC_SIZE, choice_idx, tokens, max_tokens,
+                              &total, err, err_size);
     }
     long n = num_entries(h);
     const uint8_t *a = buf + PKT_HEADER_SIZE;
@@ -333,18 +468,18 @@ int evbs_read_payload(const EvbsParams *p, const EvbsHeader *h, const uint8_t *b
 
 /* Extradata: "EVTK", version, reserved, fingerprint[16], clip_frames(2),
  * tile_h(2), tile_w(2), num_blocks, num_choices, choices(2 each),
- * codebook_size(4), fps_num(4), fps_den(4), [version 2: entropy
+ * codebook_size(4), fps_num(4), fps_den(4), [versions 2 and 3: entropy
  * fingerprint[16]], crc32(4). */
 long evbs_extradata_size(const EvbsParams *p, int version)
 {
     return 4 + 2 + EVBS_FINGERPRINT_SIZE + 6 + 2 + 2L * p->num_choices + 12 + 4 +
-           (version == 2 ? EVBS_FINGERPRINT_SIZE : 0);
+           (version >= 2 ? EVBS_FINGERPRINT_SIZE : 0);
 }
 
 long evbs_write_extradata(const EvbsStreamInfo *s, uint8_t *out, size_t out_size)
 {
     const EvbsParams *p = &s->params;
-    if (!params_ok(p) || s->version < EVBS_MIN_VERSION || s->version > EVBS_VERSION)
+    if (!params_ok(p) || s->version < EVBS_MIN_VERSION || s->version > EVBS_MAX_VERSION)
         return EVBS_EINVAL;
     long size = evbs_extradata_size(p, s->version);
     if ((size_t)size > out_size)
@@ -367,7 +502,7 @@ long evbs_write_extradata(const EvbsStreamInfo *s, uint8_t *out, size_t out_size
     put32(b + 4, s->fps_num);
     put32(b + 8, s->fps_den);
     b += 12;
-    if (s->version == 2) {
+    if (s->version >= 2) {
         memcpy(b, s->entropy_fingerprint, EVBS_FINGERPRINT_SIZE);
         b += EVBS_FINGERPRINT_SIZE;
     }
@@ -382,9 +517,9 @@ int evbs_parse_extradata(const uint8_t *buf, size_t size, EvbsStreamInfo *s, cha
         return evbs_fail(err, err_size, EVBS_ECORRUPT, "evatok extradata missing or too short (%zu bytes)", size);
     if (memcmp(buf, "EVTK", 4))
         return evbs_fail(err, err_size, EVBS_ECORRUPT, "extradata is not an evatok stream header");
-    if (buf[4] < EVBS_MIN_VERSION || buf[4] > EVBS_VERSION)
+    if (buf[4] < EVBS_MIN_VERSION || buf[4] > EVBS_MAX_VERSION)
         return evbs_fail(err, err_size, EVBS_ECORRUPT, "unsupported stream header version %d (this build reads %d to %d)",
-                    buf[4], EVBS_MIN_VERSION, EVBS_VERSION);
+                    buf[4], EVBS_MIN_VERSION, EVBS_MAX_VERSION);
     memset(s, 0, sizeof(*s));
     s->version = buf[4];
     memcpy(s->fingerprint, buf + 6, EVBS_FINGERPRINT_SIZE);
@@ -407,7 +542,7 @@ int evbs_parse_extradata(const uint8_t *buf, size_t size, EvbsStreamInfo *s, cha
     s->fps_num = get32(b + 4);
     s->fps_den = get32(b + 8);
     b += 12;
-    if (s->version == 2) {
+    if (s->version >= 2) {
         memcpy(s->entropy_fingerprint, b, EVBS_FINGERPRINT_SIZE);
         b += EVBS_FINGERPRINT_SIZE;
     }

@@ -1,4 +1,4 @@
-/* EVATok bitstream: packet and extradata layout, versions 1 and 2
+/* EVATok bitstream: packet and extradata layout, versions 1 to 3
  * (docs/bitstream.md).
  * Plain C, no LibTorch: the parser is unit-tested and fuzzed on its own. */
 #ifndef EVATOK_BITSTREAM_H
@@ -12,8 +12,11 @@ extern "C" {
 #endif
 
 #define EVBS_PACKET_MAGIC 0xEA
-#define EVBS_VERSION 2            /* written by default                       */
+#define EVBS_VERSION 2            /* written by default (keyframe-only streams) */
 #define EVBS_MIN_VERSION 1        /* oldest version read (and written on request) */
+#define EVBS_MAX_VERSION 3        /* newest version read and written: inter packets */
+#define EVBS_FLAG_INTER 1         /* version 3 packet flag: repeats tiles of the
+                                     previous packet's last decoded frame     */
 #define EVBS_MAX_DIM 16384       /* frame width/height limit                 */
 #define EVBS_MAX_CHOICES 8
 #define EVBS_MAX_BLOCKS 16
@@ -33,10 +36,17 @@ typedef struct EvbsParams {
 } EvbsParams;
 
 typedef struct EvbsHeader {
-    int version;                  /* 1 or 2; evbs_header_init sets EVBS_VERSION */
+    int version;                  /* 1..3; evbs_header_init sets EVBS_VERSION */
     int width, height, nb_frames;
     int tiles_x, tiles_y;
     int num_blocks, bits_per_token;
+    /* Version 3 inter packets (flags & EVBS_FLAG_INTER): skip_map has one bit
+     * per tile, most significant bit first, 1 = the tile repeats the
+     * reference; it points into the parsed packet, or at the writer's map.
+     * skipped counts the set bits. Keyframes: flags 0, skip_map NULL. */
+    int flags;
+    long skipped;
+    const uint8_t *skip_map;
 } EvbsHeader;
 
 /* Result codes; 0 is success. */
@@ -48,7 +58,22 @@ int evbs_tiles(int size, int tile);
 /* Fills a header for a frame of width x height with nb_frames frames. */
 int evbs_header_init(const EvbsParams *p, int width, int height, int nb_frames, EvbsHeader *h);
 
-/* Total tokens of an assignment (tiles*blocks choice indices). */
+/* Whether tile t of an inter packet repeats the reference (0 in keyframes). */
+int evbs_tile_skipped(const EvbsHeader *h, long t);
+
+/* Makes a version-3 header an inter packet's: map has one bit per tile (see
+ * EvbsHeader), at least one set; it must outlive the writing. */
+int evbs_set_skip_map(EvbsHeader *h, const uint8_t *map);
+
+/* Assignment entries of a packet: coded tiles times blocks (skipped tiles of
+ * an inter packet have none). choice_idx arrays hold this many. */
+long evbs_num_entries(const EvbsHeader *h);
+
+/* 1 for a keyframe packet, 0 for an inter packet, < 0 if buf does not start
+ * like a packet of a known version. Reads two bytes of header only. */
+int evbs_packet_is_keyframe(const uint8_t *buf, size_t size);
+
+/* Total tokens of an assignment (evbs_num_entries choice indices). */
 long evbs_total_tokens(const EvbsParams *p, const EvbsHeader *h, const uint8_t *choice_idx);
 
 /* Exact version-1 packet size in bytes for this header and assignment, or < 0
@@ -60,8 +85,9 @@ long evbs_packet_size(const EvbsParams *p, const EvbsHeader *h, const uint8_t *c
 long evbs_coded_packet_size(const EvbsParams *p, const EvbsHeader *h, const uint8_t *choice_idx,
                             const uint32_t *tokens);
 
-/* Writes a packet of h->version. tokens holds evbs_total_tokens() indices, tiles in raster
- * order, blocks in order, tokens in order. Returns bytes written or < 0. */
+/* Writes a packet of h->version. tokens holds evbs_total_tokens() indices, coded
+ * tiles in raster order, blocks in order, tokens in order. Returns bytes
+ * written or < 0. */
 long evbs_write_packet(const EvbsParams *p, const EvbsHeader *h, const uint8_t *choice_idx,
                        const uint32_t *tokens, uint8_t *out, size_t out_size);
 
@@ -71,11 +97,11 @@ long evbs_write_packet(const EvbsParams *p, const EvbsHeader *h, const uint8_t *
 int evbs_parse_header(const EvbsParams *p, const uint8_t *buf, size_t size, EvbsHeader *h,
                       char *err, size_t err_size);
 
-/* After evbs_parse_header: copies the assignment (tiles*blocks choice indices). */
+/* After evbs_parse_header: copies the assignment (evbs_num_entries indices). */
 int evbs_read_assignment(const EvbsParams *p, const EvbsHeader *h, const uint8_t *buf, size_t size,
                          uint8_t *choice_idx);
 
-/* After evbs_parse_header: copies the assignment (tiles*blocks entries) and the
+/* After evbs_parse_header: copies the assignment (evbs_num_entries) and the
  * tokens (at most max_tokens). Token values are checked against the codebook. */
 int evbs_read_payload(const EvbsParams *p, const EvbsHeader *h, const uint8_t *buf, size_t size,
                       uint8_t *choice_idx, uint32_t *tokens, long max_tokens,
@@ -83,9 +109,9 @@ int evbs_read_payload(const EvbsParams *p, const EvbsHeader *h, const uint8_t *b
 
 /* ---- extradata ---- */
 typedef struct EvbsStreamInfo {
-    int version;                  /* 1 or 2: the packets' version             */
+    int version;                  /* 1..3: the packets' version               */
     uint8_t fingerprint[EVBS_FINGERPRINT_SIZE];
-    /* version 2: fingerprint of the entropy tables, all zero for the built-in
+    /* versions 2, 3: fingerprint of the entropy tables, all zero for the built-in
      * model */
     uint8_t entropy_fingerprint[EVBS_FINGERPRINT_SIZE];
     EvbsParams params;

@@ -429,8 +429,8 @@ ffplay)
     ;;
 
 reference)
-    # A stream made before the speed work of issue 22 decodes as it did then,
-    # within a stated tolerance: other BLAS kernels and thread counts change
+    # A stream made by an earlier build (tests/ffmpeg/data/README.md) decodes
+    # as it did then, within a stated tolerance: other BLAS kernels and thread counts change
     # the last bits of a float, so a pixel may move by a level (measured:
     # 96 dB average, 88 dB worst frame). And on one machine, -threads 1 and 2
     # give identical packets and frames.
@@ -468,9 +468,47 @@ versions)
         fail "v1 and v2 decode to different frames"
     [ -n "${b[2]}" ] && [ "${b[2]}" -lt "${b[1]}" ] && ok "v2 packets ${b[2]} B, v1 ${b[1]} B" ||
         fail "v2 packets (${b[2]} B) not smaller than v1 (${b[1]} B)"
-    ff e3.log -i src.nut -c:v evatok $ENC_OPTS -bitstream 3 v3.mkv
+    # -bitstream 3 without -g: keyframes that decode as version 2's
+    ff e3.log -i src.nut -c:v evatok $ENC_OPTS -bitstream 3 v3.mkv && ff d3.log -i v3.mkv -f framemd5 d3.md5 &&
+        cmp -s <(grep -v '^#' d2.md5) <(grep -v '^#' d3.md5) && ok "-bitstream 3 keyframes decode as v2's" ||
+        fail "-bitstream 3 without -g: $(tail -n 3 e3.log d3.log)"
+    ff e4.log -i src.nut -c:v evatok $ENC_OPTS -bitstream 4 v4.mkv
     rc=$?
-    [ $rc -ne 0 ] && [ $rc -lt 124 ] && ok "-bitstream 3 refused (rc=$rc)" || fail "-bitstream 3: rc=$rc"
+    [ $rc -ne 0 ] && [ $rc -lt 124 ] && ok "-bitstream 4 refused (rc=$rc)" || fail "-bitstream 4: rc=$rc"
+    ;;
+
+inter)
+    # Bitstream 3 with -g: a still gives one keyframe per -g frames and inter
+    # packets that repeat it, marked as such in the container; the decoder
+    # shows every frame, seeks land on keyframes, and a stream cut to start at
+    # an inter packet waits for the next keyframe with a message.
+    make_src still 128 64 80 rgb24 "color=c=0x506070:s=128x64,drawbox=x=20:y=10:w=40:h=30:c=0xe0c080:t=fill"
+    ff e12.log -i still.nut -c:v evatok $ENC_OPTS k.mkv || die "keyframe encode failed"
+    ff e48.log -v verbose -i still.nut -c:v evatok $ENC_OPTS -g 48 g.mkv || die "-g 48 encode failed: $(tail -n 3 e48.log)"
+    flags=$(fp -select_streams v:0 -show_entries packet=flags -of csv=p=0 g.mkv | cut -c1 | tr -d '\n')
+    [ "$flags" = "K__K_" ] && ok "-g 48: a keyframe every 3 packets ($flags)" || fail "-g 48 packet flags '$flags', not K__K_"
+    kflags=$(fp -select_streams v:0 -show_entries packet=flags -of csv=p=0 k.mkv | cut -c1 | tr -d '\n')
+    [ "$kflags" = "KKKKK" ] && ok "default -g: every packet a keyframe" || fail "default -g packet flags '$kflags'"
+    grep -q 'packet 1: 16 frames (inter' e48.log && ok "the encoder logs inter packets" || fail "no inter packet in the log"
+    kb=$(fp -select_streams v:0 -show_entries packet=size -of csv=p=0 k.mkv | awk '{ s += $1 } END { print s }')
+    gb=$(fp -select_streams v:0 -show_entries packet=size -of csv=p=0 g.mkv | awk '{ s += $1 } END { print s }')
+    [ -n "$gb" ] && [ "$gb" -lt $((kb / 2)) ] && ok "a still with -g 48: $gb B against $kb B" ||
+        fail "a still with -g 48: $gb B, all keyframes $kb B"
+    [ "$(nb_frames g.mkv)" = 80 ] && ok "all 80 frames decode" || fail "$(nb_frames g.mkv) frames decoded, not 80"
+    pk=$(psnr k.mkv still.nut) pg=$(psnr g.mkv still.nut)
+    [ -n "$pg" ] && [ -n "$pk" ] && ge "$pg" "$(echo "$pk - 0.25" | bc -l)" && ok "PSNR $pg dB with -g 48, $pk dB all keyframes" ||
+        fail "PSNR '$pg' dB with -g 48 against '$pk' dB all keyframes"
+    # seeking: -ss 2 s lands on the keyframe at 1.92 s; no inter packet is dropped
+    ff seek.log -v warning -ss 2 -i g.mkv -f null - && ! grep -q 'dropping packets' seek.log &&
+        ok "seek to 2 s decodes without drops" || fail "seek: $(tail -n 3 seek.log)"
+    # a cut starting at packet 1 (inter): dropped with a message until packet 3
+    ff cut.log -i g.mkv -c copy -ss 0.6 -copyinkf cut.mkv
+    ff cutd.log -v warning -i cut.mkv -f null - && grep -q 'dropping packets until the next keyframe' cutd.log &&
+        [ "$(nb_frames cut.mkv)" = 32 ] && ok "a stream cut at an inter packet resumes at the keyframe (32 frames)" ||
+        fail "cut stream: $(nb_frames cut.mkv) frames, $(tail -n 3 cutd.log)"
+    # options: -g with -bitstream 2 warns and writes keyframes
+    ff w2.log -i still.nut -c:v evatok $ENC_OPTS -g 48 -bitstream 2 w2.mkv && grep -q 'needs -bitstream 3' w2.log &&
+        ok "-g with -bitstream 2: keyframes, with a warning" || fail "-g -bitstream 2: $(tail -n 3 w2.log)"
     ;;
 
 bench)

@@ -22,10 +22,10 @@ static int parse_one(const uint8_t *data, size_t size)
     int accepted = 0;
     char err[256];
     if (evbs_parse_header(&params, data, size, &h, err, sizeof err) == EVBS_OK) {
-        long n = (long)h.tiles_x * h.tiles_y * h.num_blocks;
+        long n = evbs_num_entries(&h); /* coded tiles only in an inter packet */
         long max_tokens = n * params.choices[0];
-        uint8_t *ci = malloc((size_t)n);
-        uint32_t *tok = malloc(sizeof(uint32_t) * (size_t)max_tokens);
+        uint8_t *ci = malloc((size_t)n + 1);
+        uint32_t *tok = malloc(sizeof(uint32_t) * (size_t)max_tokens + 1);
         if (ci && tok && evbs_read_payload(&params, &h, data, size, ci, tok, max_tokens, err, sizeof err) == EVBS_OK) {
             for (long i = 0; i < n; i++)
                 if (ci[i] >= params.num_choices)
@@ -37,8 +37,8 @@ static int parse_one(const uint8_t *data, size_t size)
             /* what was accepted re-encodes, and that decodes to the same
              * tokens (the bytes may differ: padding, the coder's last bytes) */
             long n2 = evbs_coded_packet_size(&params, &h, ci, tok);
-            uint8_t *again = n2 > 0 ? malloc((size_t)n2) : NULL, *ci2 = malloc((size_t)n);
-            uint32_t *tok2 = malloc(sizeof(uint32_t) * (size_t)max_tokens);
+            uint8_t *again = n2 > 0 ? malloc((size_t)n2) : NULL, *ci2 = malloc((size_t)n + 1);
+            uint32_t *tok2 = malloc(sizeof(uint32_t) * (size_t)max_tokens + 1);
             EvbsHeader h2;
             if (!again || !ci2 || !tok2 || evbs_write_packet(&params, &h, ci, tok, again, (size_t)n2) != n2 ||
                 evbs_parse_header(&params, again, (size_t)n2, &h2, err, sizeof err) != EVBS_OK ||
@@ -99,7 +99,8 @@ static void write_file(const char *dir, const char *name, const uint8_t *data, s
 }
 
 /* fuzz_bitstream [ITERATIONS] | fuzz_bitstream --write-seed DIR (the valid
- * v1 and v2 packets and a v2 stream header: tests/fuzz/corpus/bitstream) */
+ * v1 and v2 packets, a v3 inter packet and a v2 stream header:
+ * tests/fuzz/corpus/bitstream) */
 int main(int argc, char **argv)
 {
     const char *seed_dir = argc > 2 && !strcmp(argv[1], "--write-seed") ? argv[2] : NULL;
@@ -118,10 +119,13 @@ int main(int argc, char **argv)
     }
     long accepted = 0, fixed_accepted = 0;
     int ok = 1;
-    for (int version = 1; version <= 2; version++) {
+    for (int version = 1; version <= 3; version++) {
     EvbsHeader h;
     evbs_header_init(&params, 130, 70, 16, &h); /* 3x2 tiles */
     h.version = version;
+    static const uint8_t skip[1] = {0x48}; /* v3: an inter packet, tiles 1 and 4 repeated */
+    if (version == 3 && evbs_set_skip_map(&h, skip) != EVBS_OK)
+        return 1;
     uint8_t ci[24];
     for (int i = 0; i < 24; i++)
         ci[i] = (uint8_t)(i % 5);
@@ -134,8 +138,9 @@ int main(int argc, char **argv)
     if (evbs_write_packet(&params, &h, ci, tok, valid, (size_t)size) != size)
         return 1;
     if (seed_dir)
-        write_file(seed_dir, version == 1 ? "packet-v1.bin" : "packet-v2.bin", valid, (size_t)size);
-    for (int it = 0; it < iterations / 2; it++) {
+        write_file(seed_dir, version == 1 ? "packet-v1.bin" : version == 2 ? "packet-v2.bin" : "packet-v3-inter.bin",
+                   valid, (size_t)size);
+    for (int it = 0; it < iterations / 3; it++) {
         size_t n;
         if (it % 4 == 0) { /* pure noise of random length */
             n = next() % (size_t)(size + 64);

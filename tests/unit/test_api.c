@@ -303,10 +303,19 @@ static void test_bitstream_versions(void **state)
     p[2][size[2] / 2] ^= 0x40;
     assert_int_equal(evatok_decode_block(m, p[2], size[2], out2, 16, EVATOK_PIX_RGB24, &got, err, sizeof err),
                      EVATOK_ERR_BITSTREAM);
-    eo.bitstream_version = 3;
+    eo.bitstream_version = EVATOK_BITSTREAM_MAX_VERSION + 1;
     assert_int_equal(evatok_encode_block(m, in, n, w, h, EVATOK_PIX_RGB24, &eo, &p[0], &size[0], err, sizeof err),
                      EVATOK_ERR_INVALID_ARGUMENT);
     assert_non_null(strstr(err, "bitstream version"));
+    /* version 3 without a reference: a keyframe that decodes as version 2's does */
+    eo.bitstream_version = 3;
+    assert_int_equal(evatok_encode_block(m, in, n, w, h, EVATOK_PIX_RGB24, &eo, &p[0], &size[0], err, sizeof err),
+                     EVATOK_OK);
+    assert_int_equal(p[0][1], 3);
+    assert_int_equal(evatok_packet_is_keyframe(p[0], size[0]), 1);
+    assert_int_equal(size[0], size[2]);
+    evatok_free(p[0]);
+    p[0] = NULL;
     /* stream headers of both versions; v2's names the (here: no) tables */
     uint8_t *ed;
     size_t en;
@@ -400,6 +409,147 @@ static void test_packet_tokens(void **state)
     evatok_model_close(&m);
 }
 
+/* Bitstream 3: a still scene gives a keyframe and then inter packets that
+ * repeat it; the decoder needs the reference, refuses inter packets without
+ * it, and packet tokens / build see the skipped tiles as 0 tokens. */
+static void test_inter_packets(void **state)
+{
+    (void)state;
+    EvatokModel *m = open_model(model_path);
+    const EvatokModelInfo *info = evatok_model_get_info(m);
+    const int w = 130, h = 64, n = 16;
+    const size_t frame = (size_t)w * h * 3;
+    EvatokImage in[16], out[16];
+    uint8_t *pix = make_frames(w, h, 1, in), *dec1 = calloc(frame * 16, 1), *dec2 = calloc(frame * 16, 1);
+    for (int t = 1; t < n; t++)
+        in[t] = in[0]; /* a still */
+    EvatokEncodeOptions eo;
+    evatok_encode_options_default(&eo);
+    assert_true(eo.inter_tolerance_db > 0.2f && eo.inter_tolerance_db < 0.3f);
+    eo.mode = EVATOK_ASSIGN_UNIFORM;
+    eo.uniform_tokens = info->choices[2 % info->num_choices];
+    eo.bitstream_version = 3;
+    eo.inter_tolerance_db = 20; /* an untrained model: take the reference whenever it is not far worse */
+    EvatokReference *enc_ref = NULL, *dec_ref = NULL;
+    assert_int_equal(evatok_reference_new(&enc_ref), EVATOK_OK);
+    assert_int_equal(evatok_reference_new(&dec_ref), EVATOK_OK);
+    char err[512];
+    uint8_t *key = NULL, *inter = NULL, *pkt = NULL;
+    size_t key_size = 0, inter_size = 0, size = 0;
+    /* no reference yet: a keyframe even when an inter packet is allowed */
+    assert_int_equal(evatok_encode_packet(m, in, n, w, h, EVATOK_PIX_RGB24, &eo, enc_ref, 0, &key, &key_size, err,
+                                          sizeof err), EVATOK_OK);
+    assert_int_equal(evatok_packet_is_keyframe(key, key_size), 1);
+    assert_int_equal(key[1], 3);
+    assert_int_equal(evatok_encode_packet(m, in, n, w, h, EVATOK_PIX_RGB24, &eo, enc_ref, 0, &inter, &inter_size, err,
+                                          sizeof err), EVATOK_OK);
+    assert_int_equal(evatok_packet_is_keyframe(inter, inter_size), 0);
+    assert_true(inter_size < key_size);
+    /* keyframe = 1 forces one */
+    assert_int_equal(evatok_encode_packet(m, in, n, w, h, EVATOK_PIX_RGB24, &eo, enc_ref, 1, &pkt, &size, err,
+                                          sizeof err), EVATOK_OK);
+    assert_int_equal(evatok_packet_is_keyframe(pkt, size), 1);
+    assert_int_equal(size, key_size);
+    assert_memory_equal(pkt, key, size);
+    evatok_free(pkt);
+
+    for (int t = 0; t < 16; t++) {
+        out[t].data[0] = dec1 + (size_t)t * frame;
+        out[t].linesize[0] = w * 3;
+    }
+    int got = 0;
+    /* an inter packet needs its reference */
+    assert_int_equal(evatok_decode_block(m, inter, inter_size, out, 16, EVATOK_PIX_RGB24, &got, err, sizeof err),
+                     EVATOK_ERR_NO_REFERENCE);
+    assert_int_equal(evatok_decode_packet(m, inter, inter_size, dec_ref, out, 16, EVATOK_PIX_RGB24, &got, err,
+                                          sizeof err), EVATOK_ERR_NO_REFERENCE);
+    assert_non_null(strstr(err, "next keyframe"));
+    assert_int_equal(got, 0);
+    assert_int_equal(evatok_decode_packet(m, key, key_size, dec_ref, out, 16, EVATOK_PIX_RGB24, &got, err, sizeof err),
+                     EVATOK_OK);
+    assert_int_equal(got, 16);
+    for (int t = 0; t < 16; t++)
+        out[t].data[0] = dec2 + (size_t)t * frame;
+    assert_int_equal(evatok_decode_packet(m, inter, inter_size, dec_ref, out, 16, EVATOK_PIX_RGB24, &got, err,
+                                          sizeof err), EVATOK_OK);
+    /* which tiles were skipped: 0 tokens in each of their blocks */
+    int tpb[3 * EVATOK_MAX_BLOCKS], nb_entries = 0, skipped = 0;
+    uint32_t ids[3 * EVATOK_MAX_BLOCKS * 128];
+    size_t nb_ids = 0;
+    assert_int_equal(evatok_packet_tokens(m, inter, inter_size, tpb, 3 * EVATOK_MAX_BLOCKS, &nb_entries, ids,
+                                          sizeof ids / sizeof *ids, &nb_ids, err, sizeof err), EVATOK_OK);
+    assert_int_equal(nb_entries, 3 * info->num_blocks);
+    for (int t = 0; t < 3; t++) {
+        const int zero = tpb[t * info->num_blocks] == 0;
+        skipped += zero;
+        for (int b = 1; b < info->num_blocks; b++)
+            assert_int_equal(tpb[t * info->num_blocks + b] == 0, zero);
+        /* a skipped tile shows the keyframe's mean frame in every frame */
+        const int x0 = t * 64, x1 = t * 64 + 64 < w ? t * 64 + 64 : w;
+        for (int y = 0; zero && y < h; y++)
+            for (int x = x0 * 3; x < x1 * 3; x++) {
+                const size_t at = (size_t)y * w * 3 + (size_t)x;
+                int sum = 0;
+                for (int f = 0; f < 16; f++) {
+                    assert_int_equal(dec2[(size_t)f * frame + at], dec2[at]);
+                    sum += dec1[(size_t)f * frame + at];
+                }
+                assert_true(abs(16 * dec2[at] - sum) <= 16); /* within rounding of the mean */
+            }
+    }
+    assert_true(skipped >= 1);
+    assert_int_equal(nb_ids, (size_t)(3 - skipped) * info->num_blocks * eo.uniform_tokens);
+    /* the tokens rebuild the same inter packet; without version 3 they cannot */
+    assert_int_equal(evatok_packet_build(m, w, h, n, tpb, nb_entries, ids, nb_ids, 3, &pkt, &size, err, sizeof err),
+                     EVATOK_OK);
+    assert_int_equal(size, inter_size);
+    assert_memory_equal(pkt, inter, size);
+    evatok_free(pkt);
+    assert_int_equal(evatok_packet_build(m, w, h, n, tpb, nb_entries, ids, nb_ids, 2, &pkt, &size, err, sizeof err),
+                     EVATOK_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(err, "bitstream 3"));
+    if (skipped < 3) { /* half a skipped tile is not a tile */
+        int k = 0;
+        while (tpb[k] == 0)
+            k += info->num_blocks;
+        const int keep = tpb[k + 1];
+        tpb[k + 1] = 0;
+        assert_int_not_equal(evatok_packet_build(m, w, h, n, tpb, nb_entries, ids, nb_ids, 3, &pkt, &size, err,
+                                                 sizeof err), EVATOK_OK);
+        tpb[k + 1] = keep;
+    }
+    /* after a reset (a seek), inter packets wait for a keyframe */
+    evatok_reference_reset(dec_ref);
+    assert_int_equal(evatok_decode_packet(m, inter, inter_size, dec_ref, out, 16, EVATOK_PIX_RGB24, &got, err,
+                                          sizeof err), EVATOK_ERR_NO_REFERENCE);
+    /* another frame size cannot use the reference: a keyframe */
+    assert_int_equal(evatok_encode_packet(m, in, n, 64, 64, EVATOK_PIX_RGB24, &eo, enc_ref, 0, &pkt, &size, err,
+                                          sizeof err), EVATOK_OK);
+    assert_int_equal(evatok_packet_is_keyframe(pkt, size), 1);
+    evatok_free(pkt);
+    /* below version 3 every packet is a keyframe of that version */
+    eo.bitstream_version = 2;
+    assert_int_equal(evatok_encode_packet(m, in, n, w, h, EVATOK_PIX_RGB24, &eo, enc_ref, 0, &pkt, &size, err,
+                                          sizeof err), EVATOK_OK);
+    assert_int_equal(pkt[1], 2);
+    assert_int_equal(evatok_packet_is_keyframe(pkt, size), 1);
+    evatok_free(pkt);
+    eo.inter_tolerance_db = -1;
+    assert_int_equal(evatok_encode_packet(m, in, n, w, h, EVATOK_PIX_RGB24, &eo, enc_ref, 0, &pkt, &size, err,
+                                          sizeof err), EVATOK_ERR_INVALID_ARGUMENT);
+    assert_int_equal(evatok_packet_is_keyframe((const uint8_t *)"nonsense", 8), -1);
+    evatok_free(key);
+    evatok_free(inter);
+    evatok_reference_free(&enc_ref);
+    evatok_reference_free(&dec_ref);
+    assert_null(enc_ref);
+    evatok_reference_free(&dec_ref); /* twice is harmless */
+    free(pix);
+    free(dec1);
+    free(dec2);
+    evatok_model_close(&m);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 4) {
@@ -416,6 +566,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_extradata_mismatch),
         cmocka_unit_test(test_bitstream_versions),
         cmocka_unit_test(test_packet_tokens),
+        cmocka_unit_test(test_inter_packets),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

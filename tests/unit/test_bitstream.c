@@ -1,5 +1,6 @@
 /* Unit tests for the packet and extradata format (model_runtime/bitstream/),
- * versions 1 and 2, and version 2's range coder and token model. */
+ * versions 1 to 3 (3's inter packets), and version 2's range coder and token
+ * model. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -140,7 +141,7 @@ static void test_extradata(void **state)
     EvbsStreamInfo s = {.version = test_version, .params = small_params(), .fps_num = 30000, .fps_den = 1001};
     for (int i = 0; i < EVBS_FINGERPRINT_SIZE; i++) {
         s.fingerprint[i] = (uint8_t)(i * 17);
-        if (test_version == 2)
+        if (test_version >= 2)
             s.entropy_fingerprint[i] = (uint8_t)(i * 5 + 1);
     }
     uint8_t buf[128];
@@ -176,6 +177,95 @@ static void test_extradata(void **state)
 
 static int setup_v1(void **state) { (void)state; test_version = 1; return 0; }
 static int setup_v2(void **state) { (void)state; test_version = 2; return 0; }
+static int setup_v3(void **state) { (void)state; test_version = 3; return 0; }
+
+/* Version 3 inter packets: 200x150 = 12 tiles, tiles 0, 5, 9 and 11 coded;
+ * the skip map, the coded tiles' payload and every damage check. */
+static void test_v3_inter(void **state)
+{
+    (void)state;
+    EvbsParams p = small_params();
+    EvbsHeader h, h2;
+    char err[160];
+    assert_int_equal(evbs_header_init(&p, 200, 150, 16, &h), EVBS_OK);
+    h.version = 3;
+    const uint8_t map[2] = {0x7B, 0xA0}; /* 0111 1011 1010: tiles 0, 5, 9, 11 coded */
+    assert_int_equal(evbs_set_skip_map(&h, map), EVBS_OK);
+    assert_int_equal(h.skipped, 8);
+    assert_int_equal(evbs_num_entries(&h), 16);
+    assert_true(evbs_tile_skipped(&h, 1) && !evbs_tile_skipped(&h, 0) && !evbs_tile_skipped(&h, 11));
+    uint8_t ci[16];
+    for (int i = 0; i < 16; i++)
+        ci[i] = (uint8_t)(i % 5);
+    long total = evbs_total_tokens(&p, &h, ci);
+    uint32_t *tok = malloc(sizeof(uint32_t) * (size_t)total), *t2 = calloc((size_t)total, sizeof(uint32_t));
+    for (long i = 0; i < total; i++)
+        tok[i] = (uint32_t)((i * 40503u) % 4096u);
+    long size = evbs_coded_packet_size(&p, &h, ci, tok);
+    assert_true(size > 0);
+    uint8_t *buf = malloc((size_t)size);
+    assert_int_equal(evbs_write_packet(&p, &h, ci, tok, buf, (size_t)size), size);
+    assert_int_equal(buf[7], EVBS_FLAG_INTER);
+    assert_int_equal(evbs_packet_is_keyframe(buf, (size_t)size), 0);
+    assert_int_equal(evbs_parse_header(&p, buf, (size_t)size, &h2, err, sizeof err), EVBS_OK);
+    assert_int_equal(h2.skipped, 8);
+    uint8_t ci2[16];
+    assert_int_equal(evbs_read_payload(&p, &h2, buf, (size_t)size, ci2, t2, total, err, sizeof err), EVBS_OK);
+    assert_memory_equal(ci, ci2, 16);
+    assert_memory_equal(tok, t2, sizeof(uint32_t) * (size_t)total);
+    for (long n = 0; n < size; n++)
+        assert_int_not_equal(evbs_parse_header(&p, buf, (size_t)n, &h2, err, sizeof err), EVBS_OK);
+    for (long i = 0; i < size; i++)
+        for (int b = 0; b < 8; b++) {
+            buf[i] ^= (uint8_t)(1 << b);
+            assert_int_not_equal(evbs_parse_header(&p, buf, (size_t)size, &h2, err, sizeof err), EVBS_OK);
+            buf[i] ^= (uint8_t)(1 << b);
+        }
+    /* Fields that a valid checksum does not excuse. */
+    uint8_t *bad = malloc((size_t)size);
+    struct { int at; uint8_t value; const char *msg; } cases[] = {
+        {7, 0x03, "defines only"},        /* an unknown flag */
+        {9, 0xA8, "past its"},            /* a skip bit for tile 12 of 12 */
+        {1, 2, "version 2 defines none"}, /* the inter flag in a version-2 packet */
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+        memcpy(bad, buf, (size_t)size);
+        bad[cases[k].at] = cases[k].value;
+        uint32_t crc = evbs_crc32(bad, (size_t)size - 4);
+        for (int i = 0; i < 4; i++)
+            bad[size - 4 + i] = (uint8_t)(crc >> (24 - 8 * i));
+        assert_int_not_equal(evbs_parse_header(&p, bad, (size_t)size, &h2, err, sizeof err), EVBS_OK);
+        assert_non_null(strstr(err, cases[k].msg));
+    }
+    free(bad);
+    free(buf);
+    /* Every tile skipped: no payload at all. */
+    const uint8_t all[2] = {0xFF, 0xF0};
+    assert_int_equal(evbs_header_init(&p, 200, 150, 16, &h), EVBS_OK);
+    h.version = 3;
+    assert_int_equal(evbs_set_skip_map(&h, all), EVBS_OK);
+    assert_int_equal(evbs_num_entries(&h), 0);
+    uint8_t small[32];
+    size = evbs_write_packet(&p, &h, ci, tok, small, sizeof small);
+    assert_int_equal(size, 8 + 2 + 4);
+    assert_int_equal(evbs_parse_header(&p, small, (size_t)size, &h2, err, sizeof err), EVBS_OK);
+    assert_int_equal(h2.skipped, 12);
+    /* An inter packet must skip something; writers cannot make one that does not. */
+    const uint8_t none[2] = {0, 0};
+    assert_int_equal(evbs_header_init(&p, 200, 150, 16, &h), EVBS_OK);
+    h.version = 3;
+    assert_int_not_equal(evbs_set_skip_map(&h, none), EVBS_OK);
+    assert_true(evbs_write_packet(&p, &h, ci, tok, small, sizeof small) < 0);
+    /* A keyframe's flags are 0; version 2 knows no flags. */
+    assert_int_equal(evbs_header_init(&p, 200, 150, 16, &h), EVBS_OK);
+    h.version = 2;
+    h.flags = EVBS_FLAG_INTER;
+    h.skip_map = all;
+    assert_true(evbs_write_packet(&p, &h, ci, tok, small, sizeof small) < 0);
+    assert_int_equal(evbs_packet_is_keyframe((const uint8_t *)"\xEA\x02", 2), EVBS_EINVAL); /* too short */
+    free(tok);
+    free(t2);
+}
 
 static uint32_t lcg(uint32_t *x)
 {
@@ -384,6 +474,10 @@ int main(void)
         cmocka_unit_test_setup(test_round_trip, setup_v2),
         cmocka_unit_test_setup(test_rejects_damage, setup_v2),
         cmocka_unit_test_setup(test_extradata, setup_v2),
+        cmocka_unit_test_setup(test_round_trip, setup_v3),
+        cmocka_unit_test_setup(test_rejects_damage, setup_v3),
+        cmocka_unit_test_setup(test_extradata, setup_v3),
+        cmocka_unit_test(test_v3_inter),
         cmocka_unit_test(test_field_bounds),
         cmocka_unit_test(test_range_coder),
         cmocka_unit_test(test_v2_tables),

@@ -11,6 +11,10 @@
  *   evatok_decode_block(m, pkt, pkt_size, out_frames, n_out, ...);
  *   evatok_model_close(&m);
  *
+ * Long videos: evatok_encode_packet / evatok_decode_packet with an
+ * EvatokReference per stream write and read bitstream 3, where inter packets
+ * repeat tiles of the previous packet's last decoded frame (docs/bitstream.md).
+ *
  * Options structs: fill them with their *_default() call, then change the
  * fields you need; each ends in reserved bytes, so fields can be added
  * without breaking callers that do this.
@@ -43,10 +47,14 @@ extern "C" {
 #define EVATOK_API
 #endif
 
-#define EVATOK_API_VERSION 3      /* 2: *_default() for every options struct, reserved bytes;
+#define EVATOK_API_VERSION 4      /* 2: *_default() for every options struct, reserved bytes;
                                      3: bitstream version 2 (entropy-coded), its option and calls;
-                                        token access (evatok_packet_tokens, evatok_packet_build) */
+                                        token access (evatok_packet_tokens, evatok_packet_build);
+                                     4: bitstream version 3 (inter packets): EvatokReference,
+                                        evatok_encode_packet, evatok_decode_packet,
+                                        evatok_packet_is_keyframe, EVATOK_ERR_NO_REFERENCE */
 #define EVATOK_BITSTREAM_VERSION 2 /* what encoders write by default; 1 is still read and written */
+#define EVATOK_BITSTREAM_MAX_VERSION 3 /* 3: keyframes as in 2, plus inter packets               */
 #define EVATOK_MAX_CHOICES 8      /* token-count options per block            */
 #define EVATOK_MAX_BLOCKS 16      /* temporal blocks per clip                 */
 #define EVATOK_FINGERPRINT_SIZE 16
@@ -61,7 +69,9 @@ typedef enum EvatokStatus {
     EVATOK_ERR_DEVICE = -6,           /* requested device unavailable                */
     EVATOK_ERR_NO_MEMORY = -7,
     EVATOK_ERR_UNSUPPORTED = -8,      /* valid but not supported by this build/model */
-    EVATOK_ERR_INTERNAL = -9          /* unexpected runtime failure (message says)   */
+    EVATOK_ERR_INTERNAL = -9,         /* unexpected runtime failure (message says)   */
+    EVATOK_ERR_NO_REFERENCE = -10     /* inter packet whose reference is missing (a
+                                         seek or a lost packet): wait for a keyframe */
 } EvatokStatus;
 
 /* Short static name of a status code ("invalid argument", ...). */
@@ -146,11 +156,16 @@ typedef struct EvatokEncodeOptions {
     float wq, wl;        /* reward weights for SEARCH/EXACT (defaults 1.2, 0.8);
                             ROUTER takes wq as its rate input                  */
     int bitstream_version; /* packet version: 2 (entropy-coded, the default),
-                              or 1 (fixed-width tokens, for older decoders)  */
-    uint8_t reserved[28];
+                              1 (fixed-width tokens, for older decoders), or
+                              3 (inter packets, with evatok_encode_packet)   */
+    float inter_tolerance_db; /* evatok_encode_packet: a tile repeats the
+                              reference when that costs at most this much
+                              PSNR against coding it (default 0.25)          */
+    uint8_t reserved[24];
 } EvatokEncodeOptions;
 
-/* Fills defaults: router, wq=1.2, wl=0.8, bitstream version 2. */
+/* Fills defaults: router, wq=1.2, wl=0.8, bitstream version 2, inter
+ * tolerance 0.25 dB. */
 EVATOK_API void evatok_encode_options_default(EvatokEncodeOptions *opts);
 
 /* ---- packets --------------------------------------------------------------
@@ -190,7 +205,8 @@ EVATOK_API EvatokStatus evatok_packet_assignment(const EvatokModel *model, const
  * (tile, block) as evatok_packet_assignment writes it (at most max_entries),
  * ids every token id (tiles in raster order, then blocks, then tokens; at most
  * max_ids). *nb_entries and *nb_ids receive the packet's counts, also when an
- * array is too small (then EVATOK_ERR_INVALID_ARGUMENT: call again with room). */
+ * array is too small (then EVATOK_ERR_INVALID_ARGUMENT: call again with room).
+ * In an inter packet every block of a skipped tile counts 0 tokens. */
 EVATOK_API EvatokStatus evatok_packet_tokens(const EvatokModel *model, const uint8_t *packet, size_t size,
                                   int *tokens_per_block, int max_entries, int *nb_entries,
                                   uint32_t *ids, size_t max_ids, size_t *nb_ids,
@@ -200,16 +216,56 @@ EVATOK_API EvatokStatus evatok_packet_tokens(const EvatokModel *model, const uin
  * (1..clip_frames), tokens_per_block for every (tile, block) of that frame's
  * tile grid (each one of the model's choices), and ids in the order above
  * (each below the codebook size). version: bitstream version, 0 = default.
- * Every count and id is checked; *packet is evatok_free-able. */
+ * With version 3, a tile with 0 tokens in every block is skipped: the packet
+ * is then an inter packet. Every count and id is checked; *packet is
+ * evatok_free-able. */
 EVATOK_API EvatokStatus evatok_packet_build(const EvatokModel *model, int width, int height, int nb_frames,
                                  const int *tokens_per_block, int nb_entries,
                                  const uint32_t *ids, size_t nb_ids, int version,
                                  uint8_t **packet, size_t *packet_size, char *err, size_t err_size);
-/* Decodes a packet into up to max_frames caller-owned images of the packet's
- * width x height in `fmt`. *nb_frames receives the true frame count. */
+/* Decodes a keyframe packet into up to max_frames caller-owned images of the
+ * packet's width x height in `fmt`. *nb_frames receives the true frame count.
+ * An inter packet is EVATOK_ERR_NO_REFERENCE: use evatok_decode_packet. */
 EVATOK_API EvatokStatus evatok_decode_block(EvatokModel *model, const uint8_t *packet, size_t size,
                                  const EvatokImage *frames, int max_frames, EvatokPixelFormat fmt,
                                  int *nb_frames, char *err, size_t err_size);
+
+/* ---- inter packets (bitstream 3) -----------------------------------------
+ * An inter packet codes some tiles as a keyframe does and marks the others
+ * as repeating the stream's reference: per tile, the mean of the previous
+ * packet's decoded frames. The encoder and the decoder each keep one
+ * EvatokReference per stream, and the packet calls update it. */
+
+typedef struct EvatokReference EvatokReference;
+
+EVATOK_API EvatokStatus evatok_reference_new(EvatokReference **ref);
+/* Forgets the reference (after a seek): inter packets are refused with
+ * EVATOK_ERR_NO_REFERENCE until the next keyframe. */
+EVATOK_API void evatok_reference_reset(EvatokReference *ref);
+EVATOK_API void evatok_reference_free(EvatokReference **ref);
+
+/* Encodes like evatok_encode_block. With ref and bitstream version 3 (in
+ * opts), and keyframe == 0, the packet is an inter packet if some tile of it
+ * is best repeated from ref (see inter_tolerance_db), else a keyframe; the
+ * call then decodes what it coded to update ref, which costs about one
+ * decode. keyframe != 0 forces a keyframe. ref == NULL or a version below 3:
+ * keyframes only (ref, if given, is reset). */
+EVATOK_API EvatokStatus evatok_encode_packet(EvatokModel *model, const EvatokImage *frames, int nb_frames,
+                                  int width, int height, EvatokPixelFormat fmt,
+                                  const EvatokEncodeOptions *opts, EvatokReference *ref, int keyframe,
+                                  uint8_t **packet, size_t *packet_size, char *err, size_t err_size);
+
+/* Decodes like evatok_decode_block, and updates ref (may be NULL for a
+ * keyframe). An inter packet without its reference (none yet, a frame size
+ * change, another model) is EVATOK_ERR_NO_REFERENCE and writes no frame. */
+EVATOK_API EvatokStatus evatok_decode_packet(EvatokModel *model, const uint8_t *packet, size_t size,
+                                  EvatokReference *ref, const EvatokImage *frames, int max_frames,
+                                  EvatokPixelFormat fmt, int *nb_frames, char *err, size_t err_size);
+
+/* 1: the packet is a keyframe (every version-1 and -2 packet is); 0: an
+ * inter packet; < 0: not a packet of a known version. Reads the first bytes
+ * only: for demuxers and parsers, no model needed. */
+EVATOK_API int evatok_packet_is_keyframe(const uint8_t *packet, size_t size);
 
 /* ---- extradata (codec private data, identifies the model) ---------------- */
 
@@ -219,8 +275,8 @@ EVATOK_API EvatokStatus evatok_decode_block(EvatokModel *model, const uint8_t *p
  * because containers keep only one timestamp per packet. */
 EVATOK_API EvatokStatus evatok_extradata_create(const EvatokModel *model, int fps_num, int fps_den,
                                      uint8_t **data, size_t *size, char *err, size_t err_size);
-/* The same for a stream of packets of bitstream `version` (1 or 2; 0 = the
- * default): the header's version must match its packets'. A version-2
+/* The same for a stream of packets of bitstream `version` (1 to 3; 0 = the
+ * default): the header's version must match its packets'. A version-2 or -3
  * header also names the model's entropy tables. */
 EVATOK_API EvatokStatus evatok_extradata_create_version(const EvatokModel *model, int version, int fps_num,
                                              int fps_den, uint8_t **data, size_t *size,
