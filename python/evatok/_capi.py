@@ -40,7 +40,8 @@ class OpenOptions(ctypes.Structure):
 class EncodeOptions(ctypes.Structure):
     _fields_ = [("mode", ctypes.c_int), ("uniform_tokens", ctypes.c_int),
                 ("wq", ctypes.c_float), ("wl", ctypes.c_float),
-                ("bitstream_version", ctypes.c_int), ("reserved", ctypes.c_uint8 * 28)]
+                ("bitstream_version", ctypes.c_int), ("inter_tolerance_db", ctypes.c_float),
+                ("reserved", ctypes.c_uint8 * 24)]
 
 
 class Image(ctypes.Structure):
