@@ -40,6 +40,7 @@ typedef struct LibEvatokEncContext {
     float wq;
     int bitstream;        /* packet version: 0 auto, 1 fixed-width, 2, 3   */
     float inter_tol;      /* dB a skipped tile may lose against coding it   */
+    int inter_carry;      /* inter tiles may carry from the previous packet */
     char *device;
 
     EvatokModel *model;
@@ -132,6 +133,7 @@ static av_cold int libevatok_encode_init(AVCodecContext *avctx)
     s->enc_opts.wq = s->wq;
     s->enc_opts.bitstream_version = s->bitstream;
     s->enc_opts.inter_tolerance_db = s->inter_tol;
+    s->enc_opts.inter_carry = s->inter_carry;
     if (s->key_every > 1) {
         if ((st = evatok_reference_new(&s->ref)) != EVATOK_OK)
             return ff_evatok_averror(st);
@@ -347,6 +349,9 @@ static const AVOption options[] = {
       { .i64 = 0 }, 0, EVATOK_BITSTREAM_MAX_VERSION, VE },
     { "inter_tol", "with -g: a tile repeats the previous packet when that loses at most this many dB "
       "of PSNR against coding it", OFFSET(inter_tol), AV_OPT_TYPE_FLOAT, { .dbl = 0.25 }, 0.0, 20.0, VE },
+    { "inter_carry", "with -g: a tile may code its first block with the fewest tokens, carried from the "
+      "previous packet's last frame (experimental: the default model is not trained for it)",
+      OFFSET(inter_carry), AV_OPT_TYPE_BOOL, { .i64 = 0 }, 0, 1, VE },
     { NULL },
 };
 

@@ -98,14 +98,19 @@ struct TileCodes {
   std::vector<size_t> off{0};
 };
 
-TileCodes encode_tiles(EvatokModel* m, const torch::Tensor& tiles, const EvatokEncodeOptions& o) {
+// Encodes tiles with the assignment o asks for, or with `given` (one per
+// tile) when it is not empty.
+TileCodes encode_tiles(EvatokModel* m, const torch::Tensor& tiles, const EvatokEncodeOptions& o,
+                       const std::vector<Assignment>& given = {}) {
   const auto& cfg = m->model->cfg;
   const int64_t n = tiles.size(0);
   TileCodes c;
   for (int64_t s = 0; s < n; s += kTileBatch) {
     auto batch = tiles.slice(0, s, std::min(n, s + kTileBatch));
     std::vector<Assignment> as;
-    if (o.mode == EVATOK_ASSIGN_ROUTER) {
+    if (!given.empty()) {
+      as.assign(given.begin() + s, given.begin() + std::min(n, s + kTileBatch));
+    } else if (o.mode == EVATOK_ASSIGN_ROUTER) {
       as = m->model->route(batch, o.wq);
     } else if (o.mode == EVATOK_ASSIGN_SEARCH || o.mode == EVATOK_ASSIGN_EXACT) {
       as = m->model->search(batch, o.wq, o.wl, o.mode == EVATOK_ASSIGN_EXACT);
@@ -123,8 +128,11 @@ TileCodes encode_tiles(EvatokModel* m, const torch::Tensor& tiles, const EvatokE
 }
 
 // Decodes the tiles whose codes are ci (nb entries per tile) and tokens, in
-// order, kTileBatch at a time: [tiles, 3, T, H, W] on the CPU.
-torch::Tensor decode_tiles(EvatokModel* m, const uint8_t* ci, long tiles, const uint32_t* tokens) {
+// order, kTileBatch at a time: [tiles, 3, T, H, W] on the CPU. before: each
+// tile's previous frame [tiles, 3, H, W] for its first block's carry, or
+// undefined.
+torch::Tensor decode_tiles(EvatokModel* m, const uint8_t* ci, long tiles, const uint32_t* tokens,
+                           const torch::Tensor& before = {}) {
   const auto& cfg = m->model->cfg;
   const int nb = cfg.num_blocks();
   std::vector<torch::Tensor> outs;
@@ -140,7 +148,8 @@ torch::Tensor decode_tiles(EvatokModel* m, const uint8_t* ci, long tiles, const 
       tpos += len;
       as.push_back(a);
     }
-    outs.push_back(m->model->decode(as, toks).cpu());
+    const long e = std::min(tiles, s + kTileBatch);
+    outs.push_back(m->model->decode(as, toks, before.defined() ? before.slice(0, s, e) : before).cpu());
   }
   return torch::cat(outs, 0);
 }
@@ -200,17 +209,19 @@ EvatokStatus write_packet(const EvatokModel* m, const EvbsHeader& h, const uint8
 
 }  // namespace
 
-// A stream's reference for the next inter packet: per tile, the mean of the
-// previous packet's decoded frames (as shown, i.e. clamped). For a still
-// tile the mean is at least as close to the source as the frames themselves
-// are on average, so repeating it never loses to coding the tile again;
-// moving tiles are coded. `model` and the size say which stream it belongs to.
+// A stream's reference for the next inter packet, per tile, from the
+// previous packet's decoded frames (as shown, i.e. clamped): their mean,
+// which skipped tiles repeat, and the last frame, which carrying tiles'
+// first block carries from. For a still tile the mean is at least as close
+// to the source as the frames themselves are on average, so repeating it
+// never loses to coding the tile again. `model` and the size say which
+// stream it belongs to.
 struct EvatokReference {
-  torch::Tensor last;  // [tiles, 3, H, W] (the mean frame); undefined: none yet (wait for a keyframe)
+  torch::Tensor mean, last;  // [tiles, 3, H, W]; undefined: none yet (wait for a keyframe)
   const EvatokModel* model = nullptr;
   int width = 0, height = 0;
   bool valid(const EvatokModel* m, int w, int h) const {
-    return last.defined() && model == m && width == w && height == h;
+    return mean.defined() && model == m && width == w && height == h;
   }
 };
 
@@ -218,7 +229,9 @@ namespace {
 
 void set_reference(EvatokReference* ref, const EvatokModel* m, int w, int h, const torch::Tensor& tiles, int nb_frames) {
   if (!ref) return;
-  ref->last = tiles.slice(2, 0, nb_frames).clamp(-0.5, 0.5).mean(2).contiguous();
+  auto shown = tiles.slice(2, 0, nb_frames).clamp(-0.5, 0.5);
+  ref->mean = shown.mean(2).contiguous();
+  ref->last = shown.select(2, nb_frames - 1).contiguous();
   ref->model = m;
   ref->width = w;
   ref->height = h;
@@ -269,6 +282,7 @@ void evatok_encode_options_default(EvatokEncodeOptions* o) {
   o->wl = 0.8f;
   o->bitstream_version = EVBS_VERSION;
   o->inter_tolerance_db = 0.25f;
+  o->inter_carry = 0;  // the shipped model is not trained to carry across packets (docs/benchmarks.md)
 }
 
 EvatokStatus evatok_model_open(const char* path, const EvatokOpenOptions* opts, EvatokModel** out, char* err,
@@ -390,34 +404,60 @@ EvatokStatus evatok_encode_packet(EvatokModel* m, const EvatokImage* frames, int
     const int nb = cfg.num_blocks();
     auto rec = decode_tiles(m, c.ci.data(), n, c.tokens.data()).clamp(-0.5, 0.5);
     const bool inter = !keyframe && ref->valid(m, width, height);
-    std::vector<uint8_t> map((size_t)(n + 7) / 8, 0), ci;
+    const size_t map_bytes = (size_t)(n + 7) / 8;
+    std::vector<uint8_t> skip_map(map_bytes, 0), carry_map(map_bytes, 0), ci;
     std::vector<uint32_t> tokens;
     auto out = rec;
-    long skipped = 0;
+    long skipped = 0, carried = 0;
     if (inter) {
-      // A tile is skipped (repeats the reference's mean frame) when that is
-      // at most inter_tolerance_db worse than coding it: at equal quality, a
-      // still tile costs nothing until the next keyframe.
+      // Per tile, at most inter_tolerance_db worse than coding it afresh:
+      // - skip: repeat the reference's mean frame (costs nothing; a still
+      //   tile is never worse);
+      // - carry: its first block takes the fewest tokens and carries from
+      //   the reference's last frame, as later blocks carry within a packet
+      //   (taken when that spends fewer tokens);
+      // - else coded as in a keyframe.
       auto src = tiles.slice(2, 0, nb_frames);
-      auto coded = (rec.slice(2, 0, nb_frames) - src).pow(2).mean({1, 2, 3, 4});
-      auto held = (ref->last.unsqueeze(2) - src).pow(2).mean({1, 2, 3, 4});
-      auto skip = held <= coded * std::pow(10.0, o.inter_tolerance_db / 10.0);
+      auto err_of = [&](const torch::Tensor& r) { return (r.slice(2, 0, nb_frames) - src).pow(2).mean({1, 2, 3, 4}); };
+      const double tol = std::pow(10.0, o.inter_tolerance_db / 10.0);
+      auto coded = err_of(rec);
+      auto skip = (ref->mean.unsqueeze(2) - src).pow(2).mean({1, 2, 3, 4}) <= coded * tol;
       auto ps = skip.accessor<bool, 1>();
+      TileCodes c2;
+      torch::Tensor rec2, carry_ok;
+      if (cfg.temporal_carry && o.inter_carry) {
+        std::vector<Assignment> fewer;
+        for (long t = 0; t < n; ++t) {
+          Assignment a(c.ci.begin() + t * nb, c.ci.begin() + (t + 1) * nb);
+          a[0] = (int)cfg.choices.size() - 1;  // choices descend: the last is the fewest
+          fewer.push_back(a);
+        }
+        c2 = encode_tiles(m, tiles, o, fewer);
+        rec2 = decode_tiles(m, c2.ci.data(), n, c2.tokens.data(), ref->last).clamp(-0.5, 0.5);
+        carry_ok = err_of(rec2) <= coded * tol;
+      }
       out = rec.clone();
       for (long t = 0; t < n; ++t) {
         if (ps[t]) {
-          map[(size_t)t / 8] |= (uint8_t)(0x80 >> (t % 8));
-          out[t].copy_(ref->last[t].unsqueeze(1).expand_as(out[t]));
+          skip_map[(size_t)t / 8] |= (uint8_t)(0x80 >> (t % 8));
+          out[t].copy_(ref->mean[t].unsqueeze(1).expand_as(out[t]));
           ++skipped;
           continue;
         }
-        ci.insert(ci.end(), c.ci.begin() + t * nb, c.ci.begin() + (t + 1) * nb);
-        tokens.insert(tokens.end(), c.tokens.begin() + (long)c.off[t], c.tokens.begin() + (long)c.off[t + 1]);
+        const TileCodes* from = &c;
+        if (carry_ok.defined() && carry_ok[t].item<bool>() && c2.off[t + 1] - c2.off[t] < c.off[t + 1] - c.off[t]) {
+          carry_map[(size_t)t / 8] |= (uint8_t)(0x80 >> (t % 8));
+          out[t].copy_(rec2[t]);
+          ++carried;
+          from = &c2;
+        }
+        ci.insert(ci.end(), from->ci.begin() + t * nb, from->ci.begin() + (t + 1) * nb);
+        tokens.insert(tokens.end(), from->tokens.begin() + (long)from->off[t], from->tokens.begin() + (long)from->off[t + 1]);
       }
     }
     EvatokStatus st;
-    if (skipped) {
-      evbs_set_skip_map(&h, map.data());
+    if (skipped || carried) {
+      evbs_set_inter(&h, skip_map.data(), carried ? carry_map.data() : nullptr);
       st = write_packet(m, h, ci.data(), tokens.data(), packet, packet_size, err, es);
     } else {
       st = write_packet(m, h, c.ci.data(), c.tokens.data(), packet, packet_size, err, es);
@@ -531,7 +571,7 @@ EvatokStatus evatok_packet_build(const EvatokModel* m, int width, int height, in
         total += (size_t)p.choices[c];
       }
     }
-    if (skipped) evbs_set_skip_map(&h, map.data());
+    if (skipped) evbs_set_inter(&h, map.data(), nullptr);
     if (nb_ids != total)
       return set_err(err, es, EVATOK_ERR_INVALID_ARGUMENT, "the token counts add up to %zu ids, %zu given", total, nb_ids);
     for (size_t i = 0; i < nb_ids; ++i)
@@ -561,12 +601,12 @@ EvatokStatus evatok_decode_packet(EvatokModel* m, const uint8_t* pkt, size_t siz
     return set_err(err, es, EVATOK_ERR_INVALID_ARGUMENT, "packet holds %d frames, room for %d", h.nb_frames, max_frames);
   EvatokStatus st = check_images(frames, h.nb_frames, enum_value(fmt), err, es);
   if (st) return st;
-  const bool inter = h.skipped > 0;
+  const bool inter = (h.flags & EVBS_FLAG_INTER) != 0;
   if (inter && !ref)
     return set_err(err, es, EVATOK_ERR_NO_REFERENCE,
-                   "inter packet: it repeats %ld tiles of the previous packet; decode the stream with "
+                   "inter packet: it refers to %ld tiles of the previous packet; decode the stream with "
                    "evatok_decode_packet and a reference",
-                   h.skipped);
+                   h.skipped + h.carried);
   if (inter && !ref->valid(m, h.width, h.height))
     return set_err(err, es, EVATOK_ERR_NO_REFERENCE,
                    "inter packet without its reference (the previous packet's %dx%d frame): after a seek or a lost "
@@ -586,13 +626,36 @@ EvatokStatus evatok_decode_packet(EvatokModel* m, const uint8_t* pkt, size_t siz
     const TileGrid grid = grid_for(m, h.width, h.height);
     const long n = (long)h.tiles_x * h.tiles_y, coded = n_entries / h.num_blocks;
     torch::Tensor out;
-    if (coded) out = decode_tiles(m, ci.data(), coded, tokens.data());
-    if (inter) {
-      // Skipped tiles hold the reference's mean frame in every frame.
-      auto all = ref->last.unsqueeze(2).expand({n, 3, cfg.clip_frames, cfg.clip_height, cfg.clip_width}).clone();
-      for (long t = 0, k = 0; t < n; ++t)
-        if (!evbs_tile_skipped(&h, t)) all[t].copy_(out[k++]);
-      out = all;
+    if (!inter) {
+      out = decode_tiles(m, ci.data(), coded, tokens.data());
+    } else {
+      // Skipped tiles hold the reference's mean frame in every frame;
+      // carrying tiles are decoded apart, with the reference's last frame.
+      out = ref->mean.unsqueeze(2).expand({n, 3, cfg.clip_frames, cfg.clip_height, cfg.clip_width}).clone();
+      const int nb = h.num_blocks;
+      for (int pass = 0; pass < 2; ++pass) {
+        std::vector<uint8_t> pci;
+        std::vector<uint32_t> ptok;
+        std::vector<int64_t> where;
+        size_t tpos = 0;
+        for (long t = 0, k = 0; t < n; ++t) {
+          if (evbs_tile_skipped(&h, t)) continue;
+          size_t len = 0;
+          for (int b = 0; b < nb; ++b) len += (size_t)cfg.choices[ci[(size_t)(k * nb + b)]];
+          if (evbs_tile_carried(&h, t) == pass) {
+            pci.insert(pci.end(), ci.begin() + k * nb, ci.begin() + (k + 1) * nb);
+            ptok.insert(ptok.end(), tokens.begin() + (long)tpos, tokens.begin() + (long)(tpos + len));
+            where.push_back(t);
+          }
+          tpos += len;
+          ++k;
+        }
+        if (where.empty()) continue;
+        auto idx = torch::tensor(where, torch::kInt64);
+        auto dec = decode_tiles(m, pci.data(), (long)where.size(), ptok.data(),
+                                pass ? ref->last.index_select(0, idx) : torch::Tensor());
+        out.index_copy_(0, idx, dec);
+      }
     }
     tiles_to_frames(out, frames, h.nb_frames, fmt, grid);
     if (ref) set_reference(ref, m, h.width, h.height, out, h.nb_frames);

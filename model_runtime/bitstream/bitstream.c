@@ -82,8 +82,8 @@ int evbs_header_init(const EvbsParams *p, int width, int height, int nb_frames, 
     h->num_blocks = p->num_blocks;
     h->bits_per_token = evbs_bits_per_token(p->codebook_size);
     h->flags = 0;
-    h->skipped = 0;
-    h->skip_map = NULL;
+    h->skipped = h->carried = 0;
+    h->skip_map = h->carry_map = NULL;
     return EVBS_OK;
 }
 
@@ -92,9 +92,19 @@ static int is_inter(const EvbsHeader *h)
     return h->version == 3 && (h->flags & EVBS_FLAG_INTER) && h->skip_map;
 }
 
+static int map_bit(const uint8_t *map, long t)
+{
+    return (map[t / 8] >> (7 - t % 8)) & 1;
+}
+
 int evbs_tile_skipped(const EvbsHeader *h, long t)
 {
-    return is_inter(h) && ((h->skip_map[t / 8] >> (7 - t % 8)) & 1);
+    return is_inter(h) && map_bit(h->skip_map, t);
+}
+
+int evbs_tile_carried(const EvbsHeader *h, long t)
+{
+    return is_inter(h) && (h->flags & EVBS_FLAG_CARRY) && h->carry_map && map_bit(h->carry_map, t);
 }
 
 static long num_tiles(const EvbsHeader *h)
@@ -102,9 +112,15 @@ static long num_tiles(const EvbsHeader *h)
     return (long)h->tiles_x * h->tiles_y;
 }
 
-static long skip_map_size(const EvbsHeader *h)
+static long map_size(const EvbsHeader *h)
 {
-    return is_inter(h) ? (num_tiles(h) + 7) / 8 : 0;
+    return (num_tiles(h) + 7) / 8;
+}
+
+/* Bytes of the maps after the fixed header: the skip map, then the carry map. */
+static long maps_size(const EvbsHeader *h)
+{
+    return is_inter(h) ? map_size(h) * ((h->flags & EVBS_FLAG_CARRY) ? 2 : 1) : 0;
 }
 
 static long num_entries(const EvbsHeader *h)
@@ -172,7 +188,7 @@ static int payload_decode(const EvbsParams *p, const EvbsHeader *h, const uint8_
 
 static long payload_offset(const EvbsHeader *h)
 {
-    return PKT2_HEADER_SIZE + skip_map_size(h);
+    return PKT2_HEADER_SIZE + maps_size(h);
 }
 
 /* A packet's header fields must agree with its version: flags only in
@@ -181,26 +197,36 @@ static int header_ok(const EvbsHeader *h)
 {
     if (h->version != 3)
         return h->flags == 0;
-    if (h->flags & ~EVBS_FLAG_INTER)
+    if (h->flags & ~(EVBS_FLAG_INTER | EVBS_FLAG_CARRY))
         return 0;
     if (!(h->flags & EVBS_FLAG_INTER))
-        return 1;
-    long skipped = 0;
-    for (long t = 0; h->skip_map && t < num_tiles(h); t++)
+        return h->flags == 0;
+    if (!h->skip_map || (!(h->flags & EVBS_FLAG_CARRY) != !h->carry_map))
+        return 0;
+    long skipped = 0, carried = 0;
+    for (long t = 0; t < num_tiles(h); t++) {
         skipped += evbs_tile_skipped(h, t);
-    return h->skip_map && skipped >= 1 && skipped == h->skipped;
+        carried += evbs_tile_carried(h, t);
+        if (evbs_tile_skipped(h, t) && evbs_tile_carried(h, t))
+            return 0;
+    }
+    return skipped + carried >= 1 && skipped == h->skipped && carried == h->carried &&
+           (!(h->flags & EVBS_FLAG_CARRY) || carried >= 1);
 }
 
-int evbs_set_skip_map(EvbsHeader *h, const uint8_t *map)
+int evbs_set_inter(EvbsHeader *h, const uint8_t *skip, const uint8_t *carry)
 {
-    if (h->version != 3 || !map)
+    if (h->version != 3 || !skip)
         return EVBS_EINVAL;
-    h->flags |= EVBS_FLAG_INTER;
-    h->skip_map = map;
-    h->skipped = 0;
-    for (long t = 0; t < num_tiles(h); t++)
+    h->flags = EVBS_FLAG_INTER | (carry ? EVBS_FLAG_CARRY : 0);
+    h->skip_map = skip;
+    h->carry_map = carry;
+    h->skipped = h->carried = 0;
+    for (long t = 0; t < num_tiles(h); t++) {
         h->skipped += evbs_tile_skipped(h, t);
-    return h->skipped ? EVBS_OK : EVBS_EINVAL;
+        h->carried += evbs_tile_carried(h, t);
+    }
+    return header_ok(h) ? EVBS_OK : EVBS_EINVAL;
 }
 
 static long v2_size(const EvbsParams *p, const EvbsHeader *h, const uint8_t *choice_idx,
@@ -246,9 +272,13 @@ static long write_v2(const EvbsParams *p, const EvbsHeader *h, const uint8_t *ch
     out[6] = (uint8_t)h->nb_frames;
     out[7] = (uint8_t)h->flags; /* version 2: none defined */
     if (off > PKT2_HEADER_SIZE) {
-        memcpy(out + PKT2_HEADER_SIZE, h->skip_map, (size_t)(off - PKT2_HEADER_SIZE));
+        const long mb = map_size(h);
+        memcpy(out + PKT2_HEADER_SIZE, h->skip_map, (size_t)mb);
+        if (h->carry_map)
+            memcpy(out + PKT2_HEADER_SIZE + mb, h->carry_map, (size_t)mb);
         if (num_tiles(h) % 8) /* bits past the last tile are zero */
-            out[off - 1] &= (uint8_t)(0xFF << (8 - num_tiles(h) % 8));
+            for (long k = PKT2_HEADER_SIZE + mb - 1; k < off; k += mb)
+                out[k] &= (uint8_t)(0xFF << (8 - num_tiles(h) % 8));
     }
     long coded = payload_encode(p, h, choice_idx, tokens, out + off, out_size - (size_t)off - PKT_CRC_SIZE);
     if (coded < 0)
@@ -313,8 +343,8 @@ static int parse_v2(const EvbsParams *p, const uint8_t *buf, size_t size, EvbsHe
         return evbs_fail(err, err_size, EVBS_ECORRUPT, "packet too short (%zu bytes)", size);
     h->version = buf[1];
     h->flags = 0;
-    h->skipped = 0;
-    h->skip_map = NULL;
+    h->skipped = h->carried = 0;
+    h->skip_map = h->carry_map = NULL;
     h->width = get16(buf + 2);
     h->height = get16(buf + 4);
     h->nb_frames = buf[6];
@@ -324,25 +354,33 @@ static int parse_v2(const EvbsParams *p, const uint8_t *buf, size_t size, EvbsHe
         return evbs_fail(err, err_size, EVBS_ECORRUPT, "frame count %d not in 1..%d", h->nb_frames, p->clip_frames);
     if (h->version == 2 && buf[7] != 0)
         return evbs_fail(err, err_size, EVBS_ECORRUPT, "packet flags 0x%02x: version 2 defines none", buf[7]);
-    if (h->version == 3 && (buf[7] & ~EVBS_FLAG_INTER))
-        return evbs_fail(err, err_size, EVBS_ECORRUPT, "packet flags 0x%02x: version 3 defines only 0x01 (inter)",
-                         buf[7]);
+    if (h->version == 3 && ((buf[7] & ~(EVBS_FLAG_INTER | EVBS_FLAG_CARRY)) ||
+                            (buf[7] & (EVBS_FLAG_INTER | EVBS_FLAG_CARRY)) == EVBS_FLAG_CARRY))
+        return evbs_fail(err, err_size, EVBS_ECORRUPT,
+                         "packet flags 0x%02x: version 3 defines only 0x01 (inter) and 0x03 (inter with carry)", buf[7]);
     h->flags = buf[7];
     h->tiles_x = evbs_tiles(h->width, p->tile_w);
     h->tiles_y = evbs_tiles(h->height, p->tile_h);
     h->num_blocks = p->num_blocks;
     h->bits_per_token = 0;
     if (h->flags & EVBS_FLAG_INTER) {
-        const long tiles = num_tiles(h), map = (tiles + 7) / 8;
-        if (size < (size_t)(PKT2_HEADER_SIZE + map + PKT_CRC_SIZE))
-            return evbs_fail(err, err_size, EVBS_ECORRUPT, "inter packet truncated in its skip map");
+        const long tiles = num_tiles(h), map = (tiles + 7) / 8, maps = map * ((h->flags & EVBS_FLAG_CARRY) ? 2 : 1);
+        if (size < (size_t)(PKT2_HEADER_SIZE + maps + PKT_CRC_SIZE))
+            return evbs_fail(err, err_size, EVBS_ECORRUPT, "inter packet truncated in its tile maps");
         h->skip_map = buf + PKT2_HEADER_SIZE;
-        if (tiles % 8 && (h->skip_map[map - 1] & (0xFF >> (tiles % 8))))
-            return evbs_fail(err, err_size, EVBS_ECORRUPT, "skip map has bits set past its %ld tiles", tiles);
-        for (long t = 0; t < tiles; t++)
+        h->carry_map = (h->flags & EVBS_FLAG_CARRY) ? h->skip_map + map : NULL;
+        for (long k = map - 1; tiles % 8 && k < maps; k += map)
+            if (h->skip_map[k] & (0xFF >> (tiles % 8)))
+                return evbs_fail(err, err_size, EVBS_ECORRUPT, "tile map has bits set past its %ld tiles", tiles);
+        for (long t = 0; t < tiles; t++) {
+            if (evbs_tile_skipped(h, t) && evbs_tile_carried(h, t))
+                return evbs_fail(err, err_size, EVBS_ECORRUPT, "tile %ld both skipped and carrying", t);
             h->skipped += evbs_tile_skipped(h, t);
-        if (h->skipped == 0)
-            return evbs_fail(err, err_size, EVBS_ECORRUPT, "inter packet skips no tile (it must be a keyframe)");
+            h->carried += evbs_tile_carried(h, t);
+        }
+        if (h->skipped + h->carried == 0 || ((h->flags & EVBS_FLAG_CARRY) && h->carried == 0))
+            return evbs_fail(err, err_size, EVBS_ECORRUPT,
+                             "inter packet neither skips nor carries a tile (it must be a keyframe)");
     }
     if (get32(buf + size - PKT_CRC_SIZE) != evbs_crc32(buf, size - PKT_CRC_SIZE))
         return evbs_fail(err, err_size, EVBS_ECORRUPT, "packet checksum mismatch (corrupt data)");
@@ -375,8 +413,8 @@ int evbs_parse_header(const EvbsParams *p, const uint8_t *buf, size_t size, Evbs
         return evbs_fail(err, err_size, EVBS_ECORRUPT, "packet too short (%zu bytes)", size);
     h->version = buf[1];
     h->flags = 0;
-    h->skipped = 0;
-    h->skip_map = NULL;
+    h->skipped = h->carried = 0;
+    h->skip_map = h->carry_map = NULL;
     h->width = get16(buf + 2);
     h->height = get16(buf + 4);
     h->nb_frames = buf[6];

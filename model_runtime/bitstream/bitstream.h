@@ -15,8 +15,11 @@ extern "C" {
 #define EVBS_VERSION 2            /* written by default (keyframe-only streams) */
 #define EVBS_MIN_VERSION 1        /* oldest version read (and written on request) */
 #define EVBS_MAX_VERSION 3        /* newest version read and written: inter packets */
-#define EVBS_FLAG_INTER 1         /* version 3 packet flag: repeats tiles of the
-                                     previous packet's last decoded frame     */
+#define EVBS_FLAG_INTER 1         /* version 3 packet flag: refers to the previous
+                                     packet (skipped or carrying tiles)       */
+#define EVBS_FLAG_CARRY 2         /* with EVBS_FLAG_INTER: a carry map follows the
+                                     skip map (tiles whose first block carries
+                                     from the previous packet's last frame)   */
 #define EVBS_MAX_DIM 16384       /* frame width/height limit                 */
 #define EVBS_MAX_CHOICES 8
 #define EVBS_MAX_BLOCKS 16
@@ -42,11 +45,13 @@ typedef struct EvbsHeader {
     int num_blocks, bits_per_token;
     /* Version 3 inter packets (flags & EVBS_FLAG_INTER): skip_map has one bit
      * per tile, most significant bit first, 1 = the tile repeats the
-     * reference; it points into the parsed packet, or at the writer's map.
-     * skipped counts the set bits. Keyframes: flags 0, skip_map NULL. */
+     * reference; carry_map (flags & EVBS_FLAG_CARRY, else NULL) the same for
+     * coded tiles whose first block carries from the previous packet's last
+     * frame. They point into the parsed packet, or at the writer's maps.
+     * skipped and carried count the set bits. Keyframes: flags 0, maps NULL. */
     int flags;
-    long skipped;
-    const uint8_t *skip_map;
+    long skipped, carried;
+    const uint8_t *skip_map, *carry_map;
 } EvbsHeader;
 
 /* Result codes; 0 is success. */
@@ -58,12 +63,15 @@ int evbs_tiles(int size, int tile);
 /* Fills a header for a frame of width x height with nb_frames frames. */
 int evbs_header_init(const EvbsParams *p, int width, int height, int nb_frames, EvbsHeader *h);
 
-/* Whether tile t of an inter packet repeats the reference (0 in keyframes). */
+/* Whether tile t of an inter packet repeats the reference, or carries from
+ * the previous packet (0 in keyframes). */
 int evbs_tile_skipped(const EvbsHeader *h, long t);
+int evbs_tile_carried(const EvbsHeader *h, long t);
 
-/* Makes a version-3 header an inter packet's: map has one bit per tile (see
- * EvbsHeader), at least one set; it must outlive the writing. */
-int evbs_set_skip_map(EvbsHeader *h, const uint8_t *map);
+/* Makes a version-3 header an inter packet's: skip and carry (NULL: none)
+ * have one bit per tile (see EvbsHeader); no tile in both, at least one bit
+ * set in all. The maps must outlive the writing. */
+int evbs_set_inter(EvbsHeader *h, const uint8_t *skip, const uint8_t *carry);
 
 /* Assignment entries of a packet: coded tiles times blocks (skipped tiles of
  * an inter packet have none). choice_idx arrays hold this many. */

@@ -181,7 +181,8 @@ std::vector<std::vector<int64_t>> Model::encode(const Tensor& clips, const std::
   return out;
 }
 
-Tensor Model::decode(const std::vector<Assignment>& as, const std::vector<std::vector<int64_t>>& tokens) {
+Tensor Model::decode(const std::vector<Assignment>& as, const std::vector<std::vector<int64_t>>& tokens,
+                     const Tensor& before) {
   torch::NoGradGuard ng;
   auto L = Layout::make(cfg, as, device);
   auto idx = torch::zeros({L.batch, L.max_len}, torch::kInt64);
@@ -189,7 +190,7 @@ Tensor Model::decode(const std::vector<Assignment>& as, const std::vector<std::v
     if (!tokens[s].empty())
       idx[s].slice(0, 0, (int64_t)tokens[s].size()).copy_(torch::tensor(tokens[s], torch::kInt64));
   auto codes = net->quantizer->lookup(idx.to(device));
-  return net->decoder(codes, L);
+  return net->decoder(codes, L, before.defined() ? before.to(device) : before);
 }
 
 Tensor Model::reconstruct(const Tensor& clips, const std::vector<Assignment>& as) {

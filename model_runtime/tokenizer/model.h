@@ -56,7 +56,10 @@ class Model {
   // The same from z(Q) itself, with wq a scalar or one per row ([N, 1]).
   torch::Tensor reward_z(const torch::Tensor& zq, const torch::Tensor& wq, float wl) const;
   std::vector<std::vector<int64_t>> encode(const torch::Tensor& clips, const std::vector<Assignment>& a);
-  torch::Tensor decode(const std::vector<Assignment>& a, const std::vector<std::vector<int64_t>>& tokens);
+  // before: the previous packet's last frame per clip [N,3,H,W] for the
+  // first block's carry (inter packets), or undefined.
+  torch::Tensor decode(const std::vector<Assignment>& a, const std::vector<std::vector<int64_t>>& tokens,
+                       const torch::Tensor& before = {});
   // Encode + decode in one pass (training-free evaluation helper).
   torch::Tensor reconstruct(const torch::Tensor& clips, const std::vector<Assignment>& a);
 

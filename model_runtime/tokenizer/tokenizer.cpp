@@ -232,7 +232,7 @@ Tensor DecoderImpl::carry(const Tensor& rgb, const Tensor& ctl, const Tensor& pr
   return rgb + g * (moved - rgb);
 }
 
-Tensor DecoderImpl::forward(const Tensor& codes, const Layout& L) {
+Tensor DecoderImpl::forward(const Tensor& codes, const Layout& L, const Tensor& before) {
   const int64_t B = codes.size(0), D = cfg.dec_dim, nb = cfg.num_blocks(), P = cfg.patches_per_block();
   const int64_t gh = cfg.grid_h(), gw = cfg.grid_w(), pt = cfg.patch_t;
   auto tok = from_code(codes) + tok_pos.index_select(0, L.pos.flatten()).view({B, L.max_len, D}) +
@@ -267,7 +267,7 @@ Tensor DecoderImpl::forward(const Tensor& codes, const Layout& L) {
   // Blocks in order: each may carry the previous block's last (displayed,
   // hence clamped) frame. Block-causal like the rest of the decoder.
   std::vector<Tensor> out;
-  Tensor prev;
+  Tensor prev = before;
   for (int64_t b = 0; b < nb; ++b) {
     auto blk = carry(rgb.narrow(2, b * pt, pt), ctl.narrow(2, b * pt, pt), prev);
     prev = blk.select(2, pt - 1).clamp(-0.5, 0.5);

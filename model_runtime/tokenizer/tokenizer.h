@@ -48,8 +48,10 @@ TORCH_MODULE(Encoder);
 
 struct DecoderImpl : torch::nn::Module {
   explicit DecoderImpl(const ModelConfig& cfg);
-  // codes [B, max_len, code_dim] -> pixels [B,3,T,H,W]
-  torch::Tensor forward(const torch::Tensor& codes, const Layout& layout);
+  // codes [B, max_len, code_dim] -> pixels [B,3,T,H,W]. With temporal carry
+  // and `before` [B,3,H,W] (the previous packet's last frame), block 1 may
+  // carry from it as later blocks carry from theirs.
+  torch::Tensor forward(const torch::Tensor& codes, const Layout& layout, const torch::Tensor& before = {});
   // Pixel head: final 3D-query rows of `blocks` consecutive blocks
   // [B, blocks*P, D] -> RGB [B,3,blocks*pt,H,W]; with temporal carry, *ctl
   // gets the carry controls [B,3,blocks*pt,H,W] (gate logit, flow x, flow y).

@@ -41,7 +41,7 @@ class EncodeOptions(ctypes.Structure):
     _fields_ = [("mode", ctypes.c_int), ("uniform_tokens", ctypes.c_int),
                 ("wq", ctypes.c_float), ("wl", ctypes.c_float),
                 ("bitstream_version", ctypes.c_int), ("inter_tolerance_db", ctypes.c_float),
-                ("reserved", ctypes.c_uint8 * 24)]
+                ("inter_carry", ctypes.c_int), ("reserved", ctypes.c_uint8 * 20)]
 
 
 class Image(ctypes.Structure):

@@ -506,6 +506,17 @@ inter)
     ff cutd.log -v warning -i cut.mkv -f null - && grep -q 'dropping packets until the next keyframe' cutd.log &&
         [ "$(nb_frames cut.mkv)" = 32 ] && ok "a stream cut at an inter packet resumes at the keyframe (32 frames)" ||
         fail "cut stream: $(nb_frames cut.mkv) frames, $(tail -n 3 cutd.log)"
+    # carrying tiles (-inter_carry 1) on the sample pan: some packets carry
+    # (flags byte 0x03), the stream decodes whole, near keyframe-only quality
+    make_src move 128 64 48 rgb24
+    ff mk.log -i move.nut -c:v evatok $ENC_OPTS mk.mkv && ff mc.log -i move.nut -c:v evatok $ENC_OPTS -g 48 \
+        -inter_carry 1 mc.mkv || fail "-inter_carry 1 encode: $(tail -n 3 mc.log)"
+    flags=$(fp -v error -show_packets -show_data mc.mkv | grep '^00000000' | awk '{ print substr($5, 3, 2) }' | tr '\n' ' ')
+    pmk=$(psnr mk.mkv move.nut) pmc=$(psnr mc.mkv move.nut)
+    case " $flags" in *" 03"*) ok "-inter_carry 1: packets with carrying tiles (flags $flags)" ;;
+                      *) fail "-inter_carry 1: no packet carries (flags $flags)" ;; esac
+    [ "$(nb_frames mc.mkv)" = 48 ] && [ -n "$pmc" ] && ge "$pmc" "$(echo "$pmk - 0.5" | bc -l)" &&
+        ok "-inter_carry 1: 48 frames, $pmc dB (keyframes only: $pmk dB)" || fail "-inter_carry 1: '$pmc' dB, '$pmk' dB"
     # options: -g with -bitstream 2 warns and writes keyframes
     ff w2.log -i still.nut -c:v evatok $ENC_OPTS -g 48 -bitstream 2 w2.mkv && grep -q 'needs -bitstream 3' w2.log &&
         ok "-g with -bitstream 2: keyframes, with a warning" || fail "-g -bitstream 2: $(tail -n 3 w2.log)"

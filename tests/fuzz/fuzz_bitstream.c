@@ -124,7 +124,7 @@ int main(int argc, char **argv)
     evbs_header_init(&params, 130, 70, 16, &h); /* 3x2 tiles */
     h.version = version;
     static const uint8_t skip[1] = {0x48}; /* v3: an inter packet, tiles 1 and 4 repeated */
-    if (version == 3 && evbs_set_skip_map(&h, skip) != EVBS_OK)
+    if (version == 3 && evbs_set_inter(&h, skip, NULL) != EVBS_OK)
         return 1;
     uint8_t ci[24];
     for (int i = 0; i < 24; i++)

@@ -190,7 +190,7 @@ static void test_v3_inter(void **state)
     assert_int_equal(evbs_header_init(&p, 200, 150, 16, &h), EVBS_OK);
     h.version = 3;
     const uint8_t map[2] = {0x7B, 0xA0}; /* 0111 1011 1010: tiles 0, 5, 9, 11 coded */
-    assert_int_equal(evbs_set_skip_map(&h, map), EVBS_OK);
+    assert_int_equal(evbs_set_inter(&h, map, NULL), EVBS_OK);
     assert_int_equal(h.skipped, 8);
     assert_int_equal(evbs_num_entries(&h), 16);
     assert_true(evbs_tile_skipped(&h, 1) && !evbs_tile_skipped(&h, 0) && !evbs_tile_skipped(&h, 11));
@@ -224,8 +224,8 @@ static void test_v3_inter(void **state)
     /* Fields that a valid checksum does not excuse. */
     uint8_t *bad = malloc((size_t)size);
     struct { int at; uint8_t value; const char *msg; } cases[] = {
-        {7, 0x03, "defines only"},        /* an unknown flag */
-        {9, 0xA8, "past its"},            /* a skip bit for tile 12 of 12 */
+        {7, 0x05, "defines only"},        /* an unknown flag */
+        {9, 0xA8, "past its"},            /* a map bit for tile 12 of 12 */
         {1, 2, "version 2 defines none"}, /* the inter flag in a version-2 packet */
     };
     for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
@@ -243,18 +243,51 @@ static void test_v3_inter(void **state)
     const uint8_t all[2] = {0xFF, 0xF0};
     assert_int_equal(evbs_header_init(&p, 200, 150, 16, &h), EVBS_OK);
     h.version = 3;
-    assert_int_equal(evbs_set_skip_map(&h, all), EVBS_OK);
+    assert_int_equal(evbs_set_inter(&h, all, NULL), EVBS_OK);
     assert_int_equal(evbs_num_entries(&h), 0);
     uint8_t small[32];
     size = evbs_write_packet(&p, &h, ci, tok, small, sizeof small);
     assert_int_equal(size, 8 + 2 + 4);
     assert_int_equal(evbs_parse_header(&p, small, (size_t)size, &h2, err, sizeof err), EVBS_OK);
     assert_int_equal(h2.skipped, 12);
-    /* An inter packet must skip something; writers cannot make one that does not. */
+    /* Carry: tiles 0 and 11 carry, tiles 1..8 are skipped; the carry map
+     * follows the skip map, and no tile may be in both. */
+    const uint8_t carry[2] = {0x80, 0x10}, clash[2] = {0xC0, 0x10};
+    assert_int_equal(evbs_header_init(&p, 200, 150, 16, &h), EVBS_OK);
+    h.version = 3;
+    assert_int_equal(evbs_set_inter(&h, map, carry), EVBS_OK);
+    assert_int_equal(h.flags, EVBS_FLAG_INTER | EVBS_FLAG_CARRY);
+    assert_int_equal(h.carried, 2);
+    assert_int_equal(evbs_num_entries(&h), 16); /* carrying tiles are coded */
+    size = evbs_coded_packet_size(&p, &h, ci, tok);
+    uint8_t *cbuf = malloc((size_t)size);
+    assert_int_equal(evbs_write_packet(&p, &h, ci, tok, cbuf, (size_t)size), size);
+    assert_int_equal(evbs_parse_header(&p, cbuf, (size_t)size, &h2, err, sizeof err), EVBS_OK);
+    assert_true(evbs_tile_carried(&h2, 0) && evbs_tile_carried(&h2, 11) && !evbs_tile_carried(&h2, 5));
+    assert_true(evbs_tile_skipped(&h2, 1) && !evbs_tile_skipped(&h2, 0));
+    assert_int_equal(evbs_read_payload(&p, &h2, cbuf, (size_t)size, ci2, t2, total, err, sizeof err), EVBS_OK);
+    assert_memory_equal(tok, t2, sizeof(uint32_t) * (size_t)total);
+    cbuf[10] = clash[0]; /* tile 1 skipped and carrying, CRC redone */
+    uint32_t ccrc = evbs_crc32(cbuf, (size_t)size - 4);
+    for (int i = 0; i < 4; i++)
+        cbuf[size - 4 + i] = (uint8_t)(ccrc >> (24 - 8 * i));
+    assert_int_not_equal(evbs_parse_header(&p, cbuf, (size_t)size, &h2, err, sizeof err), EVBS_OK);
+    assert_non_null(strstr(err, "both skipped and carrying"));
+    free(cbuf);
+    assert_int_equal(evbs_header_init(&p, 200, 150, 16, &h), EVBS_OK);
+    h.version = 3;
+    assert_int_not_equal(evbs_set_inter(&h, map, clash), EVBS_OK);
+    /* An inter packet must skip or carry something; writers cannot make one that does not. */
     const uint8_t none[2] = {0, 0};
     assert_int_equal(evbs_header_init(&p, 200, 150, 16, &h), EVBS_OK);
     h.version = 3;
-    assert_int_not_equal(evbs_set_skip_map(&h, none), EVBS_OK);
+    assert_int_not_equal(evbs_set_inter(&h, none, NULL), EVBS_OK);
+    assert_int_equal(evbs_set_inter(&h, none, carry), EVBS_OK); /* carrying alone is an inter packet */
+    assert_int_not_equal(evbs_set_inter(&h, none, none), EVBS_OK);
+    h.flags = EVBS_FLAG_INTER; /* a header made by hand that refers to nothing */
+    h.skip_map = none;
+    h.carry_map = NULL;
+    h.skipped = h.carried = 0;
     assert_true(evbs_write_packet(&p, &h, ci, tok, small, sizeof small) < 0);
     /* A keyframe's flags are 0; version 2 knows no flags. */
     assert_int_equal(evbs_header_init(&p, 200, 150, 16, &h), EVBS_OK);

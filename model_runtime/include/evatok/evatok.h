@@ -161,11 +161,17 @@ typedef struct EvatokEncodeOptions {
     float inter_tolerance_db; /* evatok_encode_packet: a tile repeats the
                               reference when that costs at most this much
                               PSNR against coding it (default 0.25)          */
-    uint8_t reserved[24];
+    int inter_carry;      /* evatok_encode_packet, models with temporal carry:
+                              1: a tile of an inter packet may code its first
+                              block with the fewest tokens and carry it from
+                              the previous packet's last frame (one more
+                              encode and decode per packet); 0 (default): no,
+                              as the shipped model was not trained for it    */
+    uint8_t reserved[20];
 } EvatokEncodeOptions;
 
 /* Fills defaults: router, wq=1.2, wl=0.8, bitstream version 2, inter
- * tolerance 0.25 dB. */
+ * tolerance 0.25 dB, inter carry off. */
 EVATOK_API void evatok_encode_options_default(EvatokEncodeOptions *opts);
 
 /* ---- packets --------------------------------------------------------------
