@@ -175,8 +175,9 @@ typedef struct EvatokEncodeOptions {
 EVATOK_API void evatok_encode_options_default(EvatokEncodeOptions *opts);
 
 /* ---- packets --------------------------------------------------------------
- * One packet = one clip_frames-frame group of a whole frame (all tiles), a
- * self-contained keyframe. Layout: docs/bitstream.md. */
+ * One packet = one clip_frames-frame group of a whole frame (all tiles). The
+ * calls here make and read self-contained keyframes; inter packets (bitstream
+ * 3) are below. Layout: docs/bitstream.md. */
 
 typedef struct EvatokPacketInfo {
     int version;
