@@ -507,10 +507,12 @@ inter)
         [ "$(nb_frames cut.mkv)" = 32 ] && ok "a stream cut at an inter packet resumes at the keyframe (32 frames)" ||
         fail "cut stream: $(nb_frames cut.mkv) frames, $(tail -n 3 cutd.log)"
     # carrying tiles (-inter_carry 1) on the sample pan: some packets carry
-    # (flags byte 0x03), the stream decodes whole, near keyframe-only quality
+    # (flags byte 0x03), the stream decodes whole, near keyframe-only quality.
+    # (With the shipped model its packets carry at -inter_tol 0.25 to 1, not
+    # at 0.15 or below: 0.5 keeps a margin on both sides.)
     make_src move 128 64 48 rgb24
     ff mk.log -i move.nut -c:v evatok $ENC_OPTS mk.mkv && ff mc.log -i move.nut -c:v evatok $ENC_OPTS -g 48 \
-        -inter_carry 1 mc.mkv || fail "-inter_carry 1 encode: $(tail -n 3 mc.log)"
+        -inter_carry 1 -inter_tol 0.5 mc.mkv || fail "-inter_carry 1 encode: $(tail -n 3 mc.log)"
     flags=$(fp -v error -show_packets -show_data mc.mkv | grep '^00000000' | awk '{ print substr($5, 3, 2) }' | tr '\n' ' ')
     pmk=$(psnr mk.mkv move.nut) pmc=$(psnr mc.mkv move.nut)
     case " $flags" in *" 03"*) ok "-inter_carry 1: packets with carrying tiles (flags $flags)" ;;
