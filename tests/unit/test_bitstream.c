@@ -44,6 +44,31 @@ static uint8_t *make_packet(const EvbsParams *p, EvbsHeader *h, uint8_t *ci, uin
     return buf;
 }
 
+/* Rewrites the last 4 bytes as the CRC of the rest: a damaged field then
+ * has to be caught by the field checks, not the checksum. */
+static void reseal(uint8_t *buf, long size)
+{
+    uint32_t crc = evbs_crc32(buf, (size_t)size - 4);
+    for (int i = 0; i < 4; i++)
+        buf[size - 4 + i] = (uint8_t)(crc >> (24 - 8 * i));
+}
+
+/* Every truncation of a valid packet and every single-bit flip in it is
+ * refused (checksum or field checks). */
+static void assert_damage_refused(const EvbsParams *p, uint8_t *buf, long size)
+{
+    EvbsHeader h;
+    char err[160];
+    for (long n = 0; n < size; n++)
+        assert_int_not_equal(evbs_parse_header(p, buf, (size_t)n, &h, err, sizeof err), EVBS_OK);
+    for (long i = 0; i < size; i++)
+        for (int b = 0; b < 8; b++) {
+            buf[i] ^= (uint8_t)(1 << b);
+            assert_int_not_equal(evbs_parse_header(p, buf, (size_t)size, &h, err, sizeof err), EVBS_OK);
+            buf[i] ^= (uint8_t)(1 << b);
+        }
+}
+
 static void test_round_trip(void **state)
 {
     (void)state;
@@ -82,16 +107,7 @@ static void test_rejects_damage(void **state)
     long size;
     uint8_t *buf = make_packet(&p, &h, ci, &tokens, &size);
     char err[128];
-    /* Every truncation fails cleanly. */
-    for (long n = 0; n < size; n++)
-        assert_int_not_equal(evbs_parse_header(&p, buf, (size_t)n, &h2, err, sizeof err), EVBS_OK);
-    /* Every single-bit flip is caught (checksum or field checks). */
-    for (long i = 0; i < size; i++)
-        for (int b = 0; b < 8; b++) {
-            buf[i] ^= (uint8_t)(1 << b);
-            assert_int_not_equal(evbs_parse_header(&p, buf, (size_t)size, &h2, err, sizeof err), EVBS_OK);
-            buf[i] ^= (uint8_t)(1 << b);
-        }
+    assert_damage_refused(&p, buf, size);
     /* Oversized: trailing bytes. */
     uint8_t *big = calloc((size_t)size + 100, 1);
     memcpy(big, buf, (size_t)size);
@@ -168,9 +184,7 @@ static void test_extradata(void **state)
     assert_non_null(strstr(err, "not an evatok"));
     /* a non-zero reserved byte is refused even with a valid checksum */
     buf[5] = 1;
-    uint32_t crc = evbs_crc32(buf, (size_t)n - 4);
-    for (int i = 0; i < 4; i++)
-        buf[n - 4 + i] = (uint8_t)(crc >> (24 - 8 * i));
+    reseal(buf, n);
     assert_int_not_equal(evbs_parse_extradata(buf, (size_t)n, &r, err, sizeof err), EVBS_OK);
     assert_non_null(strstr(err, "reserved"));
 }
@@ -213,14 +227,7 @@ static void test_v3_inter(void **state)
     assert_int_equal(evbs_read_payload(&p, &h2, buf, (size_t)size, ci2, t2, total, err, sizeof err), EVBS_OK);
     assert_memory_equal(ci, ci2, 16);
     assert_memory_equal(tok, t2, sizeof(uint32_t) * (size_t)total);
-    for (long n = 0; n < size; n++)
-        assert_int_not_equal(evbs_parse_header(&p, buf, (size_t)n, &h2, err, sizeof err), EVBS_OK);
-    for (long i = 0; i < size; i++)
-        for (int b = 0; b < 8; b++) {
-            buf[i] ^= (uint8_t)(1 << b);
-            assert_int_not_equal(evbs_parse_header(&p, buf, (size_t)size, &h2, err, sizeof err), EVBS_OK);
-            buf[i] ^= (uint8_t)(1 << b);
-        }
+    assert_damage_refused(&p, buf, size);
     /* Fields that a valid checksum does not excuse. */
     uint8_t *bad = malloc((size_t)size);
     struct { int at; uint8_t value; const char *msg; } cases[] = {
@@ -231,9 +238,7 @@ static void test_v3_inter(void **state)
     for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
         memcpy(bad, buf, (size_t)size);
         bad[cases[k].at] = cases[k].value;
-        uint32_t crc = evbs_crc32(bad, (size_t)size - 4);
-        for (int i = 0; i < 4; i++)
-            bad[size - 4 + i] = (uint8_t)(crc >> (24 - 8 * i));
+        reseal(bad, size);
         assert_int_not_equal(evbs_parse_header(&p, bad, (size_t)size, &h2, err, sizeof err), EVBS_OK);
         assert_non_null(strstr(err, cases[k].msg));
     }
@@ -268,9 +273,7 @@ static void test_v3_inter(void **state)
     assert_int_equal(evbs_read_payload(&p, &h2, cbuf, (size_t)size, ci2, t2, total, err, sizeof err), EVBS_OK);
     assert_memory_equal(tok, t2, sizeof(uint32_t) * (size_t)total);
     cbuf[10] = clash[0]; /* tile 1 skipped and carrying, CRC redone */
-    uint32_t ccrc = evbs_crc32(cbuf, (size_t)size - 4);
-    for (int i = 0; i < 4; i++)
-        cbuf[size - 4 + i] = (uint8_t)(ccrc >> (24 - 8 * i));
+    reseal(cbuf, size);
     assert_int_not_equal(evbs_parse_header(&p, cbuf, (size_t)size, &h2, err, sizeof err), EVBS_OK);
     assert_non_null(strstr(err, "both skipped and carrying"));
     free(cbuf);
@@ -485,9 +488,7 @@ static void test_v2_garbage(void **state)
         buf[7] = 0;
         for (size_t i = 8; i < size - 4; i++)
             buf[i] = (uint8_t)lcg(&x);
-        uint32_t crc = evbs_crc32(buf, size - 4);
-        for (int i = 0; i < 4; i++)
-            buf[size - 4 + i] = (uint8_t)(crc >> (24 - 8 * i));
+        reseal(buf, (long)size);
         EvbsHeader h;
         char err[160] = "";
         if (evbs_parse_header(&p, buf, size, &h, err, sizeof err) != EVBS_OK) {
