@@ -436,6 +436,8 @@ EvatokStatus evatok_encode_packet(EvatokModel* m, const EvatokImage* frames, int
         rec2 = decode_tiles(m, c2.ci.data(), n, c2.tokens.data(), ref->last).clamp(-0.5, 0.5);
         carry_ok = err_of(rec2) <= coded * tol;
       }
+      carry_ok = carry_ok.defined() ? carry_ok.contiguous() : carry_ok;
+      const bool* can_carry = carry_ok.defined() ? carry_ok.data_ptr<bool>() : nullptr;
       out = rec.clone();
       for (long t = 0; t < n; ++t) {
         if (ps[t]) {
@@ -445,7 +447,7 @@ EvatokStatus evatok_encode_packet(EvatokModel* m, const EvatokImage* frames, int
           continue;
         }
         const TileCodes* from = &c;
-        if (carry_ok.defined() && carry_ok[t].item<bool>() && c2.off[t + 1] - c2.off[t] < c.off[t + 1] - c.off[t]) {
+        if (can_carry && can_carry[t] && c2.off[t + 1] - c2.off[t] < c.off[t + 1] - c.off[t]) {
           carry_map[(size_t)t / 8] |= (uint8_t)(0x80 >> (t % 8));
           out[t].copy_(rec2[t]);
           ++carried;
