@@ -1,5 +1,7 @@
 #include "ar/ar_sampler.h"
 
+#include "ar/ar_step.h"
+
 #include <algorithm>
 #include <cstdio>
 #include <cmath>
@@ -31,32 +33,53 @@ int64_t sample_from_logits(const float* logits, int lo, int hi, const SamplePara
   if (!(p.temperature > 0)) return lo + (int64_t)(std::max_element(x, x + n) - x);
   std::vector<int> idx(n);
   std::iota(idx.begin(), idx.end(), 0);
+  // Ids in descending order of their logit, ties by id, so the order never
+  // depends on the sort implementation.
+  auto before = [&](int a, int b) { return x[a] > x[b] || (x[a] == x[b] && a < b); };
   int keep = n;
   if (p.top_k > 0 && p.top_k < n) {
-    std::nth_element(idx.begin(), idx.begin() + p.top_k, idx.end(), [&](int a, int b) { return x[a] > x[b]; });
+    std::nth_element(idx.begin(), idx.begin() + p.top_k, idx.end(), before);
     keep = p.top_k;
   }
-  // Probabilities of the kept ids, sorted descending (ties by id, so the
-  // order never depends on the sort implementation).
-  std::sort(idx.begin(), idx.begin() + keep, [&](int a, int b) { return x[a] > x[b] || (x[a] == x[b] && a < b); });
-  const double mx = x[idx[0]];
-  std::vector<double> pr(keep);
+  // The draw walks the kept ids from the most likely one, and usually stops
+  // within the first few dozen of thousands: the order is made a growing
+  // prefix at a time (nth_element, then sort), not all at once.
+  int sorted = 0;
+  auto sort_upto = [&](int k) {
+    k = std::min(k, keep);
+    if (k <= sorted) return;
+    if (k < keep) std::nth_element(idx.begin() + sorted, idx.begin() + k, idx.begin() + keep, before);
+    std::sort(idx.begin() + sorted, idx.begin() + k, before);
+    sorted = k;
+  };
+  const double mx = *std::max_element(x, x + n);
+  std::vector<double> pr(n);
   double sum = 0;
-  for (int i = 0; i < keep; ++i) sum += pr[i] = std::exp(((double)x[idx[i]] - mx) / p.temperature);
+  for (int i = 0; i < keep; ++i) sum += pr[idx[i]] = std::exp(((double)x[idx[i]] - mx) / p.temperature);
+  // Walks the sorted kept ids until the running sum passes `target`: returns
+  // how many were passed (at least 1) and their sum in `c`.
+  auto walk = [&](double target, double& c) {
+    c = 0;
+    int i = 0, chunk = 64;
+    while (i < keep) {
+      sort_upto(i + chunk);
+      for (; i < std::min(sorted, keep); ++i) {
+        c += pr[idx[i]];
+        if (target < c) return i + 1;
+      }
+      chunk *= 4;
+    }
+    return keep;
+  };
   if (p.top_p > 0 && p.top_p < 1) {
     double c = 0;
-    int k = 0;
-    while (k < keep && c < p.top_p * sum) c += pr[k++];
-    keep = std::max(1, k);
+    // the smallest prefix whose mass reaches top_p (c >= top_p * sum)
+    keep = std::max(1, walk(std::nextafter(p.top_p * sum, -1.0), c));
     sum = c;
   }
   const double u = (double)(rng() >> 11) * 0x1.0p-53 * sum;
   double c = 0;
-  for (int i = 0; i < keep; ++i) {
-    c += pr[i];
-    if (u < c) return lo + idx[i];
-  }
-  return lo + idx[keep - 1];
+  return lo + idx[walk(u, c) - 1];
 }
 
 namespace {
@@ -104,6 +127,10 @@ SampleOutput ar_sample(ArModel& m, const std::vector<std::vector<int64_t>>& pref
                             p.kv_cache ? &cache : nullptr);
     return m.net->logits(h.select(1, T - 1)).to(torch::kCPU, torch::kFloat32).contiguous();
   };
+  // After the prompt, one token per row and step: the plain-float step when it can.
+  std::unique_ptr<ArStep> fast;
+  if (p.kv_cache && p.fast_step && ArStep::supports(*m.net)) fast = std::make_unique<ArStep>(*m.net, cache, B);
+  std::vector<int64_t> step_tok(B), step_seg(B), step_pos(B), step_ch(B);
 
   std::mt19937_64 rng(p.seed);
   SampleOutput out;
@@ -112,9 +139,9 @@ SampleOutput ar_sample(ArModel& m, const std::vector<std::vector<int64_t>>& pref
   std::vector<State> st(N);
   std::vector<float> row(cfg.vocab_size());
   Tensor logits = run(0);
+  const float* L = logits.data_ptr<float>();
   for (int remaining = N; remaining > 0;) {
     const size_t fed = seqs[0].tokens.size();
-    const float* L = logits.data_ptr<float>();
     const int V = cfg.vocab_size();
     for (int i = 0; i < N; ++i) {
       State& s = st[i];
@@ -152,9 +179,16 @@ SampleOutput ar_sample(ArModel& m, const std::vector<std::vector<int64_t>>& pref
       for (int r = i; r < B; r += N) {  // the guided copy takes the same token
         seqs[r].tokens.push_back(tok);
         seqs[r].feat.push(sg, ps, chs);
+        step_tok[r] = tok, step_seg[r] = sg, step_pos[r] = ps, step_ch[r] = chs;
       }
     }
-    if (remaining > 0) logits = run(fed);
+    if (remaining == 0) break;
+    if (fast) {
+      L = fast->step(step_tok.data(), step_seg.data(), step_pos.data(), step_ch.data(), (int64_t)fed);
+    } else {
+      logits = run(fed);
+      L = logits.data_ptr<float>();
+    }
   }
   return out;
 }

@@ -5,6 +5,7 @@
 
 #include "data/ar_data.h"
 #include "ar/ar_predict.h"
+#include "ar/ar_step.h"
 
 namespace evatok {
 
@@ -57,6 +58,40 @@ int bench_ar(const std::string& tok_path, const std::string& ar_path, const std:
              tokens / dt, dt / n_runs);
       fflush(stdout);
     }
+  }
+  // The cached step (half-float weights) against LibTorch's float forward pass
+  // on one sampled sequence: logit error and KL divergence per position.
+  if (ArStep::supports(*ar->net)) {
+    torch::NoGradGuard ng;
+    SampleParams p;
+    p.force_choice = 0;
+    auto s = ar_sample(*ar, prefix, p);
+    auto seq = ar_prompt(c, -1, prefix[0]);
+    const int64_t split = (int64_t)seq.tokens.size();
+    size_t at = 0;
+    for (int b = 0; b < c.num_blocks; ++b) {
+      ar_append_block(c, seq, b, s.choices[0][b], s.tokens[0].data() + at);
+      at += c.choices[s.choices[0][b]];
+    }
+    auto batch = ar->collate({seq});
+    const int64_t T = batch.tokens.size(1);
+    auto full = ar->net->logits(ar->net->forward(batch.tokens, batch.seg, batch.pos, batch.choice, 0, nullptr))[0];
+    auto cache = ar->net->new_cache(1);
+    ar->net->forward(batch.tokens.slice(1, 0, split), batch.seg.slice(1, 0, split), batch.pos.slice(1, 0, split),
+                     batch.choice.slice(1, 0, split), 0, &cache);
+    ArStep step(*ar->net, cache, 1);
+    double max_err = 0, kl = 0;
+    for (int64_t t = split; t < T; ++t) {
+      const float* L = step.step(&seq.tokens[t], &seq.feat.seg[t], &seq.feat.pos[t], &seq.feat.choice[t], t);
+      auto got = torch::from_blob(const_cast<float*>(L), {c.vocab_size()}, torch::kFloat32).to(torch::kFloat64);
+      auto want = full[t].to(torch::kFloat64);
+      max_err = std::max(max_err, (got - want).abs().max().item<double>());
+      auto lp = torch::log_softmax(want, 0), lq = torch::log_softmax(got, 0);
+      kl += (lp.exp() * (lp - lq)).sum().item<double>();
+    }
+    printf("cached step (half weights) against the float forward pass over %lld positions: max |logit error| "
+           "%.2e, mean KL %.2e nats per token\n",
+           (long long)(T - split), max_err, kl / (double)(T - split));
   }
   // End to end: condition frames -> prefix -> sampling -> decoded clip.
   SampleParams p;

@@ -61,7 +61,8 @@ typedef struct EvatokSampleOptions {
     uint64_t seed;     /* same seed + same input = same output     default 0   */
     float cfg;         /* classifier-free guidance scale (>= 0), used with a class; 1 = off */
     int class_id;      /* -1 = unconditional (null class)          default -1  */
-    int no_kv_cache;   /* 1 = recompute the sequence every step (benchmark/reference) */
+    int no_kv_cache;   /* 1 = recompute the sequence every step in float (benchmark/reference;
+                        * the cached step rounds weights to half, so samples may differ) */
     uint8_t reserved[32];
 } EvatokSampleOptions;
 

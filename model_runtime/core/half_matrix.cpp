@@ -1,0 +1,155 @@
+#include "core/half_matrix.h"
+
+#include <immintrin.h>
+
+#include <cstring>
+
+// GCC 12 warns about an uninitialized value inside its own AVX-512 intrinsics
+// (_mm512_cvtph_ps, _mm512_reduce_add_ps): a false positive.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+namespace evatok {
+
+uint16_t float_to_half(float f) {
+  uint32_t x;
+  memcpy(&x, &f, 4);
+  const uint32_t sign = (x >> 16) & 0x8000u, ax = x & 0x7fffffffu;
+  if (ax > 0x7f800000u) return (uint16_t)(sign | 0x7e00u);   // NaN
+  if (ax >= 0x477ff000u) return (uint16_t)(sign | 0x7c00u);  // rounds to >= 65520: infinity
+  if (ax < 0x38800000u) {                                    // below 2^-14: subnormal half (or zero)
+    if (ax < 0x33000000u) return (uint16_t)sign;             // below half of the smallest subnormal
+    const uint32_t m = (ax & 0x7fffffu) | 0x800000u;         // 24-bit significand
+    const int shift = 126 - (int)(ax >> 23);                 // 14..24
+    uint32_t h = m >> shift;
+    const uint32_t rest = m & ((1u << shift) - 1), half = 1u << (shift - 1);
+    if (rest > half || (rest == half && (h & 1))) ++h;
+    return (uint16_t)(sign | h);
+  }
+  uint32_t h = ((ax - 0x38000000u) >> 13);  // rebias the exponent 127 -> 15
+  const uint32_t rest = ax & 0x1fffu;
+  if (rest > 0x1000u || (rest == 0x1000u && (h & 1))) ++h;  // a carry into the exponent is right
+  return (uint16_t)(sign | h);
+}
+
+float half_to_float(uint16_t h) {
+  const uint32_t sign = (uint32_t)(h & 0x8000u) << 16, e = (h >> 10) & 0x1f, m = h & 0x3ffu;
+  uint32_t x;
+  if (e == 0x1f) {
+    x = sign | 0x7f800000u | (m << 13);
+  } else if (e) {
+    x = sign | ((e + 112) << 23) | (m << 13);
+  } else if (m) {  // subnormal: normalize
+    int s = 0;
+    uint32_t mm = m;
+    while (!(mm & 0x400u)) mm <<= 1, ++s;
+    x = sign | ((uint32_t)(113 - s) << 23) | ((mm & 0x3ffu) << 13);
+  } else {
+    x = sign;
+  }
+  float f;
+  memcpy(&f, &x, 4);
+  return f;
+}
+
+HalfMatrix::HalfMatrix(const float* w, int64_t rows, int64_t cols)
+    : w_((size_t)(rows * cols)), rows_(rows), cols_(cols) {
+  for (size_t i = 0; i < w_.size(); ++i) w_[i] = float_to_half(w[i]);
+}
+
+namespace {
+
+using Kernel = void (*)(const uint16_t*, const float*, int64_t, float*, int64_t, int64_t, int64_t, bool);
+
+// x [n, cols], y [n, ld] (its first `rows` columns)
+void apply_generic(const uint16_t* w, const float* x, int64_t n, float* y, int64_t ld, int64_t rows, int64_t cols,
+                   bool acc) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const uint16_t* wr = w + r * cols;
+    for (int64_t v = 0; v < n; ++v) {
+      const float* xv = x + v * cols;
+      float s = 0;
+      for (int64_t i = 0; i < cols; ++i) s += half_to_float(wr[i]) * xv[i];
+      float& out = y[v * ld + r];
+      out = acc ? out + s : s;
+    }
+  }
+}
+
+// Four rows of w at a time, kept in L1 while every vector passes over them, so
+// w is streamed from memory once whatever n is. The tail of a row (cols not a
+// multiple of the vector width) and the last rows go through scalar code.
+__attribute__((target("avx512f"))) void apply_avx512(const uint16_t* w, const float* x0, int64_t n, float* y0,
+                                                     int64_t ld, int64_t rows, int64_t cols, bool acc) {
+  const int64_t vec = cols / 16 * 16;
+  int64_t r = 0;
+  for (; r + 4 <= rows; r += 4)
+    for (int64_t v = 0; v < n; ++v) {
+      const uint16_t* w0 = w + r * cols;
+      const float* x = x0 + v * cols;
+      float* y = y0 + v * ld;
+      __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+      for (int64_t i = 0; i < vec; i += 16) {
+        const __m512 xv = _mm512_loadu_ps(x + i);
+        a0 = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i*)(w0 + i))), xv, a0);
+        a1 = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i*)(w0 + cols + i))), xv, a1);
+        a2 = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i*)(w0 + 2 * cols + i))), xv, a2);
+        a3 = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i*)(w0 + 3 * cols + i))), xv, a3);
+      }
+      float s[4] = {_mm512_reduce_add_ps(a0), _mm512_reduce_add_ps(a1), _mm512_reduce_add_ps(a2),
+                    _mm512_reduce_add_ps(a3)};
+      for (int k = 0; k < 4; ++k) {
+        for (int64_t i = vec; i < cols; ++i) s[k] += half_to_float(w0[k * cols + i]) * x[i];
+        y[r + k] = acc ? y[r + k] + s[k] : s[k];
+      }
+    }
+  apply_generic(w + r * cols, x0, n, y0 + r, ld, rows - r, cols, acc);
+}
+
+__attribute__((target("avx2,f16c,fma"))) void apply_avx2(const uint16_t* w, const float* x0, int64_t n, float* y0,
+                                                         int64_t ld, int64_t rows, int64_t cols, bool acc) {
+  const int64_t vec = cols / 8 * 8;
+  auto sum8 = [](__m256 v) __attribute__((target("avx2"))) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
+    return _mm_cvtss_f32(s);
+  };
+  int64_t r = 0;
+  for (; r + 4 <= rows; r += 4)
+    for (int64_t v = 0; v < n; ++v) {
+      const uint16_t* w0 = w + r * cols;
+      const float* x = x0 + v * cols;
+      float* y = y0 + v * ld;
+      __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+      for (int64_t i = 0; i < vec; i += 8) {
+        const __m256 xv = _mm256_loadu_ps(x + i);
+        a0 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)(w0 + i))), xv, a0);
+        a1 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)(w0 + cols + i))), xv, a1);
+        a2 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)(w0 + 2 * cols + i))), xv, a2);
+        a3 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)(w0 + 3 * cols + i))), xv, a3);
+      }
+      float s[4] = {sum8(a0), sum8(a1), sum8(a2), sum8(a3)};
+      for (int k = 0; k < 4; ++k) {
+        for (int64_t i = vec; i < cols; ++i) s[k] += half_to_float(w0[k * cols + i]) * x[i];
+        y[r + k] = acc ? y[r + k] + s[k] : s[k];
+      }
+    }
+  apply_generic(w + r * cols, x0, n, y0 + r, ld, rows - r, cols, acc);
+}
+
+Kernel pick_kernel() {
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f")) return apply_avx512;
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c") && __builtin_cpu_supports("fma"))
+    return apply_avx2;
+  return apply_generic;
+}
+
+}  // namespace
+
+void HalfMatrix::apply(const float* x, int64_t n, float* y, bool accumulate) const {
+  static const Kernel kernel = pick_kernel();
+  kernel(w_.data(), x, n, y, rows_, rows_, cols_, accumulate);
+}
+
+}  // namespace evatok

@@ -1,0 +1,91 @@
+// core/half_matrix: float <-> half conversion (every half value, rounding at
+// the edges) and the matrix-vector product against float arithmetic, at sizes
+// that leave tails for the vector kernels.
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "core/half_matrix.h"
+
+extern "C" {
+#include <cmocka.h>
+}
+
+using namespace evatok;
+
+static float bits_to_float(uint32_t x) {
+  float f;
+  memcpy(&f, &x, 4);
+  return f;
+}
+
+static void test_conversion(void** state) {
+  (void)state;
+  // Every half that is not a NaN survives half -> float -> half.
+  for (uint32_t h = 0; h < 0x10000u; ++h) {
+    const float f = half_to_float((uint16_t)h);
+    if (std::isnan(f)) {
+      assert_true(((h >> 10) & 0x1f) == 0x1f && (h & 0x3ff));
+      assert_true(std::isnan(half_to_float(float_to_half(f))));
+      continue;
+    }
+    assert_int_equal(float_to_half(f), h);
+  }
+  assert_true(half_to_float(0x3c00) == 1.f);
+  assert_true(half_to_float(0x0001) == std::ldexp(1.f, -24));  // smallest subnormal
+  assert_true(half_to_float(0x7bff) == 65504.f);
+  // Round to nearest, ties to even, in the normal and the subnormal range.
+  assert_int_equal(float_to_half(1.f + std::ldexp(1.f, -11)), 0x3c00);                         // tie -> even
+  assert_int_equal(float_to_half(1.f + 3 * std::ldexp(1.f, -11)), 0x3c02);                     // tie -> even
+  assert_int_equal(float_to_half(1.f + std::ldexp(1.f, -11) + std::ldexp(1.f, -20)), 0x3c01);  // above the tie
+  assert_int_equal(float_to_half(std::ldexp(1.f, -25)), 0x0000);                               // tie -> 0
+  assert_int_equal(float_to_half(std::ldexp(1.5f, -25)), 0x0001);
+  assert_int_equal(float_to_half(std::ldexp(3.f, -25)), 0x0002);  // 1.5 subnormal steps: tie -> even
+  assert_int_equal(float_to_half(65519.f), 0x7bff);
+  assert_int_equal(float_to_half(65520.f), 0x7c00);  // overflow rounds to infinity
+  assert_int_equal(float_to_half(-1e30f), 0xfc00);
+  assert_int_equal(float_to_half(bits_to_float(0x80000000u)), 0x8000);  // -0
+}
+
+static void test_apply(void** state) {
+  (void)state;
+  std::mt19937 gen(3);
+  std::normal_distribution<float> nd(0.f, 1.f);
+  const int64_t sizes[][3] = {{7, 37, 3}, {64, 256, 1}, {5, 16, 2}, {1, 3, 1}, {12, 8, 4}, {33, 100, 5}};
+  for (const auto& sz : sizes) {
+    const int64_t rows = sz[0], cols = sz[1], n = sz[2];
+    std::vector<float> w(rows * cols), x(n * cols), y(n * rows), y0(n * rows);
+    for (auto& v : w) v = nd(gen);
+    for (auto& v : x) v = nd(gen);
+    for (auto& v : y0) v = nd(gen);
+    HalfMatrix m(w.data(), rows, cols);
+    assert_int_equal(m.rows(), rows);
+    assert_int_equal(m.cols(), cols);
+    for (bool acc : {false, true}) {
+      y = y0;
+      m.apply(x.data(), n, y.data(), acc);
+      for (int64_t v = 0; v < n; ++v)
+        for (int64_t r = 0; r < rows; ++r) {
+          double exact = acc ? y0[v * rows + r] : 0, rounded = exact, mag = 0;
+          for (int64_t i = 0; i < cols; ++i) {
+            exact += (double)w[r * cols + i] * x[v * cols + i];
+            rounded += (double)half_to_float(float_to_half(w[r * cols + i])) * x[v * cols + i];
+            mag += std::fabs((double)w[r * cols + i] * x[v * cols + i]);
+          }
+          const double got = y[v * rows + r];
+          assert_true(std::fabs(got - rounded) <= 1e-5 * (mag + 1));      // float accumulation of half weights
+          assert_true(std::fabs(got - exact) <= std::ldexp(1.0, -11) * mag + 1e-5 * (mag + 1));  // the rounding
+        }
+    }
+  }
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {cmocka_unit_test(test_conversion), cmocka_unit_test(test_apply)};
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
