@@ -11,6 +11,7 @@ namespace evatok {
 
 uint16_t float_to_half(float f);  // round to nearest even; overflow to infinity
 float half_to_float(uint16_t h);
+void floats_to_half(const float* x, uint16_t* h, int64_t n);  // the CPU's F16C where it has it
 
 class HalfMatrix {
  public:

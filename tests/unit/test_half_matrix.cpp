@@ -50,6 +50,20 @@ static void test_conversion(void** state) {
   assert_int_equal(float_to_half(65520.f), 0x7c00);  // overflow rounds to infinity
   assert_int_equal(float_to_half(-1e30f), 0xfc00);
   assert_int_equal(float_to_half(bits_to_float(0x80000000u)), 0x8000);  // -0
+  // The bulk conversion (F16C where the CPU has it) agrees with float_to_half,
+  // ties, subnormals and overflow included.
+  std::mt19937 gen(1);
+  std::vector<float> f;
+  for (int i = 0; i < 20000; ++i) {
+    const uint32_t bits = gen();
+    const uint32_t tie = (bits & 0xffffe000u) | 0x1000u;  // exactly between two halves (normal range)
+    for (uint32_t b : {bits, tie})
+      if (!std::isnan(bits_to_float(b))) f.push_back(bits_to_float(b));
+  }
+  for (float v : {std::ldexp(1.f, -25), std::ldexp(3.f, -25), 65519.f, 65520.f, -0.f}) f.push_back(v);
+  std::vector<uint16_t> h(f.size());
+  floats_to_half(f.data(), h.data(), (int64_t)f.size());
+  for (size_t i = 0; i < f.size(); ++i) assert_int_equal(h[i], float_to_half(f[i]));
 }
 
 static void test_apply(void** state) {
