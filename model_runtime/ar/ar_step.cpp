@@ -34,16 +34,6 @@ void rope(float* x, const float* cos, const float* sin, int64_t half) {
   }
 }
 
-float dot(const float* a, const float* b, int64_t n) {
-  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};  // 8 lanes: the compiler vectorizes it
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8)
-    for (int j = 0; j < 8; ++j) acc[j] += a[i + j] * b[i + j];
-  float s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-  for (; i < n; ++i) s += a[i] * b[i];
-  return s;
-}
-
 }  // namespace
 
 bool ArStep::supports(const ArNetImpl& net) {
@@ -71,7 +61,8 @@ ArStep::ArStep(ArNetImpl& net, KVCache& cache, int64_t rows)
       throw std::runtime_error("AR step: cache has the wrong layout");
     layers_.push_back({ptr(l->n1->weight), ptr(l->n2->weight), half(l->qkv->weight), half(l->wo->weight),
                        half(l->w1->weight), half(l->w2->weight), half(l->w3->weight), k.data_ptr<float>(),
-                       v.data_ptr<float>()});
+                       v.data_ptr<float>(), std::vector<uint16_t>((size_t)(B_ * H_ * S_ * dh_)),
+                       std::vector<uint16_t>((size_t)(B_ * H_ * S_ * dh_))});
   }
   tok_ = ptr(net.tok_emb->weight);
   seg_ = ptr(net.seg_emb->weight);
@@ -107,7 +98,16 @@ const float* ArStep::step(const int64_t* tokens, const int64_t* seg, const int64
   const int64_t half = dh_ / 2, n = pos + 1;
   const float *cs = cos_ + pos * half, *sn = sin_ + pos * half;
   const float scale = 1.f / std::sqrt((float)dh_);
-  for (const Layer& L : layers_) {
+  if (converted_ < pos) {  // the prompt's keys and values, once
+    for (Layer& L : layers_)
+      for (int64_t bh = 0; bh < B_ * H_; ++bh) {
+        const int64_t at = (bh * S_ + converted_) * dh_, len = (pos - converted_) * dh_;
+        floats_to_half(L.k + at, L.kh.data() + at, len);
+        floats_to_half(L.v + at, L.vh.data() + at, len);
+      }
+    converted_ = pos;
+  }
+  for (Layer& L : layers_) {
     for (int64_t r = 0; r < B_; ++r) rms_norm(&x_[r * D_], L.n1, &h_[r * D_], D_);
     L.qkv.apply(h_.data(), B_, qkv_.data(), false);
     for (int64_t r = 0; r < B_; ++r)
@@ -118,20 +118,18 @@ const float* ArStep::step(const int64_t* tokens, const int64_t* seg, const int64
         rope(q, cs, sn, half);
         rope(k, cs, sn, half);
         const int64_t base = (r * H_ + hd) * S_ * dh_;
-        float *K = L.k + base, *Vc = L.v + base;
-        std::copy(k, k + dh_, K + pos * dh_);
-        std::copy(v, v + dh_, Vc + pos * dh_);
+        uint16_t *K = L.kh.data() + base, *Vc = L.vh.data() + base;
+        floats_to_half(k, K + pos * dh_, dh_);
+        floats_to_half(v, Vc + pos * dh_, dh_);
+        float* sc = scores_.data();
+        half_rows_dot(K, n, dh_, q, sc);
         float mx = -INFINITY;
-        for (int64_t s = 0; s < n; ++s) mx = std::max(mx, scores_[s] = dot(q, K + s * dh_, dh_) * scale);
+        for (int64_t s = 0; s < n; ++s) mx = std::max(mx, sc[s] *= scale);
         float sum = 0;
-        for (int64_t s = 0; s < n; ++s) sum += scores_[s] = std::exp(scores_[s] - mx);
-        float* o = &o_[r * D_ + hd * dh_];
-        std::fill(o, o + dh_, 0.f);
-        for (int64_t s = 0; s < n; ++s) {
-          const float p = scores_[s] / sum;
-          const float* vs = Vc + s * dh_;
-          for (int64_t j = 0; j < dh_; ++j) o[j] += p * vs[j];
-        }
+        for (int64_t s = 0; s < n; ++s) sum += sc[s] = std::exp(sc[s] - mx);
+        const float inv = 1.f / sum;
+        for (int64_t s = 0; s < n; ++s) sc[s] *= inv;
+        half_rows_combine(Vc, n, dh_, sc, &o_[r * D_ + hd * dh_]);
       }
     L.wo.apply(o_.data(), B_, x_.data(), true);  // x += o wo^T
     for (int64_t r = 0; r < B_; ++r) rms_norm(&x_[r * D_], L.n2, &h_[r * D_], D_);
@@ -142,6 +140,7 @@ const float* ArStep::step(const int64_t* tokens, const int64_t* seg, const int64
   }
   for (int64_t r = 0; r < B_; ++r) rms_norm(&x_[r * D_], norm_, &h_[r * D_], D_);
   head_.apply(h_.data(), B_, logits_.data(), false);
+  converted_ = std::max(converted_, pos + 1);
   return logits_.data();
 }
 

@@ -1,11 +1,12 @@
 // The AR model's one-token step with the KV cache, on plain buffers:
 // embeddings, norms, RoPE and attention written out, the projections as
-// half-float matrices (core/half_matrix.h) applied to all rows at once. A
-// LibTorch step of this small model spends its time in per-op overhead (about
-// 150 ops per token) and in streaming 24 MB of float weights per token; this
-// path has no op overhead and streams half the bytes. Its logits differ from
-// ArNet::forward's by the weights' rounding to half (test_ar:
-// test_step_matches_forward states the tolerance).
+// half-float matrices (core/half_matrix.h) applied to all rows at once, and
+// keys/values kept as half floats. A LibTorch step of this small model spends
+// its time in per-op overhead (about 150 ops per token) and in streaming 24 MB
+// of float weights (and up to 8 MB of float cache) per token; this path has no
+// op overhead and streams half the bytes. Its logits differ from
+// ArNet::forward's by the rounding to half (test_ar: test_step_matches_forward
+// states the tolerance).
 #pragma once
 #include <torch/torch.h>
 
@@ -21,8 +22,10 @@ class ArStep {
  public:
   // Whether the fast step can run this network (CPU, float32).
   static bool supports(const ArNetImpl& net);
-  // B rows sharing one cache of the net's layout (ArNetImpl::new_cache(B));
-  // the net and the cache must outlive this object.
+  // B rows; `cache` (ArNetImpl::new_cache(B)) holds the prompt's keys and
+  // values, filled by ArNet::forward before the first step and read from
+  // there; later keys/values live in this object only. The net and the cache
+  // must outlive it.
   ArStep(ArNetImpl& net, KVCache& cache, int64_t rows);
   // One token per row at position pos (the cache holds positions 0..pos-1):
   // stores its key/value and returns the logits, [rows][vocab] row-major.
@@ -33,10 +36,12 @@ class ArStep {
   struct Layer {
     const float *n1, *n2;
     HalfMatrix qkv, wo, w1, w2, w3;
-    float *k, *v;  // cache [rows, heads, max_len, dh]
+    const float *k, *v;            // the prompt's cache [rows, heads, max_len, dh]
+    std::vector<uint16_t> kh, vh;  // the same layout, as half floats
   };
   ArNetImpl& net_;
   int64_t B_, D_, H_, dh_, F_, V_, S_;
+  int64_t converted_ = 0;  // positions copied from the prompt's cache
   std::vector<Layer> layers_;
   const float *tok_, *seg_, *pos_, *choice_, *norm_, *cos_, *sin_;
   HalfMatrix head_;

@@ -156,18 +156,98 @@ __attribute__((target("avx2,f16c,fma"))) void apply_avx2(const uint16_t* w, cons
   apply_generic(w + r * cols, x0, n, y0 + r, ld, rows - r, cols, acc);
 }
 
+// y[cols] = sum over r of p[r] w[r, :]: blocks of 4 vectors of columns held
+// in registers while the rows pass.
+using Combine = void (*)(const uint16_t*, int64_t, int64_t, const float*, float*);
+
+void combine_generic(const uint16_t* w, int64_t rows, int64_t cols, const float* p, float* y) {
+  for (int64_t c = 0; c < cols; ++c) y[c] = 0;
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c) y[c] += p[r] * half_to_float(w[r * cols + c]);
+}
+
+__attribute__((target("avx512f"))) void combine_avx512(const uint16_t* w, int64_t rows, int64_t cols, const float* p,
+                                                       float* y) {
+  int64_t c = 0;
+  for (; c + 64 <= cols; c += 64) {
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    for (int64_t r = 0; r < rows; ++r) {
+      const uint16_t* wr = w + r * cols + c;
+      const __m512 pr = _mm512_set1_ps(p[r]);
+      a0 = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i*)wr)), pr, a0);
+      a1 = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i*)(wr + 16))), pr, a1);
+      a2 = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i*)(wr + 32))), pr, a2);
+      a3 = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i*)(wr + 48))), pr, a3);
+    }
+    _mm512_storeu_ps(y + c, a0);
+    _mm512_storeu_ps(y + c + 16, a1);
+    _mm512_storeu_ps(y + c + 32, a2);
+    _mm512_storeu_ps(y + c + 48, a3);
+  }
+  for (; c < cols; ++c) {
+    float a = 0;
+    for (int64_t r = 0; r < rows; ++r) a += p[r] * half_to_float(w[r * cols + c]);
+    y[c] = a;
+  }
+}
+
+__attribute__((target("avx2,f16c,fma"))) void combine_avx2(const uint16_t* w, int64_t rows, int64_t cols,
+                                                           const float* p, float* y) {
+  int64_t c = 0;
+  for (; c + 32 <= cols; c += 32) {
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    for (int64_t r = 0; r < rows; ++r) {
+      const uint16_t* wr = w + r * cols + c;
+      const __m256 pr = _mm256_set1_ps(p[r]);
+      a0 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)wr)), pr, a0);
+      a1 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)(wr + 8))), pr, a1);
+      a2 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)(wr + 16))), pr, a2);
+      a3 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)(wr + 24))), pr, a3);
+    }
+    _mm256_storeu_ps(y + c, a0);
+    _mm256_storeu_ps(y + c + 8, a1);
+    _mm256_storeu_ps(y + c + 16, a2);
+    _mm256_storeu_ps(y + c + 24, a3);
+  }
+  for (; c < cols; ++c) {
+    float a = 0;
+    for (int64_t r = 0; r < rows; ++r) a += p[r] * half_to_float(w[r * cols + c]);
+    y[c] = a;
+  }
+}
+
+bool has_avx512() { return (__builtin_cpu_init(), __builtin_cpu_supports("avx512f")); }
+bool has_avx2_f16c() {
+  return (__builtin_cpu_init(), __builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c") &&
+                                     __builtin_cpu_supports("fma"));
+}
+
+Combine pick_combine() {
+  if (has_avx512()) return combine_avx512;
+  if (has_avx2_f16c()) return combine_avx2;
+  return combine_generic;
+}
+
 Kernel pick_kernel() {
-  __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f")) return apply_avx512;
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c") && __builtin_cpu_supports("fma"))
-    return apply_avx2;
+  if (has_avx512()) return apply_avx512;
+  if (has_avx2_f16c()) return apply_avx2;
   return apply_generic;
 }
 
+const Kernel kernel = pick_kernel();
+const Combine combine = pick_combine();
+
 }  // namespace
 
+void half_rows_dot(const uint16_t* w, int64_t rows, int64_t cols, const float* x, float* y) {
+  kernel(w, x, 1, y, rows, rows, cols, false);
+}
+
+void half_rows_combine(const uint16_t* w, int64_t rows, int64_t cols, const float* p, float* y) {
+  combine(w, rows, cols, p, y);
+}
+
 void HalfMatrix::apply(const float* x, int64_t n, float* y, bool accumulate) const {
-  static const Kernel kernel = pick_kernel();
   kernel(w_.data(), x, n, y, rows_, rows_, cols_, accumulate);
 }
 

@@ -13,6 +13,11 @@ uint16_t float_to_half(float f);  // round to nearest even; overflow to infinity
 float half_to_float(uint16_t h);
 void floats_to_half(const float* x, uint16_t* h, int64_t n);  // the CPU's F16C where it has it
 
+// On a plain [rows, cols] half array w: y[rows] = w x, and y[cols] = w^T p
+// (a weighted sum of the rows: attention's values).
+void half_rows_dot(const uint16_t* w, int64_t rows, int64_t cols, const float* x, float* y);
+void half_rows_combine(const uint16_t* w, int64_t rows, int64_t cols, const float* p, float* y);
+
 class HalfMatrix {
  public:
   HalfMatrix() = default;

@@ -1,6 +1,6 @@
 // core/half_matrix: float <-> half conversion (every half value, rounding at
-// the edges) and the matrix-vector product against float arithmetic, at sizes
-// that leave tails for the vector kernels.
+// the edges), the matrix-vector product and the row helpers against float
+// arithmetic, at sizes that leave tails for the vector kernels.
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -99,7 +99,43 @@ static void test_apply(void** state) {
   }
 }
 
+// The attention helpers on raw half arrays: scores (rows dot x) and the
+// weighted sum of rows, with column counts that leave vector tails.
+static void test_rows(void** state) {
+  (void)state;
+  std::mt19937 gen(7);
+  std::normal_distribution<float> nd(0.f, 1.f);
+  for (int64_t cols : {64, 8, 100, 3, 160}) {
+    for (int64_t rows : {1, 5, 130}) {
+      std::vector<uint16_t> w(rows * cols);
+      for (auto& h : w) h = float_to_half(nd(gen));
+      std::vector<float> x(cols), p(rows), dots(rows), sum(cols);
+      for (auto& v : x) v = nd(gen);
+      for (auto& v : p) v = std::fabs(nd(gen));
+      half_rows_dot(w.data(), rows, cols, x.data(), dots.data());
+      half_rows_combine(w.data(), rows, cols, p.data(), sum.data());
+      for (int64_t r = 0; r < rows; ++r) {
+        double want = 0, mag = 0;
+        for (int64_t c = 0; c < cols; ++c) {
+          want += (double)half_to_float(w[r * cols + c]) * x[c];
+          mag += std::fabs((double)half_to_float(w[r * cols + c]) * x[c]);
+        }
+        assert_true(std::fabs(dots[r] - want) <= 1e-5 * (mag + 1));
+      }
+      for (int64_t c = 0; c < cols; ++c) {
+        double want = 0, mag = 0;
+        for (int64_t r = 0; r < rows; ++r) {
+          want += (double)p[r] * half_to_float(w[r * cols + c]);
+          mag += std::fabs((double)p[r] * half_to_float(w[r * cols + c]));
+        }
+        assert_true(std::fabs(sum[c] - want) <= 1e-5 * (mag + 1));
+      }
+    }
+  }
+}
+
 int main(void) {
-  const struct CMUnitTest tests[] = {cmocka_unit_test(test_conversion), cmocka_unit_test(test_apply)};
+  const struct CMUnitTest tests[] = {cmocka_unit_test(test_conversion), cmocka_unit_test(test_apply),
+                                     cmocka_unit_test(test_rows)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
