@@ -3,9 +3,11 @@
 #
 #   scripts/bench_ar.sh [BUILD_DIR] [AR_MODEL] [TOKENIZER]
 #
-# 1. `evatok bench-ar`: sampled tokens per second with and without the KV
-#    cache (lengths as sampled, and every block forced to the largest and a
-#    middle budget), and seconds per predicted clip end to end, 2 threads.
+# 1. `evatok bench-ar`: sampled tokens per second with the KV cache (the
+#    sampler's half-float step, and LibTorch's float step for comparison) and
+#    without it (lengths as sampled, and every block forced to the largest and
+#    a middle budget), the half step's logit error against the float forward
+#    pass, and seconds per predicted clip end to end, 2 threads.
 # 2. The filter through ffmpeg: wall time of `-vf evatok_predict` on 20 frames
 #    of testsrc2 at 64x64 and 320x240 (11 frames predicted), including the
 #    loading of both models.

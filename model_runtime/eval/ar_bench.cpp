@@ -34,17 +34,21 @@ int bench_ar(const std::string& tok_path, const std::string& ar_path, const std:
   printf("AR model %s (%lld parameters, dim %d, %d layers), %d threads, device %s, %d runs each\n",
          c.name.c_str(), (long long)ar->num_parameters(), c.dim, c.layers, torch::get_num_threads(), device.c_str(),
          runs);
-  printf("%-28s %-9s %10s %12s %10s\n", "lengths", "KV cache", "tokens", "tokens/s", "s/clip");
   // Sampled lengths (what the model picks), then every block at a middle and the
-  // largest budget. Without the cache every step re-runs the whole sequence
-  // (quadratic): one run, and not at the largest budget (minutes per clip on CPU).
+  // largest budget; each with the cached step sampling uses (ArStep), with
+  // LibTorch's cached step (the path before ArStep) and without the cache.
+  // Without the cache every step re-runs the whole sequence (quadratic): one
+  // run, and not at the largest budget (minutes per clip on CPU).
+  printf("%-28s %-15s %10s %12s %10s\n", "lengths", "KV cache", "tokens", "tokens/s", "s/clip");
   for (int force : {-1, (int)c.choices.size() / 2, 0}) {
-    for (bool kv : {true, false}) {
+    for (int mode = 0; mode < 3; ++mode) {
+      const bool kv = mode < 2;
       if (!kv && force == 0) continue;
       const int n_runs = kv ? runs : 1;
       SampleParams p;
       p.force_choice = force;
       p.kv_cache = kv;
+      p.fast_step = mode == 0;
       int64_t tokens = 0;
       if (kv) ar_sample(*ar, prefix, p);  // warm-up
       const double t0 = now();
@@ -54,8 +58,9 @@ int bench_ar(const std::string& tok_path, const std::string& ar_path, const std:
       }
       const double dt = now() - t0;
       const std::string what = force < 0 ? "sampled by the model" : "every block " + std::to_string(c.choices[force]);
-      printf("%-28s %-9s %10.1f %12.1f %10.3f\n", what.c_str(), kv ? "yes" : "no", (double)tokens / n_runs,
-             tokens / dt, dt / n_runs);
+      const char* how = mode == 0 ? "yes (ArStep)" : mode == 1 ? "yes (LibTorch)" : "no";
+      printf("%-28s %-15s %10.1f %12.1f %10.3f\n", what.c_str(), how, (double)tokens / n_runs, tokens / dt,
+             dt / n_runs);
       fflush(stdout);
     }
   }
