@@ -87,6 +87,10 @@ seed)
     ff r4.log -i s.nut -vf evatok_predict=temperature=0 -f framemd5 r4.md5 &&
         ff r5.log -i s.nut -vf evatok_predict=temperature=0:seed=99 -f framemd5 r5.md5 &&
         cmp -s <(md5s r4.md5) <(md5s r5.md5) && ok "temperature=0 (greedy) ignores the seed" || fail "greedy runs differ"
+    # The thread count changes the speed only (the default is every core).
+    ff r6.log -i s.nut -vf evatok_predict=seed=7:top_k=100:threads=1 -f framemd5 r6.md5 &&
+        cmp -s <(md5s r1.md5) <(md5s r6.md5) && ok "threads=1: the same output as every core" ||
+        fail "threads=1 and the default give other frames"
     ;;
 
 options)
