@@ -434,9 +434,8 @@ EvatokStatus evatok_encode_packet(EvatokModel* m, const EvatokImage* frames, int
         }
         c2 = encode_tiles(m, tiles, o, fewer);
         rec2 = decode_tiles(m, c2.ci.data(), n, c2.tokens.data(), ref->last).clamp(-0.5, 0.5);
-        carry_ok = err_of(rec2) <= coded * tol;
+        carry_ok = (err_of(rec2) <= coded * tol).contiguous();
       }
-      carry_ok = carry_ok.defined() ? carry_ok.contiguous() : carry_ok;
       const bool* can_carry = carry_ok.defined() ? carry_ok.data_ptr<bool>() : nullptr;
       out = rec.clone();
       for (long t = 0; t < n; ++t) {

@@ -53,6 +53,10 @@ float half_to_float(uint16_t h) {
 
 namespace {
 
+bool has_avx512() { return (__builtin_cpu_init(), __builtin_cpu_supports("avx512f")); }
+bool has_f16c() { return (__builtin_cpu_init(), __builtin_cpu_supports("f16c") && __builtin_cpu_supports("avx")); }
+bool has_avx2_f16c() { return has_f16c() && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"); }
+
 // The CPU's conversion (F16C; round to nearest even, as float_to_half): a
 // model's weights are converted each time a sampler starts.
 __attribute__((target("f16c,avx"))) void to_half_f16c(const float* x, uint16_t* h, int64_t n) {
@@ -65,7 +69,7 @@ __attribute__((target("f16c,avx"))) void to_half_f16c(const float* x, uint16_t* 
 }  // namespace
 
 void floats_to_half(const float* x, uint16_t* h, int64_t n) {
-  static const bool f16c = (__builtin_cpu_init(), __builtin_cpu_supports("f16c") && __builtin_cpu_supports("avx"));
+  static const bool f16c = has_f16c();
   if (f16c) return to_half_f16c(x, h, n);
   for (int64_t i = 0; i < n; ++i) h[i] = float_to_half(x[i]);
 }
@@ -79,18 +83,19 @@ namespace {
 
 using Kernel = void (*)(const uint16_t*, const float*, int64_t, float*, int64_t, int64_t, int64_t, bool);
 
+// The columns from `from` on of row wr (the vector kernels' tail), added to
+// the partial sum s, into out (added to it when acc).
+void finish_row(const uint16_t* wr, const float* x, int64_t from, int64_t cols, float s, float& out, bool acc) {
+  for (int64_t i = from; i < cols; ++i) s += half_to_float(wr[i]) * x[i];
+  out = acc ? out + s : s;
+}
+
 // x [n, cols], y [n, ld] (its first `rows` columns)
 void apply_generic(const uint16_t* w, const float* x, int64_t n, float* y, int64_t ld, int64_t rows, int64_t cols,
                    bool acc) {
   for (int64_t r = 0; r < rows; ++r) {
     const uint16_t* wr = w + r * cols;
-    for (int64_t v = 0; v < n; ++v) {
-      const float* xv = x + v * cols;
-      float s = 0;
-      for (int64_t i = 0; i < cols; ++i) s += half_to_float(wr[i]) * xv[i];
-      float& out = y[v * ld + r];
-      out = acc ? out + s : s;
-    }
+    for (int64_t v = 0; v < n; ++v) finish_row(wr, x + v * cols, 0, cols, 0.f, y[v * ld + r], acc);
   }
 }
 
@@ -116,10 +121,7 @@ __attribute__((target("avx512f"))) void apply_avx512(const uint16_t* w, const fl
       }
       float s[4] = {_mm512_reduce_add_ps(a0), _mm512_reduce_add_ps(a1), _mm512_reduce_add_ps(a2),
                     _mm512_reduce_add_ps(a3)};
-      for (int k = 0; k < 4; ++k) {
-        for (int64_t i = vec; i < cols; ++i) s[k] += half_to_float(w0[k * cols + i]) * x[i];
-        y[r + k] = acc ? y[r + k] + s[k] : s[k];
-      }
+      for (int k = 0; k < 4; ++k) finish_row(w0 + k * cols, x, vec, cols, s[k], y[r + k], acc);
     }
   apply_generic(w + r * cols, x0, n, y0 + r, ld, rows - r, cols, acc);
 }
@@ -148,10 +150,7 @@ __attribute__((target("avx2,f16c,fma"))) void apply_avx2(const uint16_t* w, cons
         a3 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)(w0 + 3 * cols + i))), xv, a3);
       }
       float s[4] = {sum8(a0), sum8(a1), sum8(a2), sum8(a3)};
-      for (int k = 0; k < 4; ++k) {
-        for (int64_t i = vec; i < cols; ++i) s[k] += half_to_float(w0[k * cols + i]) * x[i];
-        y[r + k] = acc ? y[r + k] + s[k] : s[k];
-      }
+      for (int k = 0; k < 4; ++k) finish_row(w0 + k * cols, x, vec, cols, s[k], y[r + k], acc);
     }
   apply_generic(w + r * cols, x0, n, y0 + r, ld, rows - r, cols, acc);
 }
@@ -160,10 +159,17 @@ __attribute__((target("avx2,f16c,fma"))) void apply_avx2(const uint16_t* w, cons
 // in registers while the rows pass.
 using Combine = void (*)(const uint16_t*, int64_t, int64_t, const float*, float*);
 
+// Columns from `from` on, in plain code (the vector kernels' tail).
+void combine_columns(const uint16_t* w, int64_t rows, int64_t cols, int64_t from, const float* p, float* y) {
+  for (int64_t c = from; c < cols; ++c) {
+    float a = 0;
+    for (int64_t r = 0; r < rows; ++r) a += p[r] * half_to_float(w[r * cols + c]);
+    y[c] = a;
+  }
+}
+
 void combine_generic(const uint16_t* w, int64_t rows, int64_t cols, const float* p, float* y) {
-  for (int64_t c = 0; c < cols; ++c) y[c] = 0;
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t c = 0; c < cols; ++c) y[c] += p[r] * half_to_float(w[r * cols + c]);
+  combine_columns(w, rows, cols, 0, p, y);
 }
 
 __attribute__((target("avx512f"))) void combine_avx512(const uint16_t* w, int64_t rows, int64_t cols, const float* p,
@@ -184,11 +190,7 @@ __attribute__((target("avx512f"))) void combine_avx512(const uint16_t* w, int64_
     _mm512_storeu_ps(y + c + 32, a2);
     _mm512_storeu_ps(y + c + 48, a3);
   }
-  for (; c < cols; ++c) {
-    float a = 0;
-    for (int64_t r = 0; r < rows; ++r) a += p[r] * half_to_float(w[r * cols + c]);
-    y[c] = a;
-  }
+  combine_columns(w, rows, cols, c, p, y);
 }
 
 __attribute__((target("avx2,f16c,fma"))) void combine_avx2(const uint16_t* w, int64_t rows, int64_t cols,
@@ -209,17 +211,7 @@ __attribute__((target("avx2,f16c,fma"))) void combine_avx2(const uint16_t* w, in
     _mm256_storeu_ps(y + c + 16, a2);
     _mm256_storeu_ps(y + c + 24, a3);
   }
-  for (; c < cols; ++c) {
-    float a = 0;
-    for (int64_t r = 0; r < rows; ++r) a += p[r] * half_to_float(w[r * cols + c]);
-    y[c] = a;
-  }
-}
-
-bool has_avx512() { return (__builtin_cpu_init(), __builtin_cpu_supports("avx512f")); }
-bool has_avx2_f16c() {
-  return (__builtin_cpu_init(), __builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c") &&
-                                     __builtin_cpu_supports("fma"));
+  combine_columns(w, rows, cols, c, p, y);
 }
 
 Combine pick_combine() {
