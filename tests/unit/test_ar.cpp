@@ -1,5 +1,6 @@
 // AR model internals: structure of sampled sequences, KV cache against full
-// recomputation, the plain-float step against LibTorch's, determinism, file round trip, the block-causal prefix.
+// recomputation, the half-float step (ArStep) against the forward pass,
+// determinism, file round trip, the block-causal prefix.
 // argv[1]: an untrained tokenizer model (evatok init), argv[2]: a temp folder.
 #include <setjmp.h>
 #include <stdarg.h>
