@@ -127,7 +127,7 @@ SampleOutput ar_sample(ArModel& m, const std::vector<std::vector<int64_t>>& pref
                             p.kv_cache ? &cache : nullptr);
     return m.net->logits(h.select(1, T - 1)).to(torch::kCPU, torch::kFloat32).contiguous();
   };
-  // After the prompt, one token per row and step: the plain-float step when it can.
+  // After the prompt, one token per row and step: ArStep (half floats) when it can.
   std::unique_ptr<ArStep> fast;
   if (p.kv_cache && p.fast_step && ArStep::supports(*m.net)) fast = std::make_unique<ArStep>(*m.net, cache, B);
   std::vector<int64_t> step_tok(B), step_seg(B), step_pos(B), step_ch(B);

@@ -19,7 +19,7 @@ struct SampleParams {
   float cfg = 1.f;          // guidance scale; used when class_id >= 0 and != 1
   int class_id = -1;        // -1: null class (unconditional)
   bool kv_cache = true;     // false: recompute the whole sequence every step (reference/benchmark)
-  bool fast_step = true;    // with the cache on CPU: ArStep's plain-float step; false: LibTorch ops (reference)
+  bool fast_step = true;    // with the cache on CPU: ArStep's half-float step; false: LibTorch's float ops (reference)
   int force_choice = -1;    // >= 0: every block gets this choice instead of a sampled length
 
   // Empty when usable, else what is wrong; the C API and the CLI both check with it.
