@@ -46,8 +46,12 @@ int ModelConfig::assignment_index(const std::vector<int>& idx) const {
 
 double ModelConfig::min_parameters() const {
   auto attn = [](double d, double layers) { return 4.0 * d * d * layers; };
+  const double patch_px = (double)patch_t * patch_s * patch_s;
   return attn(enc_dim, enc_layers) + attn(dec_dim, dec_layers) + attn(router_dim, router_layers) +
-         (double)codebook_size * code_dim;
+         (double)codebook_size * code_dim +
+         patch_px * stem_channels * enc_dim +                                // encoder patch embedding
+         patch_px * head_channels * dec_dim + 9.0 * head_channels * head_channels +  // pixel head
+         (double)num_blocks() * patches_per_block() * enc_dim;              // position embeddings
 }
 
 int ModelConfig::choice_index(int tokens) const {
@@ -80,7 +84,14 @@ void ModelConfig::validate() const {
   check(enc_layers >= 1 && dec_layers >= 1 && router_layers >= 1, "at least one layer each");
   check(enc_layers <= 64 && dec_layers <= 64 && router_layers <= 64, "at most 64 layers");
   check(mlp_ratio >= 1 && mlp_ratio <= 16, "mlp_ratio must be in 1..16");
-  check(stem_channels >= 1 && head_channels >= 1, "stem/head channels must be positive");
+  check(stem_channels >= 1 && stem_channels <= 256, "stem_channels must be in 1..256");
+  // The pixel head's first three channels are its direct RGB path.
+  check(head_channels >= 3 && head_channels <= 256, "head_channels must be in 3..256");
+  // What one clip costs to run, whatever the weights: the full-resolution
+  // stem and head feature maps, and the patches the attention runs over.
+  check((double)std::max(stem_channels, head_channels) * clip_frames * clip_height * clip_width <= (double)(1 << 26),
+        "stem/head channels x clip frames x height x width must be at most 2^26");
+  check((double)num_blocks() * patches_per_block() <= 4096, "at most 4096 patches per clip");
   check(router_patch_s >= 1 && clip_height % router_patch_s == 0 && clip_width % router_patch_s == 0,
         "clip size must be a multiple of router_patch_s");
   check(router_input == "pixels" || router_input == "motion" || router_input == "stats",

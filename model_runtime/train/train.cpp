@@ -107,6 +107,7 @@ void TokenizerOptions::validate() const {
   RunOptions::validate();
   if (!(router_mix >= 0 && router_mix <= 1)) throw std::runtime_error("--router-mix must be between 0 and 1");
   if (!(mean_loss >= 0 && mean_loss <= 100)) throw std::runtime_error("--mean-loss must be between 0 and 100");
+  if (!(inter_carry >= 0 && inter_carry <= 1)) throw std::runtime_error("--inter-carry must be between 0 and 1");
   if (!(wq_max > kWqMin)) throw std::runtime_error("--wq-max must be above " + std::to_string(kWqMin));
 }
 
@@ -130,6 +131,8 @@ int train_tokenizer(const TokenizerOptions& o) {
   auto& cfg = model->cfg;
   if (o.uniform_tokens > 0 && cfg.choice_index(o.uniform_tokens) < 0)
     throw std::runtime_error("--uniform must be one of the config's choices");
+  if (o.inter_carry > 0 && !cfg.temporal_carry)
+    throw std::runtime_error("--inter-carry needs a model with temporal carry (\"temporal_carry\": true)");
   ClipSampler data(load_videos(o.data_dir, o.video), cfg.clip_frames, cfg.clip_height, cfg.clip_width, o.seed + 17);
   std::unique_ptr<ClipSampler> val;
   if (!o.val_dir.empty()) val = std::make_unique<ClipSampler>(load_videos(o.val_dir, o.video), cfg.clip_frames, cfg.clip_height, cfg.clip_width, 5);
@@ -192,6 +195,7 @@ int train_tokenizer(const TokenizerOptions& o) {
     model->info["train.seconds"] = std::to_string(prior_seconds + seconds_since(t0));
     model->info["train.done"] = done ? "1" : "0";
     if (o.mean_loss > 0) model->info["train.mean_loss"] = std::to_string(o.mean_loss);
+    if (o.inter_carry > 0) model->info["train.inter_carry"] = std::to_string(o.inter_carry);
     model->info["train.kind"] = o.uniform_tokens ? "uniform-" + std::to_string(o.uniform_tokens)
                                 : router_model ? "router-assignment" : "random-assignment";
     model->save(o.out);
@@ -218,7 +222,27 @@ int train_tokenizer(const TokenizerOptions& o) {
     const double lr = o.lr * warm * (0.1 + 0.9 * 0.5 * (1 + std::cos(M_PI * progress)));
     for (size_t gi = 0; gi < opt.param_groups().size(); ++gi)
       static_cast<torch::optim::AdamWOptions&>(opt.param_groups()[gi].options()).lr(gi ? lr * kGateLrScale : lr);
-    auto x = data.sample(o.batch).to(dev);
+    auto specs = data.draw(o.batch);
+    // An inter step: each clip continues the 16 frames before it, coded as a
+    // keyframe by the current model (no gradient), and the decoder's first
+    // block may carry from that packet's last decoded frame, as in the codec.
+    const bool inter = o.inter_carry > 0 && (rng() >> 11) * 0x1.0p-53 < o.inter_carry;
+    Tensor before;
+    if (inter) {
+      std::vector<ClipSpec> prev_specs = specs;
+      for (size_t i = 0; i < specs.size(); ++i) {
+        const int F = (int)data.videos()[specs[i].video].frames.size(0), T = cfg.clip_frames;
+        specs[i].start = F >= 2 * T ? T + (int)(rng() % (F - 2 * T + 1)) : std::max(0, F - T);
+        prev_specs[i].start = std::max(0, specs[i].start - T);
+      }
+      std::vector<Assignment> prev_as(o.batch, Assignment(nb));
+      for (auto& a : prev_as)
+        for (auto& c : a) c = o.uniform_tokens ? cfg.choice_index(o.uniform_tokens) : (int)(rng() % nc);
+      net->eval();
+      before = model->reconstruct(data.clips(prev_specs), prev_as).select(2, cfg.clip_frames - 1).clamp(-0.5, 0.5).to(dev);
+      net->train();
+    }
+    auto x = data.clips(specs).to(dev);
     std::vector<Assignment> as(o.batch, Assignment(nb));
     for (auto& a : as)
       for (auto& c : a) c = o.uniform_tokens ? cfg.choice_index(o.uniform_tokens) : (int)(rng() % nc);
@@ -229,10 +253,18 @@ int train_tokenizer(const TokenizerOptions& o) {
       for (int i = 0; i < o.batch; ++i)
         if ((rng() >> 11) * 0x1.0p-53 >= o.router_mix) as[i] = routed[i];
     }
+    if (inter && !o.uniform_tokens) {
+      // The codec's -inter_carry tries the fewest tokens in the first block.
+      int fewest = 0;
+      for (int c = 1; c < nc; ++c)
+        if (cfg.choices[c] < cfg.choices[fewest]) fewest = c;
+      for (auto& a : as)
+        if (rng() & 1) a[0] = fewest;
+    }
     auto L = Layout::make(cfg, as, dev);
     auto z = net->encoder(x, L);
     auto q = net->quantizer(z, L.valid);
-    auto rec = net->decoder(q.codes, L);
+    auto rec = net->decoder(q.codes, L, before);
     auto err = rec - x;
     auto mse = err.pow(2).mean();
     auto loss = err.abs().mean() + mse + q.loss;

@@ -25,6 +25,9 @@ struct TokenizerOptions : RunOptions {
                              // (an assignment router's own trained range is used otherwise)
   float mean_loss = 0;       // weight of an extra loss on each patch's mean colour error
                              // (short CPU runs drift in colour on smooth content)
+  float inter_carry = 0;     // share of steps whose clips continue a previous packet: the decoder's
+                             // first block may carry from that packet's last decoded frame
+                             // (inter packets, bitstream 3); 0 = every clip a keyframe
   void validate() const;     // RunOptions' checks plus this stage's ranges
 };
 

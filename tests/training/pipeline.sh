@@ -60,6 +60,11 @@ check "carry model evaluates with exact search on the final model's reward scale
 
 # Bad inputs: clear errors, non-zero exit, no crash.
 bad() { run "$@"; local rc=$?; [ $rc -eq 1 ] && grep -q "^evatok" "$W/log"; }
+# Inter packets: a step may continue the clip's previous 16 frames, the
+# decoder's first block carrying from their reconstruction (clips shorter than
+# two clips fall back to the frames before them, here the first).
+check "--inter-carry fine-tunes a carry model from previous packets" 'run train-tokenizer --init carry.st --data data --out inter.st --steps 2 --batch 2 --inter-carry 1 --fps 25 --threads 1 && run info inter.st && grep -q "train.inter_carry *1.0" "$W/log"'
+check "--inter-carry needs temporal carry, and a share in 0..1" 'bad train-tokenizer --init work/proxy.safetensors --data data --out ix.st --steps 2 --batch 2 --inter-carry 0.5 --fps 25 && grep -q "needs a model with temporal carry" "$W/log" && bad train-tokenizer --init carry.st --data data --out ix.st --steps 2 --inter-carry 2 --fps 25 && grep -q "inter-carry must be between 0 and 1" "$W/log" && [ ! -e ix.st ]'
 echo "not a model" > junk.safetensors
 fpr() { run info "$1" && grep "^$2:" "$W/log" | cut -d' ' -f"$3"; }
 check "a trained router changes the fingerprint, not the codec fingerprint" '[ "$(fpr work/proxy.safetensors "codec fingerprint" 3)" = "$(fpr work/router.safetensors "codec fingerprint" 3)" ] && [ "$(fpr work/proxy.safetensors fingerprint 2)" != "$(fpr work/router.safetensors fingerprint 2)" ]'

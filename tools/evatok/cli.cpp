@@ -47,6 +47,8 @@ void add_tokenizer_options(CLI::App* c, TokenizerOptions& o) {
   c->add_option("--router-mix", o.router_mix, "stage 4: share of clips given a random assignment instead");
   c->add_option("--wq-max", o.wq_max, "stage 4 with a quality router: wq drawn from 0.3..X");
   c->add_option("--mean-loss", o.mean_loss, "weight of the error of each patch's mean colour in the loss");
+  c->add_option("--inter-carry", o.inter_carry,
+                "share of steps whose clips continue a previous packet (first block carries from its last frame)");
 }
 
 void add_label_options(CLI::App* c, LabelOptions& o) {
