@@ -1,18 +1,20 @@
 #!/usr/bin/env bash
-# libFuzzer runs of the parsers that need no LibTorch (docs/hardening.md):
-#   scripts/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]    (default 60 s; targets: bitstream token_dataset)
-# Builds each target with clang -fsanitize=fuzzer,address,undefined into
-# build-fuzz/, seeds a working corpus from tests/fuzz/corpus/TARGET, runs it for
-# the given time on one core and prints the executions reached. A crash, leak,
-# timeout or out-of-memory stops the run with libFuzzer's report and a
-# reproducer file in build-fuzz/. The meson tests `fuzz_*` run deterministic
-# drivers of the same targets on every test run.
+# libFuzzer runs of every parser (docs/hardening.md):
+#   scripts/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]    (default 60 s, every target)
+# Targets: bitstream token_dataset (plain code, built here with clang) and
+# model_file ar_model_file decode (through LibTorch: a meson build of the
+# library with clang, -Dlibfuzzer=true and ASan + UBSan in build-fuzz/meson,
+# about 20 minutes the first time on 2 cores). Each run seeds a working corpus
+# from tests/fuzz/corpus/TARGET, runs on one core for the given time and prints
+# the executions reached. A crash, leak, timeout or out-of-memory stops the run
+# with libFuzzer's report and a reproducer file in build-fuzz/. The meson tests
+# `fuzz_*` run deterministic drivers of the same targets on every test run.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 secs=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(bitstream token_dataset)
+[ ${#targets[@]} -gt 0 ] || targets=(bitstream token_dataset model_file ar_model_file decode)
 out=$root/build-fuzz
 mkdir -p "$out"
 command -v clang > /dev/null || { echo "fuzz.sh: needs clang (apt-get install clang)" >&2; exit 1; }
@@ -23,7 +25,14 @@ for t in "${targets[@]}"; do
     bitstream) clang $san -I"$root/model_runtime" "$root/tests/fuzz/fuzz_bitstream.c" "${bs[@]}" -o "$out/fuzz_$t" ;;
     token_dataset) clang++ -std=c++17 $san -I"$root/model_runtime" "$root/tests/fuzz/fuzz_token_dataset.cpp" \
                      "$root/model_runtime/data/token_dataset.cpp" -o "$out/fuzz_$t" ;;
-    *) echo "fuzz.sh: unknown target $t (bitstream, token_dataset)" >&2; exit 2 ;;
+    model_file|ar_model_file|decode)
+      if [ ! -f "$out/meson/build.ninja" ]; then
+        CC=clang CXX=clang++ meson setup "$out/meson" "$root" -Dlibfuzzer=true -Db_sanitize=address,undefined \
+          -Db_lundef=false -Dffmpeg=disabled -Dlibav=disabled -Dbuildtype=debugoptimized > "$out/meson-setup.log"
+      fi
+      ninja -C "$out/meson" "tests/fuzz_$t" > "$out/meson-build.log" || { tail -n 30 "$out/meson-build.log"; exit 1; }
+      ln -sf "$out/meson/tests/fuzz_$t" "$out/fuzz_$t" ;;
+    *) echo "fuzz.sh: unknown target $t (bitstream, token_dataset, model_file, ar_model_file, decode)" >&2; exit 2 ;;
   esac
   corpus=$out/corpus-$t
   mkdir -p "$corpus"

@@ -3,7 +3,7 @@
 #
 #   e2e_predict.sh CASE FFMPEG FFPROBE TOKENIZER AR_MODEL [EVATOK_TOOL]
 #
-# CASE: count seed options models short sizes chain ffplay default
+# CASE: count seed options models short sizes chain memory ffplay default
 # AR_MODEL must belong to TOKENIZER (meson passes an untrained AR model made
 # for the shipped tokenizer: these tests check structure, timing, determinism
 # and errors, not picture quality). EVATOK_TOOL (the `evatok` CLI) makes the
@@ -186,6 +186,20 @@ chain)
         fail "filter_complex: $(nb_frames b.nut) frames $(tail -n 2 b.log)"
     ff c.log -i s.nut -vf evatok_predict=frames=16 -c:v evatok c.mkv && [ "$(nb_frames c.mkv)" = 26 ] &&
         ok "predicted frames encoded with -c:v evatok: 26 frames" || fail "into the evatok encoder: $(tail -n 2 c.log)"
+    ;;
+
+memory)
+    # The filter keeps cond_frames input frames and sends each AR call's
+    # frames out as they are made: its memory must not grow with frames=.
+    # At 320x240 the 220 frames would hold 51 MB if they were kept.
+    src s 320 240 8 rgb24
+    peak() { /usr/bin/time -f %M -o "$1.rss" "$FFMPEG" -nostdin -hide_banner -loglevel error -i s.nut \
+                 -vf "evatok_predict=frames=$2" -f null - > "$1.log" 2>&1 && tail -n 1 "$1.rss"; }
+    small=$(peak small 22) || die "frames=22: $(tail -n 2 small.log)"
+    large=$(peak large 220) || die "frames=220: $(tail -n 2 large.log)"
+    grow=$(( (large - small) / 1024 ))
+    [ "$grow" -le 24 ] && ok "peak memory: $((small / 1024)) MiB with frames=22, $((large / 1024)) MiB with frames=220" ||
+        fail "peak memory grows with frames: $((small / 1024)) MiB (22 frames) -> $((large / 1024)) MiB (220)"
     ;;
 
 ffplay)
