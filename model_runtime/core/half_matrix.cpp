@@ -1,5 +1,6 @@
 #include "core/half_matrix.h"
 
+#include <cpuid.h>
 #include <immintrin.h>
 
 #include <cstring>
@@ -54,7 +55,12 @@ float half_to_float(uint16_t h) {
 namespace {
 
 bool has_avx512() { return (__builtin_cpu_init(), __builtin_cpu_supports("avx512f")); }
-bool has_f16c() { return (__builtin_cpu_init(), __builtin_cpu_supports("f16c") && __builtin_cpu_supports("avx")); }
+// F16C from CPUID leaf 1 (ECX bit 29): clang 14's __builtin_cpu_supports
+// does not know "f16c". AVX's check includes the OS saving the registers.
+bool has_f16c() {
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  return __get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 29)) && (__builtin_cpu_init(), __builtin_cpu_supports("avx"));
+}
 bool has_avx2_f16c() { return has_f16c() && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"); }
 
 // The CPU's conversion (F16C; round to nearest even, as float_to_half): a
