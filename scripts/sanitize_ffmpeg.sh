@@ -10,8 +10,8 @@
 # in that setup; ASan does not see asm anyway), into BUILD_DIR-ffmpeg-asan/, and
 # the e2e.sh and e2e_predict.sh cases run against it (default: every case
 # but the timing benchmark, ffplay, and the filter's memory case, which ASan's
-# quarantine of freed memory makes meaningless). libevatok and LibTorch are not instrumented
-# (scripts/sanitize.sh covers libevatok); ASan still sees every allocation
+# quarantine of freed memory makes meaningless). libevatok and LibTorch are not
+# instrumented (scripts/sanitize.sh covers libevatok); ASan still sees every allocation
 # they make through malloc. Suppressions: tests/sanitize/*.supp.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
