@@ -19,21 +19,7 @@ namespace {
 
 // The tokenizer every input is opened against (made once, in the scratch folder).
 EvatokModel* tokenizer() {
-  static EvatokModel* m = nullptr;
-  if (!m) {
-    const std::string path = fuzz::scratch_dir() + "/tokenizer.safetensors";
-    evatok::Model t(evatok::ModelConfig::from_json(fuzz::kTinyConfig), 1);
-    t.info["train.kind"] = "untrained";
-    t.save(path);
-    EvatokOpenOptions oo;
-    evatok_open_options_default(&oo);
-    oo.threads = 1;
-    char err[512];
-    if (evatok_model_open(path.c_str(), &oo, &m, err, sizeof err) != EVATOK_OK) {
-      fprintf(stderr, "fuzz_ar_model_file: the tiny tokenizer is refused: %s\n", err);
-      abort();
-    }
-  }
+  static EvatokModel* m = fuzz::open_tiny_tokenizer(fuzz::scratch_dir() + "/tokenizer.safetensors");
   return m;
 }
 
@@ -101,36 +87,6 @@ int main(int argc, char** argv) {
   }
   const long iters = argc > 1 ? atol(argv[1]) : 2000;
   const std::string seed = make_seed(fuzz::scratch_dir() + "/seed.safetensors");
-  const std::vector<uint8_t> valid = fuzz::read_bytes(seed);
-  if (!try_input(valid.data(), valid.size())) {
-    fprintf(stderr, "fuzz_ar_model_file: the valid tiny AR model is refused\n");
-    return 1;
-  }
-  std::mt19937_64 rng(2);
-  long accepted = 0;
-  double slowest = 0;
-  const std::string mutated = fuzz::scratch_dir() + "/mutated.safetensors";
-  for (long i = 0; i < iters; ++i) {
-    std::string what;
-    std::vector<uint8_t> in;
-    if (rng() % 2) {
-      what = fuzz::mutate_structured(seed, mutated, rng);
-      in = fuzz::read_bytes(mutated);
-    } else {
-      in = valid;
-      what = fuzz::mutate_bytes(in, rng);
-    }
-    if (getenv("FUZZ_VERBOSE")) fprintf(stderr, "trying #%ld: %s\n", i, what.c_str());
-    const fuzz::Watch watch{1024, 10.0};
-    const bool opened = try_input(in.data(), in.size());
-    accepted += opened;
-    if (opened && getenv("FUZZ_VERBOSE")) printf("opened #%ld: %s\n", i, what.c_str());
-    double s = 0;
-    if (!watch.ok("#" + std::to_string(i) + ": " + what, &s)) return 1;
-    slowest = std::max(slowest, s);
-  }
-  printf("fuzz_ar_model_file: %ld inputs, %ld opened, slowest %.3f s, peak memory %ld MiB\n", iters, accepted,
-         slowest, fuzz::Watch::peak_mib());
-  return 0;
+  return fuzz::run_model_file_driver("fuzz_ar_model_file", seed, iters, 2, try_input);
 }
 #endif

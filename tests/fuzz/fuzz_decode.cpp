@@ -67,18 +67,7 @@ std::vector<uint8_t> encode(EvatokModel* m, int version, int n, int shift, Evato
 Fixture& fixture() {
   static Fixture fx;
   if (!fx.m) {
-    const std::string path = fuzz::scratch_dir() + "/tokenizer.safetensors";
-    evatok::Model t(evatok::ModelConfig::from_json(fuzz::kTinyConfig), 1);
-    t.info["train.kind"] = "untrained";
-    t.save(path);
-    EvatokOpenOptions oo;
-    evatok_open_options_default(&oo);
-    oo.threads = 1;
-    char err[512];
-    if (evatok_model_open(path.c_str(), &oo, &fx.m, err, sizeof err) != EVATOK_OK) {
-      fprintf(stderr, "fuzz_decode: the tiny tokenizer is refused: %s\n", err);
-      abort();
-    }
+    fx.m = fuzz::open_tiny_tokenizer(fuzz::scratch_dir() + "/tokenizer.safetensors");
     fx.frames = evatok_model_get_info(fx.m)->clip_frames;
     fx.key = encode(fx.m, 3, fx.frames, 0, nullptr);
   }

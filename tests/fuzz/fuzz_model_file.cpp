@@ -93,36 +93,6 @@ int main(int argc, char** argv) {
   }
   const long iters = argc > 1 ? atol(argv[1]) : 2000;
   const std::string seed = make_seed(fuzz::scratch_dir() + "/seed.safetensors");
-  const std::vector<uint8_t> valid = fuzz::read_bytes(seed);
-  if (!try_input(valid.data(), valid.size())) {
-    fprintf(stderr, "fuzz_model_file: the valid tiny model is refused\n");
-    return 1;
-  }
-  std::mt19937_64 rng(1);
-  long accepted = 0;
-  double slowest = 0;
-  const std::string mutated = fuzz::scratch_dir() + "/mutated.safetensors";
-  for (long i = 0; i < iters; ++i) {
-    std::string what;
-    std::vector<uint8_t> in;
-    if (rng() % 2) {
-      what = fuzz::mutate_structured(seed, mutated, rng);
-      in = fuzz::read_bytes(mutated);
-    } else {
-      in = valid;
-      what = fuzz::mutate_bytes(in, rng);
-    }
-    if (getenv("FUZZ_VERBOSE")) fprintf(stderr, "trying #%ld: %s\n", i, what.c_str());
-    const fuzz::Watch watch{1024, 10.0};
-    const bool opened = try_input(in.data(), in.size());
-    accepted += opened;
-    if (opened && getenv("FUZZ_VERBOSE")) printf("opened #%ld: %s\n", i, what.c_str());
-    double s = 0;
-    if (!watch.ok("#" + std::to_string(i) + ": " + what, &s)) return 1;
-    slowest = std::max(slowest, s);
-  }
-  printf("fuzz_model_file: %ld inputs, %ld opened, slowest %.3f s, peak memory %ld MiB\n", iters, accepted, slowest,
-         fuzz::Watch::peak_mib());
-  return 0;
+  return fuzz::run_model_file_driver("fuzz_model_file", seed, iters, 1, try_input);
 }
 #endif

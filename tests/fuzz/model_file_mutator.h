@@ -17,6 +17,8 @@
 #include <vector>
 
 #include "core/safetensors.h"
+#include "evatok/evatok.h"
+#include "tokenizer/model.h"
 
 namespace fuzz {
 
@@ -182,5 +184,62 @@ struct Watch {
     return true;
   }
 };
+
+// The tiny tokenizer saved at `path` and opened through the C API (one
+// thread), for the targets that need a tokenizer to open or decode with.
+inline EvatokModel* open_tiny_tokenizer(const std::string& path) {
+  evatok::Model t(evatok::ModelConfig::from_json(kTinyConfig), 1);
+  t.info["train.kind"] = "untrained";
+  t.save(path);
+  EvatokOpenOptions oo;
+  evatok_open_options_default(&oo);
+  oo.threads = 1;
+  EvatokModel* m = nullptr;
+  char err[512];
+  if (evatok_model_open(path.c_str(), &oo, &m, err, sizeof err) != EVATOK_OK) {
+    fprintf(stderr, "the tiny tokenizer is refused: %s\n", err);
+    abort();
+  }
+  return m;
+}
+
+// The deterministic driver of a model-file target: `iters` mutations of the
+// file at `seed` (structured or byte edits, half each), each given to
+// try_input under the Watch's bounds. Returns the process exit status.
+template <class TryInput>
+int run_model_file_driver(const char* name, const std::string& seed, long iters, uint64_t rng_seed,
+                          TryInput&& try_input) {
+  const std::vector<uint8_t> valid = read_bytes(seed);
+  if (!try_input(valid.data(), valid.size())) {
+    fprintf(stderr, "%s: the valid seed file is refused\n", name);
+    return 1;
+  }
+  std::mt19937_64 rng(rng_seed);
+  long accepted = 0;
+  double slowest = 0;
+  const std::string mutated = scratch_dir() + "/mutated.safetensors";
+  for (long i = 0; i < iters; ++i) {
+    std::string what;
+    std::vector<uint8_t> in;
+    if (rng() % 2) {
+      what = mutate_structured(seed, mutated, rng);
+      in = read_bytes(mutated);
+    } else {
+      in = valid;
+      what = mutate_bytes(in, rng);
+    }
+    if (getenv("FUZZ_VERBOSE")) fprintf(stderr, "trying #%ld: %s\n", i, what.c_str());
+    const Watch watch{1024, 10.0};
+    const bool opened = try_input(in.data(), in.size());
+    accepted += opened;
+    if (opened && getenv("FUZZ_VERBOSE")) printf("opened #%ld: %s\n", i, what.c_str());
+    double s = 0;
+    if (!watch.ok("#" + std::to_string(i) + ": " + what, &s)) return 1;
+    slowest = std::max(slowest, s);
+  }
+  printf("%s: %ld inputs, %ld opened, slowest %.3f s, peak memory %ld MiB\n", name, iters, accepted, slowest,
+         Watch::peak_mib());
+  return 0;
+}
 
 }  // namespace fuzz
