@@ -181,8 +181,9 @@ std::vector<std::vector<int64_t>> Model::encode(const Tensor& clips, const std::
   return out;
 }
 
-Tensor Model::decode(const std::vector<Assignment>& as, const std::vector<std::vector<int64_t>>& tokens,
-                     const Tensor& before) {
+std::unique_ptr<BlockDecoder> Model::block_decoder(const std::vector<Assignment>& as,
+                                                  const std::vector<std::vector<int64_t>>& tokens,
+                                                  const Tensor& before) {
   torch::NoGradGuard ng;
   auto L = Layout::make(cfg, as, device);
   auto idx = torch::zeros({L.batch, L.max_len}, torch::kInt64);
@@ -190,7 +191,16 @@ Tensor Model::decode(const std::vector<Assignment>& as, const std::vector<std::v
     if (!tokens[s].empty())
       idx[s].slice(0, 0, (int64_t)tokens[s].size()).copy_(torch::tensor(tokens[s], torch::kInt64));
   auto codes = net->quantizer->lookup(idx.to(device));
-  return net->decoder(codes, L, before.defined() ? before.to(device) : before);
+  return std::make_unique<BlockDecoder>(*net->decoder, codes, L, before.defined() ? before.to(device) : before);
+}
+
+Tensor Model::decode(const std::vector<Assignment>& as, const std::vector<std::vector<int64_t>>& tokens,
+                     const Tensor& before) {
+  torch::NoGradGuard ng;
+  auto dec = block_decoder(as, tokens, before);
+  std::vector<Tensor> out;
+  while (!dec->done()) out.push_back(dec->next());
+  return torch::cat(out, 2);
 }
 
 Tensor Model::reconstruct(const Tensor& clips, const std::vector<Assignment>& as) {
@@ -198,7 +208,7 @@ Tensor Model::reconstruct(const Tensor& clips, const std::vector<Assignment>& as
   auto L = Layout::make(cfg, as, device);
   auto z = net->encoder(clips.to(device), L);
   auto q = net->quantizer(z, L.valid);
-  return net->decoder(q.codes, L);
+  return net->decoder->forward_blocks(q.codes, L);
 }
 
 }  // namespace evatok

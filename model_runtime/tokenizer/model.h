@@ -60,6 +60,10 @@ class Model {
   // first block's carry (inter packets), or undefined.
   torch::Tensor decode(const std::vector<Assignment>& a, const std::vector<std::vector<int64_t>>& tokens,
                        const torch::Tensor& before = {});
+  // The same, one temporal block per next() call (progressive decoding).
+  std::unique_ptr<BlockDecoder> block_decoder(const std::vector<Assignment>& a,
+                                              const std::vector<std::vector<int64_t>>& tokens,
+                                              const torch::Tensor& before = {});
   // Encode + decode in one pass (training-free evaluation helper).
   torch::Tensor reconstruct(const torch::Tensor& clips, const std::vector<Assignment>& a);
 

@@ -232,12 +232,14 @@ Tensor DecoderImpl::carry(const Tensor& rgb, const Tensor& ctl, const Tensor& pr
   return rgb + g * (moved - rgb);
 }
 
-Tensor DecoderImpl::forward(const Tensor& codes, const Layout& L, const Tensor& before) {
+DecoderImpl::Inputs DecoderImpl::inputs(const Tensor& codes, const Layout& L) {
   const int64_t B = codes.size(0), D = cfg.dec_dim, nb = cfg.num_blocks(), P = cfg.patches_per_block();
-  const int64_t gh = cfg.grid_h(), gw = cfg.grid_w(), pt = cfg.patch_t;
-  auto tok = from_code(codes) + tok_pos.index_select(0, L.pos.flatten()).view({B, L.max_len, D}) +
-             choice_emb.index_select(0, L.choice.flatten()).view({B, L.max_len, D}) +
-             block_emb.index_select(0, L.block.flatten()).view({B, L.max_len, D});
+  const int64_t gh = cfg.grid_h(), gw = cfg.grid_w();
+  Inputs in;
+  in.tok = from_code(codes) + tok_pos.index_select(0, L.pos.flatten()).view({B, L.max_len, D}) +
+           choice_emb.index_select(0, L.choice.flatten()).view({B, L.max_len, D}) +
+           block_emb.index_select(0, L.block.flatten()).view({B, L.max_len, D});
+  const auto& tok = in.tok;
   // 3D queries of block t start from that block's first 1D token (as
   // published) plus the block's tokens laid back on the patch grid: the
   // encoder pooled its queries from a qh x qw grid, so resampling the tokens
@@ -256,11 +258,18 @@ Tensor DecoderImpl::forward(const Tensor& codes, const Layout& L, const Tensor& 
     }
   }
   auto spatial = torch::stack(grids).view({B, nb * P, D});
-  auto q = firsts.unsqueeze(2).expand({B, nb, P, D}).reshape({B, nb * P, D}) + spatial + query3d_pos;
+  in.queries = firsts.unsqueeze(2).expand({B, nb, P, D}).reshape({B, nb * P, D}) + spatial + query3d_pos;
+  return in;
+}
+
+Tensor DecoderImpl::forward(const Tensor& codes, const Layout& L, const Tensor& before) {
+  const int64_t nb = cfg.num_blocks(), pt = cfg.patch_t;
+  auto in = inputs(codes, L);
+  auto q = in.queries;
   auto qblk = embedding_blocks(cfg, codes.device());
   auto self_mask = (qblk.view({1, -1}) <= qblk.view({-1, 1})).unsqueeze(0);
   auto cross_mask = L.valid.unsqueeze(1) & (L.block.unsqueeze(1) <= qblk.view({1, -1, 1}));
-  for (auto& m : *layers) q = m->as<Block>()->forward(q, self_mask, tok, cross_mask);
+  for (auto& m : *layers) q = m->as<Block>()->forward(q, self_mask, in.tok, cross_mask);
   Tensor ctl;
   auto rgb = pixels(q, nb, &ctl);
   if (!ctl.defined()) return rgb;
@@ -273,6 +282,79 @@ Tensor DecoderImpl::forward(const Tensor& codes, const Layout& L, const Tensor& 
     prev = blk.select(2, pt - 1).clamp(-0.5, 0.5);
     out.push_back(blk);
   }
+  return torch::cat(out, 2);
+}
+
+// Softmax attention of q [B,h,N,dh] over k, v [B,h,M,dh]; mask (true = may
+// attend) broadcastable to [B,1,N,M], or undefined. The same arithmetic as
+// AttentionImpl::forward.
+static Tensor attend(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& mask) {
+  auto att = torch::matmul(q, k.transpose(-2, -1)) * (1.0 / std::sqrt((double)q.size(-1)));
+  if (mask.defined()) att = att.masked_fill(mask.logical_not(), -1e9);
+  return torch::matmul(torch::softmax(att, -1), v);
+}
+
+static Tensor heads_of(const Tensor& x, int64_t heads) {  // [B,N,D] -> [B,h,N,dh]
+  return x.view({x.size(0), x.size(1), heads, x.size(2) / heads}).transpose(1, 2);
+}
+
+BlockDecoder::BlockDecoder(DecoderImpl& dec, const Tensor& codes, const Layout& layout, const Tensor& before)
+    : d(dec), L(layout), prev(before), seen(layout.batch, 0) {
+  const int64_t B = codes.size(0), D = d.cfg.dec_dim, nb = d.cfg.num_blocks(), P = d.cfg.patches_per_block();
+  in = d.inputs(codes, L);
+  for (auto& l : *d.layers) {
+    auto* m = l->as<Block>();
+    const int64_t h = m->cross_attn->heads, dh = D / h;
+    auto kv = m->cross_attn->to_kv(m->nc(in.tok)).view({B, L.max_len, 2, h, dh});
+    cross_k.push_back(kv.select(2, 0).transpose(1, 2));
+    cross_v.push_back(kv.select(2, 1).transpose(1, 2));
+    self_k.push_back(torch::empty({B, m->self_attn->heads, nb * P, D / m->self_attn->heads}, codes.options()));
+    self_v.push_back(torch::empty_like(self_k.back()));
+  }
+}
+
+bool BlockDecoder::done() const { return block == d.cfg.num_blocks(); }
+
+Tensor BlockDecoder::next() {
+  const int64_t B = L.batch, D = d.cfg.dec_dim, P = d.cfg.patches_per_block(), pt = d.cfg.patch_t, b = block++;
+  // Tokens are stored block after block: block b's queries see each clip's
+  // first seen[s] tokens; a mask only where clips differ.
+  int64_t lo = L.max_len, hi = 0;
+  for (int64_t s = 0; s < B; ++s) {
+    seen[s] += L.counts[s][b];
+    lo = std::min(lo, seen[s]);
+    hi = std::max(hi, seen[s]);
+  }
+  Tensor cmask;
+  if (lo != hi) cmask = (L.valid.narrow(1, 0, hi) & (L.block.narrow(1, 0, hi) <= b)).view({B, 1, 1, hi});
+  auto x = in.queries.narrow(1, b * P, P);
+  for (size_t l = 0; l < d.layers->size(); ++l) {
+    auto* m = d.layers[l]->as<Block>();
+    auto* sa = m->self_attn.get();
+    const int64_t h = sa->heads, dh = D / h;
+    auto n = m->n1(x);
+    auto kv = sa->to_kv(n).view({B, P, 2, h, dh});
+    self_k[l].narrow(2, b * P, P).copy_(kv.select(2, 0).transpose(1, 2));
+    self_v[l].narrow(2, b * P, P).copy_(kv.select(2, 1).transpose(1, 2));
+    auto a = attend(heads_of(sa->to_q(n), h), self_k[l].narrow(2, 0, (b + 1) * P), self_v[l].narrow(2, 0, (b + 1) * P), {});
+    x = x + sa->out(a.transpose(1, 2).reshape({B, P, D}));
+    auto* ca = m->cross_attn.get();
+    a = attend(heads_of(ca->to_q(m->n2(x)), ca->heads), cross_k[l].narrow(2, 0, hi), cross_v[l].narrow(2, 0, hi), cmask);
+    x = x + ca->out(a.transpose(1, 2).reshape({B, P, D}));
+    x = x + m->mlp(m->n3(x));
+  }
+  Tensor ctl;
+  auto rgb = d.pixels(x, 1, &ctl);
+  if (!ctl.defined()) return rgb;
+  rgb = d.carry(rgb, ctl, prev);
+  prev = rgb.select(2, pt - 1).clamp(-0.5, 0.5);
+  return rgb;
+}
+
+Tensor DecoderImpl::forward_blocks(const Tensor& codes, const Layout& L, const Tensor& before) {
+  BlockDecoder dec(*this, codes, L, before);
+  std::vector<Tensor> out;
+  while (!dec.done()) out.push_back(dec.next());
   return torch::cat(out, 2);
 }
 

@@ -52,6 +52,8 @@ struct DecoderImpl : torch::nn::Module {
   // and `before` [B,3,H,W] (the previous packet's last frame), block 1 may
   // carry from it as later blocks carry from theirs.
   torch::Tensor forward(const torch::Tensor& codes, const Layout& layout, const torch::Tensor& before = {});
+  // The same function for inference, through BlockDecoder (below).
+  torch::Tensor forward_blocks(const torch::Tensor& codes, const Layout& layout, const torch::Tensor& before = {});
   // Pixel head: final 3D-query rows of `blocks` consecutive blocks
   // [B, blocks*P, D] -> RGB [B,3,blocks*pt,H,W]; with temporal carry, *ctl
   // gets the carry controls [B,3,blocks*pt,H,W] (gate logit, flow x, flow y).
@@ -60,6 +62,11 @@ struct DecoderImpl : torch::nn::Module {
   // previous block's last frame `prev` [B,3,H,W] (undefined: first block),
   // warped by the flow of `ctl`.
   torch::Tensor carry(const torch::Tensor& rgb, const torch::Tensor& ctl, const torch::Tensor& prev);
+  // The token features [B, max_len, D] and the 3D queries' inputs [B, nb*P, D].
+  struct Inputs {
+    torch::Tensor tok, queries;
+  };
+  Inputs inputs(const torch::Tensor& codes, const Layout& layout);
   ModelConfig cfg;
   torch::nn::Linear from_code{nullptr};
   torch::Tensor tok_pos, choice_emb, block_emb, query3d_pos;
@@ -74,6 +81,28 @@ struct DecoderImpl : torch::nn::Module {
   torch::nn::Conv2d carry_match{nullptr};
 };
 TORCH_MODULE(Decoder);
+
+// The decoder's inference pass one temporal block after the other: block b's
+// 3D queries run through every layer attending to the self-attention keys
+// kept from blocks < b and to the tokens of blocks <= b, so no masked-out
+// score is computed, and block b's frames exist before block b+1 starts (the
+// C API's progressive decoding). Equal to DecoderImpl::forward up to float
+// rounding (tests/unit/test_decode_blocks.cpp). No autograd.
+class BlockDecoder {
+ public:
+  BlockDecoder(DecoderImpl& dec, const torch::Tensor& codes, const Layout& layout, const torch::Tensor& before = {});
+  bool done() const;
+  torch::Tensor next();  // the next block's frames [B,3,pt,H,W]
+
+ private:
+  DecoderImpl& d;
+  Layout L;
+  DecoderImpl::Inputs in;
+  std::vector<torch::Tensor> cross_k, cross_v, self_k, self_v;  // per layer [B,h,*,dh]
+  torch::Tensor prev;                                           // carry source [B,3,H,W]
+  std::vector<int64_t> seen;                                    // tokens of blocks < next, per clip
+  int64_t block = 0;
+};
 
 // Vector quantizer over l2-normalised low-dimensional codes (cosine lookup).
 struct QuantizerImpl : torch::nn::Module {
