@@ -38,6 +38,11 @@ for size in 128x128 320x240; do
   read -r td md < <(run "$ff" -nostdin -v error -y $threads -i "$tmp/out.mkv" -f null -)
   awk -v s=$size -v n=$frames -v te=$te -v td=$td -v me=$me -v md=$md \
     'BEGIN { printf "%-8s encode %6.1f fps (%4.0f MiB peak)   decode %6.1f fps (%4.0f MiB peak)\n", s, n / te, me, n / td, md }'
+  # A player's start: ffmpeg up to the first decoded frame, against ffmpeg
+  # doing nothing (loading its libraries, LibTorch among them).
+  read -r t1 _ < <(run "$ff" -nostdin -v error -y $threads -i "$tmp/out.mkv" -frames:v 1 -f null -)
+  read -r t0 _ < <(run "$ff" -nostdin -v error -version)
+  awk -v t1=$t1 -v t0=$t0 'BEGIN { printf "         first frame: ffmpeg -frames:v 1 takes %.3f s, ffmpeg -version %.3f s\n", t1, t0 }'
   "$build/tools/evatok" bench --video "$tmp/in.y4m" ${EVATOK_MODEL:+--model "$EVATOK_MODEL"} \
     ${EVATOK_BENCH_THREADS:+--threads $EVATOK_BENCH_THREADS} | sed 's/^/    /'
   if [ -n "$sysff" ] && [ "$sysff" != "$ff" ]; then

@@ -5,11 +5,13 @@
  * keyframe or (bitstream 3) an inter packet that repeats tiles of the
  * previous packet (their mean frame, kept in libevatok's reference). The model is loaded lazily on the first
  * packet (ffprobe opens decoders only to probe), the stream header
- * (extradata) is checked against it, and evatok_decode_packet() writes all
- * frames of the packet into buffers from ff_get_buffer(); they are then
+ * (extradata) is checked against it, and evatok_decode_begin() takes the
+ * packet with buffers from ff_get_buffer() for all its frames; they are then
  * returned one per receive_frame call with their own timestamps (containers
- * keep one timestamp per packet). After a seek or a damaged packet, inter
- * packets are dropped until the next keyframe.
+ * keep one timestamp per packet), each temporal block decoded by
+ * evatok_decode_next() when its first frame is asked for, so the first
+ * frame comes after a fraction of the packet's work. After a seek or a
+ * damaged packet, inter packets are dropped until the next keyframe.
  *
  * This file is part of the EVATok FFmpeg integration; it is compiled into
  * FFmpeg (LGPL-2.1-or-later).
@@ -52,8 +54,9 @@ typedef struct LibEvatokDecContext {
     int64_t frame_dur;    /* one frame in pkt_timebase, for that check      */
 
     AVPacket *pkt;
-    AVFrame **out;        /* decoded frames of the current packet           */
+    AVFrame **out;        /* frames of the current packet                   */
     int nb_out, next_out;
+    int nb_ready;         /* out[0 .. nb_ready) are decoded                 */
 } LibEvatokDecContext;
 
 static av_cold int libevatok_decode_init(AVCodecContext *avctx)
@@ -73,7 +76,7 @@ static void drop_output(LibEvatokDecContext *s)
     if (s->out)
         for (int i = 0; i < s->nb_out; i++)
             av_frame_free(&s->out[i]);
-    s->nb_out = s->next_out = 0;
+    s->nb_out = s->next_out = s->nb_ready = 0;
 }
 
 /* Loads the model and checks the stream header; runs once, on the first packet. */
@@ -234,8 +237,8 @@ static int decode_packet(AVCodecContext *avctx, const AVPacket *pkt)
         imgs[i].linesize[0] = f->linesize[0];
     }
 
-    st = evatok_decode_packet(s->model, pkt->data, pkt->size, s->ref, imgs, pi.nb_frames,
-                              EVATOK_PIX_RGB24, &nb, err, sizeof(err));
+    st = evatok_decode_begin(s->model, pkt->data, pkt->size, s->ref, imgs, pi.nb_frames,
+                             EVATOK_PIX_RGB24, &nb, err, sizeof(err));
     if (st != EVATOK_OK) {
         av_log(avctx, AV_LOG_ERROR, "evatok: decoding packet failed: %s\n",
                err[0] ? err : evatok_status_string(st));
@@ -318,6 +321,18 @@ static int libevatok_receive_frame(AVCodecContext *avctx, AVFrame *frame)
         av_packet_unref(s->pkt);
         if (ret < 0)
             return ret;
+    }
+    if (s->next_out >= s->nb_ready) {
+        char err[FF_EVATOK_ERR_SIZE] = "";
+        EvatokStatus st = evatok_decode_next(s->model, s->ref, &s->nb_ready, err, sizeof(err));
+        if (st != EVATOK_OK || s->nb_ready <= s->next_out) {
+            av_log(avctx, AV_LOG_ERROR, "evatok: decoding packet failed: %s\n",
+                   err[0] ? err : st != EVATOK_OK ? evatok_status_string(st) : "no frame decoded");
+            drop_output(s);
+            s->have_ref = 0;
+            evatok_reference_reset(s->ref);
+            return st != EVATOK_OK ? ff_evatok_averror(st) : AVERROR_EXTERNAL;
+        }
     }
     av_frame_move_ref(frame, s->out[s->next_out]);
     av_frame_free(&s->out[s->next_out]);

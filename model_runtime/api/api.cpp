@@ -216,10 +216,37 @@ EvatokStatus write_packet(const EvatokModel* m, const EvbsHeader& h, const uint8
 // to the source as the frames themselves are on average, so repeating it
 // never loses to coding the tile again. `model` and the size say which
 // stream it belongs to.
+namespace {
+
+// A packet being decoded one temporal block at a time (evatok_decode_begin,
+// evatok_decode_next; evatok_decode_packet runs both). `out` holds every
+// tile's frames as they are decoded, the skipped tiles' from the start: the
+// next reference is made from it. Each group is a batch of coded tiles
+// decoded together (at most kTileBatch), `where` their tile indices.
+struct PacketDecode {
+  const EvatokModel* model = nullptr;
+  EvbsHeader h{};
+  TileGrid grid{};
+  EvatokPixelFormat fmt = EVATOK_PIX_RGB24;
+  std::vector<EvatokImage> frames;
+  torch::Tensor out;  // [tiles, 3, T, H, W]
+  struct Group {
+    torch::Tensor where;
+    std::unique_ptr<BlockDecoder> dec;
+  };
+  std::vector<Group> groups;
+  int block = 0, blocks = 0;  // next block; blocks that hold shown frames
+  bool keep = true;           // update the reference when done
+  int ready() const { return std::min(block * model->model->cfg.patch_t, h.nb_frames); }
+};
+
+}  // namespace
+
 struct EvatokReference {
   torch::Tensor mean, last;  // [tiles, 3, H, W]; undefined: none yet (wait for a keyframe)
   const EvatokModel* model = nullptr;
   int width = 0, height = 0;
+  std::unique_ptr<PacketDecode> pending;  // a packet begun and not finished
   bool valid(const EvatokModel* m, int w, int h) const {
     return mean.defined() && model == m && width == w && height == h;
   }
@@ -235,6 +262,88 @@ void set_reference(EvatokReference* ref, const EvatokModel* m, int w, int h, con
   ref->model = m;
   ref->width = w;
   ref->height = h;
+}
+
+// Checks a packet and the caller's images, reads its assignment and tokens,
+// and sets up ref->pending: one BlockDecoder per batch of coded tiles (the
+// carrying tiles of an inter packet apart, with the reference's last frame).
+// No block is decoded yet. keep = false: ref is private (keyframes only).
+EvatokStatus decode_begin(EvatokModel* m, const uint8_t* pkt, size_t size, EvatokReference* ref, bool keep,
+                          const EvatokImage* frames, int max_frames, EvatokPixelFormat fmt, int* nb_frames, char* err,
+                          size_t es) {
+  *nb_frames = 0;
+  ref->pending.reset();  // abandons an unfinished packet
+  EvbsHeader h;
+  if (EvatokStatus st = parse_packet(m, pkt, size, &h, nullptr, err, es)) return st;
+  if (max_frames < h.nb_frames)
+    return set_err(err, es, EVATOK_ERR_INVALID_ARGUMENT, "packet holds %d frames, room for %d", h.nb_frames, max_frames);
+  if (EvatokStatus st = check_images(frames, h.nb_frames, enum_value(fmt), err, es)) return st;
+  const bool inter = (h.flags & EVBS_FLAG_INTER) != 0;
+  if (inter && !keep)
+    return set_err(err, es, EVATOK_ERR_NO_REFERENCE,
+                   "inter packet: it refers to %ld tiles of the previous packet; decode the stream with "
+                   "evatok_decode_packet and a reference",
+                   h.skipped + h.carried);
+  if (inter && !ref->valid(m, h.width, h.height))
+    return set_err(err, es, EVATOK_ERR_NO_REFERENCE,
+                   "inter packet without its reference (the previous packet's %dx%d frame): after a seek or a lost "
+                   "packet, decoding resumes at the next keyframe",
+                   h.width, h.height);
+  return guarded(err, es, [&]() -> EvatokStatus {
+    std::lock_guard<std::mutex> g(m->lock);
+    c10::InferenceMode inference;  // no autograd records or version counters
+    const auto& cfg = m->model->cfg;
+    const long n_entries = evbs_num_entries(&h);
+    std::vector<uint8_t> ci((size_t)n_entries + 1);
+    const long max_tokens = n_entries * cfg.max_choice();
+    std::vector<uint32_t> tokens((size_t)max_tokens + 1);
+    char msg[256];
+    if (evbs_read_payload(&m->params, &h, pkt, size, ci.data(), tokens.data(), max_tokens, msg, sizeof msg))
+      return set_err(err, es, EVATOK_ERR_BITSTREAM, "invalid packet: %s", msg);
+    auto p = std::make_unique<PacketDecode>();
+    p->model = m;
+    p->h = h;
+    p->grid = grid_for(m, h.width, h.height);
+    p->fmt = fmt;
+    p->frames.assign(frames, frames + h.nb_frames);
+    p->keep = keep;
+    p->blocks = (h.nb_frames + cfg.patch_t - 1) / cfg.patch_t;  // later blocks are never shown
+    const long n = (long)h.tiles_x * h.tiles_y;
+    const int nb = h.num_blocks;
+    // Skipped tiles hold the reference's mean frame in every frame.
+    p->out = inter ? ref->mean.unsqueeze(2).expand({n, 3, cfg.clip_frames, cfg.clip_height, cfg.clip_width}).clone()
+                   : torch::empty({n, 3, cfg.clip_frames, cfg.clip_height, cfg.clip_width});
+    for (int pass = 0; pass < (inter ? 2 : 1); ++pass) {
+      std::vector<Assignment> as;
+      std::vector<std::vector<int64_t>> toks;
+      std::vector<int64_t> where;
+      size_t tpos = 0;
+      auto flush = [&]() {
+        if (where.empty()) return;
+        auto idx = torch::tensor(where, torch::kInt64);
+        p->groups.push_back({idx, m->model->block_decoder(as, toks, pass ? ref->last.index_select(0, idx) : torch::Tensor())});
+        as.clear(), toks.clear(), where.clear();
+      };
+      for (long t = 0, k = 0; t < n; ++t) {
+        if (evbs_tile_skipped(&h, t)) continue;
+        Assignment a(ci.begin() + k * nb, ci.begin() + (k + 1) * nb);
+        size_t len = 0;
+        for (int c : a) len += (size_t)cfg.choices[c];
+        if (evbs_tile_carried(&h, t) == pass) {
+          as.push_back(a);
+          toks.emplace_back(tokens.begin() + (long)tpos, tokens.begin() + (long)(tpos + len));
+          where.push_back(t);
+          if ((int)where.size() == kTileBatch) flush();
+        }
+        tpos += len;
+        ++k;
+      }
+      flush();
+    }
+    ref->pending = std::move(p);
+    *nb_frames = h.nb_frames;
+    return EVATOK_OK;
+  });
 }
 
 }  // namespace
@@ -595,74 +704,57 @@ EvatokStatus evatok_decode_packet(EvatokModel* m, const uint8_t* pkt, size_t siz
                                   char* err, size_t es) {
   if (!m || !pkt || !frames || !nb_frames)
     return set_err(err, es, EVATOK_ERR_INVALID_ARGUMENT, "NULL argument to evatok_decode_packet");
-  *nb_frames = 0;
-  EvbsHeader h;
-  if (EvatokStatus st = parse_packet(m, pkt, size, &h, nullptr, err, es)) return st;
-  if (max_frames < h.nb_frames)
-    return set_err(err, es, EVATOK_ERR_INVALID_ARGUMENT, "packet holds %d frames, room for %d", h.nb_frames, max_frames);
-  EvatokStatus st = check_images(frames, h.nb_frames, enum_value(fmt), err, es);
-  if (st) return st;
-  const bool inter = (h.flags & EVBS_FLAG_INTER) != 0;
-  if (inter && !ref)
-    return set_err(err, es, EVATOK_ERR_NO_REFERENCE,
-                   "inter packet: it refers to %ld tiles of the previous packet; decode the stream with "
-                   "evatok_decode_packet and a reference",
-                   h.skipped + h.carried);
-  if (inter && !ref->valid(m, h.width, h.height))
-    return set_err(err, es, EVATOK_ERR_NO_REFERENCE,
-                   "inter packet without its reference (the previous packet's %dx%d frame): after a seek or a lost "
-                   "packet, decoding resumes at the next keyframe",
-                   h.width, h.height);
-  return guarded(err, es, [&]() -> EvatokStatus {
+  // Without a reference (keyframes only) a private one holds the packet.
+  EvatokReference own;
+  EvatokReference* r = ref ? ref : &own;
+  int n = 0, ready = 0;
+  EvatokStatus st = decode_begin(m, pkt, size, r, ref != nullptr, frames, max_frames, fmt, &n, err, es);
+  while (st == EVATOK_OK && ready < n) st = evatok_decode_next(m, r, &ready, err, es);
+  *nb_frames = st == EVATOK_OK ? n : 0;
+  return st;
+}
+
+EvatokStatus evatok_decode_begin(EvatokModel* m, const uint8_t* pkt, size_t size, EvatokReference* ref,
+                                 const EvatokImage* frames, int max_frames, EvatokPixelFormat fmt, int* nb_frames,
+                                 char* err, size_t es) {
+  if (!m || !pkt || !ref || !frames || !nb_frames)
+    return set_err(err, es, EVATOK_ERR_INVALID_ARGUMENT, "NULL argument to evatok_decode_begin");
+  return decode_begin(m, pkt, size, ref, true, frames, max_frames, fmt, nb_frames, err, es);
+}
+
+EvatokStatus evatok_decode_next(EvatokModel* m, EvatokReference* ref, int* nb_ready, char* err, size_t es) {
+  if (!m || !ref || !nb_ready) return set_err(err, es, EVATOK_ERR_INVALID_ARGUMENT, "NULL argument to evatok_decode_next");
+  PacketDecode* p = ref->pending.get();
+  if (!p) return set_err(err, es, EVATOK_ERR_INVALID_ARGUMENT, "evatok_decode_next: no packet begun (evatok_decode_begin)");
+  if (p->model != m)
+    return set_err(err, es, EVATOK_ERR_INVALID_ARGUMENT, "evatok_decode_next: the packet was begun with another model");
+  const EvatokStatus st = guarded(err, es, [&]() -> EvatokStatus {
     std::lock_guard<std::mutex> g(m->lock);
-    c10::InferenceMode inference;  // no autograd records or version counters
-    const auto& cfg = m->model->cfg;
-    const long n_entries = evbs_num_entries(&h);
-    std::vector<uint8_t> ci((size_t)n_entries + 1);
-    const long max_tokens = n_entries * cfg.max_choice();
-    std::vector<uint32_t> tokens((size_t)max_tokens + 1);
-    char msg[256];
-    if (evbs_read_payload(&m->params, &h, pkt, size, ci.data(), tokens.data(), max_tokens, msg, sizeof msg))
-      return set_err(err, es, EVATOK_ERR_BITSTREAM, "invalid packet: %s", msg);
-    const TileGrid grid = grid_for(m, h.width, h.height);
-    const long n = (long)h.tiles_x * h.tiles_y, coded = n_entries / h.num_blocks;
-    torch::Tensor out;
-    if (!inter) {
-      out = decode_tiles(m, ci.data(), coded, tokens.data());
-    } else {
-      // Skipped tiles hold the reference's mean frame in every frame;
-      // carrying tiles are decoded apart, with the reference's last frame.
-      out = ref->mean.unsqueeze(2).expand({n, 3, cfg.clip_frames, cfg.clip_height, cfg.clip_width}).clone();
-      const int nb = h.num_blocks;
-      for (int pass = 0; pass < 2; ++pass) {
-        std::vector<uint8_t> pci;
-        std::vector<uint32_t> ptok;
-        std::vector<int64_t> where;
-        size_t tpos = 0;
-        for (long t = 0, k = 0; t < n; ++t) {
-          if (evbs_tile_skipped(&h, t)) continue;
-          size_t len = 0;
-          for (int b = 0; b < nb; ++b) len += (size_t)cfg.choices[ci[(size_t)(k * nb + b)]];
-          if (evbs_tile_carried(&h, t) == pass) {
-            pci.insert(pci.end(), ci.begin() + k * nb, ci.begin() + (k + 1) * nb);
-            ptok.insert(ptok.end(), tokens.begin() + (long)tpos, tokens.begin() + (long)(tpos + len));
-            where.push_back(t);
-          }
-          tpos += len;
-          ++k;
-        }
-        if (where.empty()) continue;
-        auto idx = torch::tensor(where, torch::kInt64);
-        auto dec = decode_tiles(m, pci.data(), (long)where.size(), ptok.data(),
-                                pass ? ref->last.index_select(0, idx) : torch::Tensor());
-        out.index_copy_(0, idx, dec);
-      }
-    }
-    tiles_to_frames(out, frames, h.nb_frames, fmt, grid);
-    if (ref) set_reference(ref, m, h.width, h.height, out, h.nb_frames);
-    *nb_frames = h.nb_frames;
+    c10::InferenceMode inference;
+    const int64_t pt = m->model->cfg.patch_t, b = p->block;
+    auto frames = p->out.narrow(2, b * pt, pt);
+    for (auto& grp : p->groups) frames.index_copy_(0, grp.where, grp.dec->next().cpu());
+    const int first = (int)(b * pt), shown = std::min<int>((int)pt, p->h.nb_frames - first);
+    tiles_to_frames(frames, p->frames.data() + first, shown, p->fmt, p->grid);
+    ++p->block;
     return EVATOK_OK;
   });
+  if (st != EVATOK_OK) {
+    *nb_ready = 0;
+    *ref = EvatokReference();  // the next inter packet would repeat a frame we do not have
+    return st;
+  }
+  *nb_ready = p->ready();
+  if (p->block == p->blocks) {
+    std::unique_ptr<PacketDecode> done = std::move(ref->pending);
+    const EvatokStatus fin = guarded(err, es, [&]() -> EvatokStatus {
+      if (done->keep) set_reference(ref, m, done->h.width, done->h.height, done->out, done->h.nb_frames);
+      return EVATOK_OK;
+    });
+    if (fin != EVATOK_OK) *ref = EvatokReference();
+    return fin;
+  }
+  return EVATOK_OK;
 }
 
 EvatokStatus evatok_extradata_create(const EvatokModel* m, int fps_num, int fps_den, uint8_t** data, size_t* size,

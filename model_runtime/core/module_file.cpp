@@ -20,9 +20,18 @@ int64_t count_parameters(const torch::nn::Module& m) {
 ModuleFile::ModuleFile(const std::string& p, const std::string& k) : path(p), kind(k), file(load_safetensors(p)) {}
 
 void ModuleFile::verify(const std::string& format, const std::string& config_key) {
+  check_format(format, config_key);
+  check_fingerprint();
+}
+
+void ModuleFile::check_format(const std::string& format, const std::string& config_key) {
   if (meta("format") != format)
     throw std::runtime_error("'" + path + "' is not an evatok " + kind + " file (format " + meta("format") + ")");
   config_json = meta(config_key);
+  meta("evatok.fingerprint");
+}
+
+void ModuleFile::check_fingerprint() {
   fp = fingerprint(config_json, file.tensors);
   if (to_hex(fp.data(), fp.size()) != meta("evatok.fingerprint"))
     throw std::runtime_error(kind + " file '" + path + "' is corrupt: its content does not match its fingerprint");

@@ -22,6 +22,10 @@ struct ModuleFile {
   // Checks the format, and that the content matches its fingerprint; sets
   // config_json and fp.
   void verify(const std::string& format, const std::string& config_key);
+  // The two halves of verify: the format and the config's presence (cheap;
+  // sets config_json), then the fingerprint (hashes every tensor; sets fp).
+  void check_format(const std::string& format, const std::string& config_key);
+  void check_fingerprint();
   // Metadata value; throws when it is missing.
   const std::string& meta(const std::string& key) const;
   // Copies every tensor into the module's tensor of the same name; throws on a

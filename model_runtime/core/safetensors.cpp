@@ -1,5 +1,6 @@
 #include "core/safetensors.h"
 
+#include <cmath>
 #include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -31,6 +32,19 @@ const DType* dtype_by_type(torch::ScalarType t) {
 }
 
 constexpr int kMaxHeaderDepth = 8;
+
+// True unless a floating-point tensor holds a NaN or an infinity. float32
+// (every tensor of our models) in one plain pass: LibTorch's isfinite().all()
+// costs a few tensor ops per tensor, which added up on every model open.
+bool all_finite(const torch::Tensor& t) {
+  if (!t.is_floating_point()) return true;
+  if (t.scalar_type() != torch::kFloat32 || !t.is_contiguous()) return torch::isfinite(t).all().item<bool>();
+  const float* p = t.data_ptr<float>();
+  const int64_t n = t.numel();
+  bool ok = true;
+  for (int64_t i = 0; i < n; ++i) ok &= std::isfinite(p[i]);
+  return ok;
+}
 
 [[noreturn]] void fail(const std::string& path, const std::string& what) {
   throw std::runtime_error("'" + path + "' is not a valid model file: " + what);
@@ -67,9 +81,12 @@ TensorFile load_safetensors(const std::string& path) {
   }
   if (!j.is_object()) fail(path, "header is not a JSON object");
 
-  std::vector<uint8_t> data(data_size);
-  if (data_size) f.read(reinterpret_cast<char*>(data.data()), (std::streamsize)data_size);
+  // One read into one buffer; the tensors are views of it where their
+  // offsets suit their type (a file we wrote: always), else copies.
+  auto data = torch::empty({(int64_t)data_size}, torch::kUInt8);
+  if (data_size) f.read(reinterpret_cast<char*>(data.data_ptr<uint8_t>()), (std::streamsize)data_size);
   if (!f) fail(path, "truncated data");
+  uint8_t* base = data.data_ptr<uint8_t>();
 
   TensorFile out;
   for (auto it = j.begin(); it != j.end(); ++it) {
@@ -102,10 +119,13 @@ TensorFile load_safetensors(const std::string& path) {
     const uint64_t b = off[0].get<uint64_t>(), e = off[1].get<uint64_t>();
     if (b > e || e > data_size || e - b != numel * dt->size)
       fail(path, "data_offsets of '" + it.key() + "' out of range or inconsistent with its shape");
-    auto tensor = torch::empty(shape, torch::TensorOptions().dtype(dt->type));
-    if (numel) std::memcpy(tensor.data_ptr(), data.data() + b, e - b);
-    if (numel && tensor.is_floating_point() && !torch::isfinite(tensor).all().item<bool>())
-      fail(path, "tensor '" + it.key() + "' holds non-finite values (NaN or infinity)");
+    const auto opt = torch::TensorOptions().dtype(dt->type);
+    torch::Tensor tensor;
+    if (b % dt->size == 0)
+      tensor = torch::from_blob(base + b, shape, [data](void*) {}, opt);  // the deleter keeps `data` alive
+    else if ((tensor = torch::empty(shape, opt)), numel)
+      std::memcpy(tensor.data_ptr(), base + b, e - b);
+    if (numel && !all_finite(tensor)) fail(path, "tensor '" + it.key() + "' holds non-finite values (NaN or infinity)");
     out.tensors[it.key()] = tensor;
   }
   return out;

@@ -1,6 +1,7 @@
 #include "tokenizer/model.h"
 
 #include <cmath>
+#include <future>
 #include <iterator>
 #include <stdexcept>
 
@@ -50,18 +51,42 @@ void Model::save(const std::string& path) {
 
 std::unique_ptr<Model> Model::load(const std::string& path, torch::Device device) {
   ModuleFile f(path, "model");
-  f.verify("evatok-model", "evatok.config");
-  const ModelConfig cfg = ModelConfig::from_json(f.config_json);
-  f.check_fits(cfg.min_parameters());
-  std::unique_ptr<Model> m(new Model(cfg, 0, torch::kCPU, Unhashed{}));
+  f.check_format("evatok-model", "evatok.config");
+  // Opening is on the way to a player's first frame, so its two long parts
+  // run side by side: hashing the file against its fingerprint (another
+  // thread) and building the networks the config describes (LibTorch
+  // initialises every weight at random first). The config is checked
+  // against its limits before anything is built; a corrupt file is reported
+  // as corrupt, whatever else is wrong with it.
+  auto hashed = std::async(std::launch::async, [&f] { f.check_fingerprint(); });
+  std::unique_ptr<Model> m;
+  std::future<std::array<uint8_t, 16>> codec;  // codec_fp from the file's tensors, as refresh_codec_fp hashes them
+  try {
+    const ModelConfig cfg = ModelConfig::from_json(f.config_json);
+    f.check_fits(cfg.min_parameters());
+    std::map<std::string, Tensor> net_tensors;
+    for (const auto& [name, t] : f.file.tensors)
+      if (!is_entropy_tensor(name) && name.rfind("router.", 0) != 0) net_tensors[name] = t;
+    codec = std::async(std::launch::async, [cfg, net_tensors] { return fingerprint(cfg.codec_json(), net_tensors); });
+    m.reset(new Model(cfg, 0, torch::kCPU, Unhashed{}));
+  } catch (...) {
+    hashed.get();
+    throw;
+  }
+  hashed.get();
   try {
     m->entropy = EntropyTables::take(f.file.tensors, m->cfg);
   } catch (const std::exception& e) {
     throw std::runtime_error("model file '" + path + "': " + e.what());
   }
-  f.copy_into(*m->net);
+  f.copy_into(*m->net);  // the same names and shapes as the file's
   m->fp = f.fp;
-  m->refresh_codec_fp();
+  m->codec_fp = codec.get();
+  for (const auto& [name, t] : f.file.tensors)
+    if (t.scalar_type() != torch::kFloat32) {  // copy_into converted it: hash what the network holds
+      m->refresh_codec_fp();
+      break;
+    }
   m->has_router = f.file.metadata.count("evatok.has_router") && f.file.metadata.at("evatok.has_router") == "1";
   for (auto& [k, v] : f.file.metadata)
     if (k.rfind("train.", 0) == 0) m->info[k] = v;

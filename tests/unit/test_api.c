@@ -550,6 +550,109 @@ static void test_inter_packets(void **state)
     evatok_model_close(&m);
 }
 
+/* Progressive decoding gives evatok_decode_packet's frames, one temporal
+ * block per call, for keyframes, inter packets and short packets, and
+ * refuses calls out of order. */
+static void progressive(EvatokModel *m, const uint8_t *pkt, size_t size, EvatokReference *ref, EvatokImage *out,
+                        int want_frames)
+{
+    const EvatokModelInfo *info = evatok_model_get_info(m);
+    const int pt = info->clip_frames / info->num_blocks;
+    char err[512];
+    int n = 0, ready = 0, calls = 0;
+    const EvatokStatus st = evatok_decode_begin(m, pkt, size, ref, out, 16, EVATOK_PIX_RGB24, &n, err, sizeof err);
+    if (st != EVATOK_OK)
+        fprintf(stderr, "evatok_decode_begin: %s\n", err);
+    assert_int_equal(st, EVATOK_OK);
+    assert_int_equal(n, want_frames);
+    while (ready < n) {
+        const int before = ready;
+        assert_int_equal(evatok_decode_next(m, ref, &ready, err, sizeof err), EVATOK_OK);
+        assert_int_equal(ready, before + pt < n ? before + pt : n);
+        calls++;
+    }
+    assert_int_equal(calls, (n + pt - 1) / pt);
+    /* done: nothing is pending */
+    assert_int_equal(evatok_decode_next(m, ref, &ready, err, sizeof err), EVATOK_ERR_INVALID_ARGUMENT);
+}
+
+static void test_progressive_decode(void **state)
+{
+    (void)state;
+    EvatokModel *m = open_model(model_path), *other = open_model(other_path);
+    const EvatokModelInfo *info = evatok_model_get_info(m);
+    const int w = 130, h = 64;
+    const size_t frame = (size_t)w * h * 3;
+    EvatokImage in[16], a[16], b[16];
+    uint8_t *pix = make_frames(w, h, 16, in), *da = calloc(frame * 16, 1), *db = calloc(frame * 16, 1);
+    for (int t = 0; t < 16; t++) {
+        a[t].data[0] = da + (size_t)t * frame;
+        b[t].data[0] = db + (size_t)t * frame;
+        a[t].linesize[0] = b[t].linesize[0] = w * 3;
+    }
+    EvatokEncodeOptions eo;
+    evatok_encode_options_default(&eo);
+    eo.mode = EVATOK_ASSIGN_UNIFORM;
+    eo.uniform_tokens = info->choices[1 % info->num_choices];
+    eo.bitstream_version = 3;
+    eo.inter_tolerance_db = 20;
+    EvatokReference *enc = NULL, *ra = NULL, *rb = NULL;
+    assert_int_equal(evatok_reference_new(&enc), EVATOK_OK);
+    assert_int_equal(evatok_reference_new(&ra), EVATOK_OK);
+    assert_int_equal(evatok_reference_new(&rb), EVATOK_OK);
+    char err[512];
+    int got = 0, ready = 0, n = 0;
+    uint8_t *pkts[3];
+    size_t sizes[3];
+    const int frames[3] = { 16, 16, 5 };
+    for (int i = 0; i < 3; i++) {
+        for (int t = 0; t < 16 && i == 1; t++)
+            in[t] = in[0]; /* the second packet a still: an inter packet */
+        assert_int_equal(evatok_encode_packet(m, in, frames[i], w, h, EVATOK_PIX_RGB24, &eo, enc, 0, &pkts[i],
+                                              &sizes[i], err, sizeof err), EVATOK_OK);
+    }
+    assert_int_equal(evatok_packet_is_keyframe(pkts[1], sizes[1]), 0);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(evatok_decode_packet(m, pkts[i], sizes[i], ra, a, 16, EVATOK_PIX_RGB24, &got, err, sizeof err),
+                         EVATOK_OK);
+        memset(db, 0, frame * 16);
+        progressive(m, pkts[i], sizes[i], rb, b, frames[i]);
+        assert_memory_equal(da, db, frame * (size_t)frames[i]);
+    }
+    /* out of order: nothing begun, another model, after a reset */
+    evatok_reference_reset(rb);
+    assert_int_equal(evatok_decode_next(m, rb, &ready, err, sizeof err), EVATOK_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(err, "evatok_decode_begin"));
+    assert_int_equal(evatok_decode_begin(m, pkts[0], sizes[0], rb, b, 16, EVATOK_PIX_RGB24, &n, err, sizeof err),
+                     EVATOK_OK);
+    assert_int_equal(evatok_decode_next(other, rb, &ready, err, sizeof err), EVATOK_ERR_INVALID_ARGUMENT);
+    assert_int_equal(evatok_decode_next(m, rb, &ready, err, sizeof err), EVATOK_OK);
+    evatok_reference_reset(rb); /* abandons the packet */
+    assert_int_equal(evatok_decode_next(m, rb, &ready, err, sizeof err), EVATOK_ERR_INVALID_ARGUMENT);
+    /* an inter packet without its reference; a NULL reference */
+    assert_int_equal(evatok_decode_begin(m, pkts[1], sizes[1], rb, b, 16, EVATOK_PIX_RGB24, &n, err, sizeof err),
+                     EVATOK_ERR_NO_REFERENCE);
+    assert_int_equal(evatok_decode_begin(m, pkts[0], sizes[0], NULL, b, 16, EVATOK_PIX_RGB24, &n, err, sizeof err),
+                     EVATOK_ERR_INVALID_ARGUMENT);
+    /* a begun packet, then another begin: the first is abandoned; freeing
+     * a reference with a packet pending is fine */
+    assert_int_equal(evatok_decode_begin(m, pkts[0], sizes[0], rb, b, 16, EVATOK_PIX_RGB24, &n, err, sizeof err),
+                     EVATOK_OK);
+    progressive(m, pkts[0], sizes[0], rb, b, 16);
+    assert_int_equal(evatok_decode_begin(m, pkts[0], sizes[0], rb, b, 16, EVATOK_PIX_RGB24, &n, err, sizeof err),
+                     EVATOK_OK);
+    for (int i = 0; i < 3; i++)
+        evatok_free(pkts[i]);
+    evatok_reference_free(&enc);
+    evatok_reference_free(&ra);
+    evatok_reference_free(&rb);
+    free(pix);
+    free(da);
+    free(db);
+    evatok_model_close(&m);
+    evatok_model_close(&other);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 4) {
@@ -567,6 +670,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_bitstream_versions),
         cmocka_unit_test(test_packet_tokens),
         cmocka_unit_test(test_inter_packets),
+        cmocka_unit_test(test_progressive_decode),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -47,12 +47,13 @@ extern "C" {
 #define EVATOK_API
 #endif
 
-#define EVATOK_API_VERSION 4      /* 2: *_default() for every options struct, reserved bytes;
+#define EVATOK_API_VERSION 5      /* 2: *_default() for every options struct, reserved bytes;
                                      3: bitstream version 2 (entropy-coded), its option and calls;
                                         token access (evatok_packet_tokens, evatok_packet_build);
                                      4: bitstream version 3 (inter packets): EvatokReference,
                                         evatok_encode_packet, evatok_decode_packet,
-                                        evatok_packet_is_keyframe, EVATOK_ERR_NO_REFERENCE */
+                                        evatok_packet_is_keyframe, EVATOK_ERR_NO_REFERENCE;
+                                     5: progressive decoding: evatok_decode_begin, evatok_decode_next */
 #define EVATOK_BITSTREAM_VERSION 2 /* what encoders write by default; 1 is still read and written */
 #define EVATOK_BITSTREAM_MAX_VERSION 3 /* 3: keyframes as in 2, plus inter packets               */
 #define EVATOK_MAX_CHOICES 8      /* token-count options per block            */
@@ -268,6 +269,25 @@ EVATOK_API EvatokStatus evatok_encode_packet(EvatokModel *model, const EvatokIma
 EVATOK_API EvatokStatus evatok_decode_packet(EvatokModel *model, const uint8_t *packet, size_t size,
                                   EvatokReference *ref, const EvatokImage *frames, int max_frames,
                                   EvatokPixelFormat fmt, int *nb_frames, char *err, size_t err_size);
+
+/* Progressive decoding, for players: evatok_decode_packet's work one
+ * temporal block at a time, so that a packet's first frames are ready after
+ * a fraction of it (the default model: 4 of 16 frames per block).
+ * evatok_decode_begin checks the packet and the images as evatok_decode_packet
+ * does, sets *nb_frames and keeps the decoding state in ref; the packet may
+ * be freed then, the images must stay valid until the packet is done. Each
+ * evatok_decode_next decodes the next block into its frames and sets
+ * *nb_ready to the number of the packet's first frames that are complete;
+ * when it reaches *nb_frames the packet is done and ref is updated as
+ * evatok_decode_packet updates it. A new begin or evatok_reference_reset
+ * abandons an unfinished packet; an error forgets the reference. Memory: the
+ * state of every coded tile lives until the packet is done (about 1 MB per
+ * 64x64 tile with the default model, on top of its decoded frames). */
+EVATOK_API EvatokStatus evatok_decode_begin(EvatokModel *model, const uint8_t *packet, size_t size,
+                                 EvatokReference *ref, const EvatokImage *frames, int max_frames,
+                                 EvatokPixelFormat fmt, int *nb_frames, char *err, size_t err_size);
+EVATOK_API EvatokStatus evatok_decode_next(EvatokModel *model, EvatokReference *ref, int *nb_ready,
+                                char *err, size_t err_size);
 
 /* 1: the packet is a keyframe (every version-1 and -2 packet is); 0: an
  * inter packet; < 0: not a packet of a known version. Reads the first bytes
