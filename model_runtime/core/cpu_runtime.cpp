@@ -34,7 +34,7 @@ size_t round_size(size_t n) {
 struct Cache {
   std::mutex lock;
   std::multimap<size_t, void*> free;  // block size -> block base
-  size_t cached = 0;
+  size_t cached = 0, live = 0, peak_live = 0;
   uint64_t allocations = 0, reused = 0;
 };
 
@@ -52,6 +52,7 @@ void release(void* data) {
   if (size >= kMinCached) {
     Cache& c = cache();
     std::lock_guard<std::mutex> g(c.lock);
+    c.live -= size;
     if (c.cached + size <= kMaxCachedBytes) {
       c.free.emplace(size, base);
       c.cached += size;
@@ -81,6 +82,12 @@ struct CachingCpuAllocator final : c10::Allocator {
     }
     if (!base && (size > SIZE_MAX - kHeader || posix_memalign(&base, kAlign, kHeader + size) != 0))
       throw std::bad_alloc();
+    if (size >= kMinCached) {
+      Cache& c = cache();
+      std::lock_guard<std::mutex> g(c.lock);
+      c.live += size;
+      c.peak_live = std::max(c.peak_live, c.live);
+    }
     memcpy(base, &size, sizeof size);
     void* data = static_cast<uint8_t*>(base) + kHeader;
     return {data, data, &release, c10::Device(c10::DeviceType::CPU)};
@@ -134,6 +141,8 @@ CpuAllocatorStats cpu_allocator_stats() {
   s.allocations = c.allocations;
   s.reused = c.reused;
   s.cached_bytes = c.cached;
+  s.live_bytes = c.live;
+  s.peak_live_bytes = c.peak_live;
   return s;
 }
 

@@ -21,6 +21,7 @@ void init_cpu_runtime();
 struct CpuAllocatorStats {
   uint64_t allocations = 0, reused = 0;  // large allocations, and how many a cached block served
   size_t cached_bytes = 0;               // held for reuse now
+  size_t live_bytes = 0, peak_live_bytes = 0;  // large blocks in use now, and at most so far
 };
 CpuAllocatorStats cpu_allocator_stats();
 

@@ -87,7 +87,10 @@ void tiles_to_frames(const Tensor& tiles, const EvatokImage* frames, int nb_fram
                .view({g.tiles_y, g.tiles_x, 3, T, g.tile_h, g.tile_w})
                .permute({3, 0, 4, 1, 5, 2})
                .reshape({T, (int64_t)g.tiles_y * g.tile_h, (int64_t)g.tiles_x * g.tile_w, 3});
-  auto u8 = v.add(0.5).mul(255.0).round().clamp(0, 255).to(torch::kUInt8);
+  // reshape copies the permuted tiles (RGB moves innermost) into a fresh
+  // tensor, so this works in place without touching the caller's.
+  if (v.is_alias_of(tiles)) v = v.clone();
+  auto u8 = v.add_(0.5).mul_(255.0).round_().clamp_(0, 255).to(torch::kUInt8);
   for (int t = 0; t < nb_frames && t < T; ++t) {
     auto f = u8[t].slice(0, 0, g.height).slice(1, 0, g.width).contiguous();
     rgb_to_frame(f.data_ptr<uint8_t>(), g.width, g.height, fmt, frames[t]);

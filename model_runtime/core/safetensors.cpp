@@ -3,6 +3,8 @@
 #include <cmath>
 #include <cstring>
 #include <fstream>
+#include <memory>
+#include <new>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
@@ -83,10 +85,13 @@ TensorFile load_safetensors(const std::string& path) {
 
   // One read into one buffer; the tensors are views of it where their
   // offsets suit their type (a file we wrote: always), else copies.
-  auto data = torch::empty({(int64_t)data_size}, torch::kUInt8);
-  if (data_size) f.read(reinterpret_cast<char*>(data.data_ptr<uint8_t>()), (std::streamsize)data_size);
+  // (From the heap, not LibTorch's caching allocator, which would keep the
+  // whole file's size cached after the load.)
+  std::shared_ptr<uint8_t[]> data(new (std::nothrow) uint8_t[data_size ? data_size : 1]);
+  if (!data) fail(path, "no memory for its " + std::to_string(data_size) + " bytes of tensors");
+  if (data_size) f.read(reinterpret_cast<char*>(data.get()), (std::streamsize)data_size);
   if (!f) fail(path, "truncated data");
-  uint8_t* base = data.data_ptr<uint8_t>();
+  uint8_t* base = data.get();
 
   TensorFile out;
   for (auto it = j.begin(); it != j.end(); ++it) {

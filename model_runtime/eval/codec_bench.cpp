@@ -202,9 +202,11 @@ int bench_codec(const CodecBenchOptions& o) {
   printf("decode: %7.1f fps, %6.1f GFLOP/s = %5.1f%% of the GEMM peak\n", F / dec_s,
          dec_flops * tile_clips / dec_s / 1e9, 100 * dec_flops * tile_clips / dec_s / 1e9 / peak);
   const auto st = cpu_allocator_stats();
-  printf("packets: %zu bytes for %d frames; peak RSS %.0f MiB; allocator: %llu large allocations, %.1f%% reused\n",
+  printf("packets: %zu bytes for %d frames; peak RSS %.0f MiB; allocator: %llu large allocations, %.1f%% reused, "
+         "at most %.0f MiB in use, %.0f MiB cached at the end\n",
          bytes, F, ru.ru_maxrss / 1024.0, (unsigned long long)st.allocations,
-         st.allocations ? 100.0 * st.reused / st.allocations : 0.0);
+         st.allocations ? 100.0 * st.reused / st.allocations : 0.0, st.peak_live_bytes / 1048576.0,
+         st.cached_bytes / 1048576.0);
   if (o.profile) {
     print_top("encode", enc_prof);
     print_top("decode", dec_prof);
