@@ -24,15 +24,21 @@ AttentionImpl::AttentionImpl(int dim, int heads_) : heads(heads_) {
   out = register_module("out", torch::nn::Linear(dim, dim));
 }
 
+Tensor heads_of(const Tensor& x, int64_t heads) {
+  return x.view({x.size(0), x.size(1), heads, x.size(2) / heads}).transpose(1, 2);
+}
+
+Tensor attend(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& mask) {
+  auto att = torch::matmul(q, k.transpose(-2, -1)) * (1.0 / std::sqrt((double)q.size(-1)));
+  if (mask.defined()) att = att.masked_fill(mask.logical_not(), -1e9);
+  return torch::matmul(torch::softmax(att, -1), v);
+}
+
 Tensor AttentionImpl::forward(const Tensor& x, const Tensor& ctx, const Tensor& mask) {
   const auto B = x.size(0), N = x.size(1), M = ctx.size(1), D = x.size(2), dh = D / heads;
-  auto q = to_q(x).view({B, N, heads, dh}).transpose(1, 2);
   auto kv = to_kv(ctx).view({B, M, 2, heads, dh});
   auto k = kv.select(2, 0).transpose(1, 2), v = kv.select(2, 1).transpose(1, 2);
-  auto att = torch::matmul(q, k.transpose(-2, -1)) * (1.0 / std::sqrt((double)dh));
-  att = att.masked_fill(mask.logical_not().unsqueeze(1), -1e9);
-  att = torch::softmax(att, -1);
-  return out(torch::matmul(att, v).transpose(1, 2).reshape({B, N, D}));
+  return out(attend(heads_of(to_q(x), heads), k, v, mask.unsqueeze(1)).transpose(1, 2).reshape({B, N, D}));
 }
 
 MlpImpl::MlpImpl(int dim, int hidden) {

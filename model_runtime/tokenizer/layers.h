@@ -12,6 +12,12 @@ namespace evatok {
 torch::Tensor param(torch::nn::Module& m, const char* name, std::vector<int64_t> shape);
 torch::nn::LayerNorm layer_norm(int dim);
 
+// [B,N,D] -> [B,heads,N,D/heads].
+torch::Tensor heads_of(const torch::Tensor& x, int64_t heads);
+// Softmax attention of q [B,h,N,dh] over k, v [B,h,M,dh]; mask (true = may
+// attend) broadcastable to [B,1,N,M], or undefined (no mask).
+torch::Tensor attend(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v, const torch::Tensor& mask);
+
 // Multi-head attention; mask is "allowed" (true = may attend), broadcastable
 // to [B, Nq, Nk].
 struct AttentionImpl : torch::nn::Module {

@@ -222,10 +222,7 @@ std::unique_ptr<BlockDecoder> Model::block_decoder(const std::vector<Assignment>
 Tensor Model::decode(const std::vector<Assignment>& as, const std::vector<std::vector<int64_t>>& tokens,
                      const Tensor& before) {
   torch::NoGradGuard ng;
-  auto dec = block_decoder(as, tokens, before);
-  std::vector<Tensor> out;
-  while (!dec->done()) out.push_back(dec->next());
-  return torch::cat(out, 2);
+  return block_decoder(as, tokens, before)->rest();
 }
 
 Tensor Model::reconstruct(const Tensor& clips, const std::vector<Assignment>& as) {

@@ -285,19 +285,6 @@ Tensor DecoderImpl::forward(const Tensor& codes, const Layout& L, const Tensor& 
   return torch::cat(out, 2);
 }
 
-// Softmax attention of q [B,h,N,dh] over k, v [B,h,M,dh]; mask (true = may
-// attend) broadcastable to [B,1,N,M], or undefined. The same arithmetic as
-// AttentionImpl::forward.
-static Tensor attend(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& mask) {
-  auto att = torch::matmul(q, k.transpose(-2, -1)) * (1.0 / std::sqrt((double)q.size(-1)));
-  if (mask.defined()) att = att.masked_fill(mask.logical_not(), -1e9);
-  return torch::matmul(torch::softmax(att, -1), v);
-}
-
-static Tensor heads_of(const Tensor& x, int64_t heads) {  // [B,N,D] -> [B,h,N,dh]
-  return x.view({x.size(0), x.size(1), heads, x.size(2) / heads}).transpose(1, 2);
-}
-
 BlockDecoder::BlockDecoder(DecoderImpl& dec, const Tensor& codes, const Layout& layout, const Tensor& before)
     : d(dec), L(layout), prev(before), seen(layout.batch, 0) {
   const int64_t B = codes.size(0), D = d.cfg.dec_dim, nb = d.cfg.num_blocks(), P = d.cfg.patches_per_block();
@@ -351,11 +338,14 @@ Tensor BlockDecoder::next() {
   return rgb;
 }
 
-Tensor DecoderImpl::forward_blocks(const Tensor& codes, const Layout& L, const Tensor& before) {
-  BlockDecoder dec(*this, codes, L, before);
+Tensor BlockDecoder::rest() {
   std::vector<Tensor> out;
-  while (!dec.done()) out.push_back(dec.next());
+  while (!done()) out.push_back(next());
   return torch::cat(out, 2);
+}
+
+Tensor DecoderImpl::forward_blocks(const Tensor& codes, const Layout& L, const Tensor& before) {
+  return BlockDecoder(*this, codes, L, before).rest();
 }
 
 EvaTokImpl::EvaTokImpl(const ModelConfig& c) : cfg(c) {

@@ -93,6 +93,7 @@ class BlockDecoder {
   BlockDecoder(DecoderImpl& dec, const torch::Tensor& codes, const Layout& layout, const torch::Tensor& before = {});
   bool done() const;
   torch::Tensor next();  // the next block's frames [B,3,pt,H,W]
+  torch::Tensor rest();  // every block not decoded yet, in order [B,3,*,H,W]
 
  private:
   DecoderImpl& d;
