@@ -10,8 +10,13 @@
 namespace evatok {
 
 // Warm start: copies every tensor of `src` whose name and shape `dst` also
-// has; returns the names of dst's tensors left at their init.
+// has; returns the names of dst's tensors left at their init. A wider pixel
+// head (more head_channels) takes src's as its first channels, with the new
+// ones starting cut off from the output (the pictures stay src's).
 std::vector<std::string> copy_matching(Model& dst, const Model& src);
+// Largest difference between the two decoders' pixel heads on the same
+// random token features (same dec_dim and grid; throws otherwise).
+double pixel_head_difference(Model& a, Model& b);
 // Takes the proxy reward's z-scoring statistics and metric of `src`, which
 // must have the same choices and blocks (throws otherwise).
 void copy_reward_stats(Model& dst, const Model& src);

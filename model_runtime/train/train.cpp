@@ -31,6 +31,11 @@ std::unique_ptr<Model> open_or_create(const TokenizerOptions& o, torch::Device d
     auto src = Model::load(o.init, dev);
     auto fresh = copy_matching(*m, *src);
     printf("warm start from %s: %zu tensors new or reshaped\n", o.init.c_str(), fresh.size());
+    if (m->cfg.head_channels > src->cfg.head_channels && m->cfg.dec_dim == src->cfg.dec_dim &&
+        m->cfg.num_blocks() == src->cfg.num_blocks() && m->cfg.grid_h() == src->cfg.grid_h() &&
+        m->cfg.grid_w() == src->cfg.grid_w())
+      printf("warm start: pixel head widened from %d to %d channels; largest change to its pictures %.3g\n",
+             src->cfg.head_channels, m->cfg.head_channels, pixel_head_difference(*m, *src));
     auto state = m->state();
     int64_t fresh_n = 0, all_n = 0;
     for (const auto& [name, t] : state) all_n += t.numel();
