@@ -1,5 +1,7 @@
 #include "train/model_edit.h"
 
+#include <ATen/CPUGeneratorImpl.h>
+
 #include <iterator>
 #include <stdexcept>
 
@@ -56,9 +58,10 @@ double pixel_head_difference(Model& a, Model& b) {
   if (a.cfg.dec_dim != b.cfg.dec_dim || a.cfg.num_blocks() != b.cfg.num_blocks() || a.cfg.grid_h() != b.cfg.grid_h() ||
       a.cfg.grid_w() != b.cfg.grid_w())
     throw std::runtime_error("the two decoders do not take the same features");
-  torch::manual_seed(1);
+  // Its own generator: a check must not move the training run's random stream.
+  auto gen = at::detail::createCPUGenerator(1);
   const int64_t nb = a.cfg.num_blocks();
-  auto q = torch::randn({1, nb * a.cfg.grid_h() * a.cfg.grid_w(), a.cfg.dec_dim});
+  auto q = torch::randn({1, nb * a.cfg.grid_h() * a.cfg.grid_w(), a.cfg.dec_dim}, gen);
   auto pa = a.net->decoder->pixels(q.to(a.device), nb, nullptr).cpu();
   auto pb = b.net->decoder->pixels(q.to(b.device), nb, nullptr).cpu();
   return (pa - pb).abs().max().item<double>();
