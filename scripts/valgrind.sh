@@ -13,9 +13,9 @@
 # A run fails on any memcheck error or definite leak. Reachable and "possibly
 # lost" blocks are LibTorch's and OpenBLAS's thread pools and caches, which
 # live until exit. tests/sanitize/valgrind.supp names the one report outside
-# our code. Slow: valgrind runs one thread at a time, 50-100x slower; each C
-# API program takes more than 20 minutes on this machine (two run at a time),
-# each fuzz driver about 30 s at N = 50.
+# our code. Slow: valgrind runs one thread at a time, 50-100x slower. On this
+# machine test_api took 30 minutes, test_ar_api more than 30 (both run at
+# once), and each fuzz driver about 30 s at N = 50.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=$(realpath "${1:-$root/build}")
