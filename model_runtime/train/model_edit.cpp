@@ -9,19 +9,40 @@ namespace evatok {
 
 namespace {
 
-// A pixel head with more channels than src's takes src's channels as its
-// first ones and starts with the new ones cut off from the output: the old
-// output channels of head1 do not read the new inputs, head2 does not read
-// the new hidden channels. So the warm-started decoder draws exactly src's
-// pictures and the new channels start learning from there.
-bool widen_pixel_head(Model& dst, const Model& src) {
+// Same token features in, same patch of pixels out.
+bool same_decoder_features(const Model& a, const Model& b) {
+  const auto &x = a.cfg, &y = b.cfg;
+  return x.dec_dim == y.dec_dim && x.num_blocks() == y.num_blocks() && x.grid_h() == y.grid_h() &&
+         x.grid_w() == y.grid_w() && x.patch_t == y.patch_t && x.patch_s == y.patch_s;
+}
+
+}  // namespace
+
+std::vector<std::string> copy_matching(Model& dst, const Model& src) {
+  torch::NoGradGuard ng;
+  auto from = src.state();
+  std::vector<std::string> fresh;
+  for (auto& [name, t] : dst.state()) {
+    auto it = from.find(name);
+    if (it != from.end() && it->second.sizes() == t.sizes())
+      t.copy_(it->second.to(t.device(), t.dtype()));
+    else
+      fresh.push_back(name);
+  }
+  return fresh;
+}
+
+// The new channels start cut off from the output: the old output channels of
+// head1 do not read the new inputs, head2 does not read the new hidden
+// channels. So the decoder draws exactly src's pictures, and the new channels
+// start learning from there.
+std::vector<std::string> widen_pixel_head(Model& dst, const Model& src) {
   const int64_t hs = src.cfg.head_channels, hd = dst.cfg.head_channels;
-  const int64_t P = dst.cfg.patch_t * dst.cfg.patch_s * dst.cfg.patch_s;
-  if (hd <= hs || src.cfg.dec_dim != dst.cfg.dec_dim || P != src.cfg.patch_t * src.cfg.patch_s * src.cfg.patch_s)
-    return false;
+  if (hd <= hs || !same_decoder_features(dst, src)) return {};
+  torch::NoGradGuard ng;
   auto& d = *dst.net->decoder;
   const auto& s = *src.net->decoder;
-  const int64_t D = dst.cfg.dec_dim;
+  const int64_t P = dst.cfg.patch_t * dst.cfg.patch_s * dst.cfg.patch_s, D = dst.cfg.dec_dim;
   // to_pixels' outputs are (patch pixel, channel) with the channel fastest.
   d.to_pixels->weight.view({P, hd, D}).slice(1, 0, hs).copy_(s.to_pixels->weight.view({P, hs, D}));
   d.to_pixels->bias.view({P, hd}).slice(1, 0, hs).copy_(s.to_pixels->bias.view({P, hs}));
@@ -32,32 +53,13 @@ bool widen_pixel_head(Model& dst, const Model& src) {
   d.head2->weight.slice(1, 0, hs).copy_(s.head2->weight);
   d.head2->weight.slice(1, hs, hd).zero_();
   d.head2->bias.copy_(s.head2->bias);
-  return true;
-}
-
-}  // namespace
-
-std::vector<std::string> copy_matching(Model& dst, const Model& src) {
-  torch::NoGradGuard ng;
-  auto from = src.state();
-  const bool widened = widen_pixel_head(dst, src);
-  std::vector<std::string> fresh;
-  for (auto& [name, t] : dst.state()) {
-    auto it = from.find(name);
-    if (it != from.end() && it->second.sizes() == t.sizes())
-      t.copy_(it->second.to(t.device(), t.dtype()));
-    else if (!(widened && (name.rfind("decoder.to_pixels.", 0) == 0 || name.rfind("decoder.head1.", 0) == 0 ||
-                           name.rfind("decoder.head2.", 0) == 0)))
-      fresh.push_back(name);
-  }
-  return fresh;
+  return {"decoder.to_pixels.weight", "decoder.to_pixels.bias", "decoder.head1.weight", "decoder.head1.bias",
+          "decoder.head2.weight"};
 }
 
 double pixel_head_difference(Model& a, Model& b) {
   torch::NoGradGuard ng;
-  if (a.cfg.dec_dim != b.cfg.dec_dim || a.cfg.num_blocks() != b.cfg.num_blocks() || a.cfg.grid_h() != b.cfg.grid_h() ||
-      a.cfg.grid_w() != b.cfg.grid_w())
-    throw std::runtime_error("the two decoders do not take the same features");
+  if (!same_decoder_features(a, b)) throw std::runtime_error("the two decoders do not take the same features");
   // Its own generator: a check must not move the training run's random stream.
   auto gen = at::detail::createCPUGenerator(1);
   const int64_t nb = a.cfg.num_blocks();

@@ -10,10 +10,13 @@
 namespace evatok {
 
 // Warm start: copies every tensor of `src` whose name and shape `dst` also
-// has; returns the names of dst's tensors left at their init. A wider pixel
-// head (more head_channels) takes src's as its first channels, with the new
-// ones starting cut off from the output (the pictures stay src's).
+// has; returns the names of dst's tensors left at their init.
 std::vector<std::string> copy_matching(Model& dst, const Model& src);
+// After copy_matching: a pixel head with more head_channels than src's (same
+// token grid and patch) takes src's as its first channels, so the pictures
+// stay src's. Returns the names of the tensors it filled (none if it does not
+// apply).
+std::vector<std::string> widen_pixel_head(Model& dst, const Model& src);
 // Largest difference between the two decoders' pixel heads on the same
 // random token features (same dec_dim and grid; throws otherwise).
 double pixel_head_difference(Model& a, Model& b);

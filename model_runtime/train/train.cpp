@@ -1,5 +1,6 @@
 #include "train/train.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -30,10 +31,10 @@ std::unique_ptr<Model> open_or_create(const TokenizerOptions& o, torch::Device d
     auto m = std::make_unique<Model>(ModelConfig::from_file(o.config), o.seed, dev);
     auto src = Model::load(o.init, dev);
     auto fresh = copy_matching(*m, *src);
+    const auto widened = widen_pixel_head(*m, *src);
+    for (const auto& n : widened) fresh.erase(std::remove(fresh.begin(), fresh.end(), n), fresh.end());
     printf("warm start from %s: %zu tensors new or reshaped\n", o.init.c_str(), fresh.size());
-    if (m->cfg.head_channels > src->cfg.head_channels && m->cfg.dec_dim == src->cfg.dec_dim &&
-        m->cfg.num_blocks() == src->cfg.num_blocks() && m->cfg.grid_h() == src->cfg.grid_h() &&
-        m->cfg.grid_w() == src->cfg.grid_w())
+    if (!widened.empty())
       printf("warm start: pixel head widened from %d to %d channels; largest change to its pictures %.3g\n",
              src->cfg.head_channels, m->cfg.head_channels, pixel_head_difference(*m, *src));
     auto state = m->state();
