@@ -57,15 +57,39 @@ std::vector<std::string> widen_pixel_head(Model& dst, const Model& src) {
           "decoder.head2.weight"};
 }
 
-double pixel_head_difference(Model& a, Model& b) {
+// A pre-norm residual block whose three output projections are zero adds
+// nothing to the stream it reads: x + 0 + 0 + 0. Its other weights keep their
+// fresh init, so the gradients into the zeroed projections are not zero and
+// the layer starts learning at once.
+int deepen_decoder(Model& dst, const Model& src) {
+  const auto &d = dst.cfg, &s = src.cfg;
+  if (d.dec_layers <= s.dec_layers || d.dec_dim != s.dec_dim || d.dec_heads != s.dec_heads ||
+      d.mlp_ratio != s.mlp_ratio)
+    return 0;
   torch::NoGradGuard ng;
-  if (!same_decoder_features(a, b)) throw std::runtime_error("the two decoders do not take the same features");
+  auto& layers = *dst.net->decoder->layers;
+  for (int i = s.dec_layers; i < d.dec_layers; ++i) {
+    auto* b = layers[i]->as<Block>();
+    for (auto* lin : {b->self_attn->out.get(), b->cross_attn->out.get(), b->mlp->fc2.get()}) {
+      lin->weight.zero_();
+      lin->bias.zero_();
+    }
+  }
+  return d.dec_layers - s.dec_layers;
+}
+
+double decode_difference(Model& a, Model& b) {
+  const auto &x = a.cfg, &y = b.cfg;
+  if (!x.same_assignments(y) || x.clip_frames != y.clip_frames || x.clip_height != y.clip_height ||
+      x.clip_width != y.clip_width || x.codebook_size != y.codebook_size)
+    throw std::runtime_error("the two models do not decode the same tokens into the same frames");
   // Its own generator: a check must not move the training run's random stream.
   auto gen = at::detail::createCPUGenerator(1);
-  const int64_t nb = a.cfg.num_blocks();
-  auto q = torch::randn({1, nb * a.cfg.grid_h() * a.cfg.grid_w(), a.cfg.dec_dim}, gen);
-  auto pa = a.net->decoder->pixels(q.to(a.device), nb, nullptr).cpu();
-  auto pb = b.net->decoder->pixels(q.to(b.device), nb, nullptr).cpu();
+  const Assignment richest(x.num_blocks(), 0);  // choice 0 is the largest
+  const auto n = a.lengths()[0].item<int64_t>();
+  auto t = torch::randint(x.codebook_size, {n}, gen, torch::kLong);
+  const std::vector<std::vector<int64_t>> tokens{std::vector<int64_t>(t.data_ptr<int64_t>(), t.data_ptr<int64_t>() + n)};
+  auto pa = a.decode({richest}, tokens).cpu(), pb = b.decode({richest}, tokens).cpu();
   return (pa - pb).abs().max().item<double>();
 }
 

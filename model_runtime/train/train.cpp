@@ -33,10 +33,17 @@ std::unique_ptr<Model> open_or_create(const TokenizerOptions& o, torch::Device d
     auto fresh = copy_matching(*m, *src);
     const auto widened = widen_pixel_head(*m, *src);
     for (const auto& n : widened) fresh.erase(std::remove(fresh.begin(), fresh.end(), n), fresh.end());
+    const int deepened = deepen_decoder(*m, *src);
     printf("warm start from %s: %zu tensors new or reshaped\n", o.init.c_str(), fresh.size());
+    std::string grown;
     if (!widened.empty())
-      printf("warm start: pixel head widened from %d to %d channels; largest change to its pictures %.3g\n",
-             src->cfg.head_channels, m->cfg.head_channels, pixel_head_difference(*m, *src));
+      grown = "pixel head widened from " + std::to_string(src->cfg.head_channels) + " to " +
+              std::to_string(m->cfg.head_channels) + " channels";
+    if (deepened)
+      grown += (grown.empty() ? "" : ", ") + std::string("decoder deepened from ") +
+               std::to_string(src->cfg.dec_layers) + " to " + std::to_string(m->cfg.dec_layers) + " layers";
+    if (!grown.empty())
+      printf("warm start: %s; largest change to its pictures %.3g\n", grown.c_str(), decode_difference(*m, *src));
     auto state = m->state();
     int64_t fresh_n = 0, all_n = 0;
     for (const auto& [name, t] : state) all_n += t.numel();

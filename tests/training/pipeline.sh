@@ -57,6 +57,9 @@ check "warm start adds the carry gate" 'run train-tokenizer --init work/proxy.sa
 # ones start cut off from the output, so the decoder draws the same pictures.
 tiny_with '{"head_channels": 8, "name": "evatok-test-wide"}' > wide.json
 check "warm start widens the pixel head, same pictures" 'run train-tokenizer --init work/proxy.safetensors --config wide.json --data data --out wide.st --steps 1 --batch 2 --fps 25 --threads 1 && grep -q "0 tensors new or reshaped" "$W/log" && grep -qE "pixel head widened from 4 to 8 channels; largest change to its pictures (0|[0-9.]+e-(0[5-9]|[1-9][0-9]))$" "$W/log"'
+# Warm start into a deeper decoder: the new layer starts as the identity.
+tiny_with '{"dec_layers": 2, "name": "evatok-test-deep"}' > deep.json
+check "warm start deepens the decoder, same pictures" 'run train-tokenizer --init work/proxy.safetensors --config deep.json --data data --out deep.st --steps 1 --batch 2 --fps 25 --threads 1 && grep -q "new: decoder.layers.1.mlp.fc2.weight" "$W/log" && ! grep -q "new: decoder.layers.0" "$W/log" && grep -qE "decoder deepened from 1 to 2 layers; largest change to its pictures (0|[0-9.]+e-(0[5-9]|[1-9][0-9]))$" "$W/log"'
 check "fine-tune of a finished model is a new run" 'run train-tokenizer --init work/proxy.safetensors --data data --out ft.st --steps 2 --batch 2 --fps 25 --threads 1 && grep -q "fine-tuning work/proxy" "$W/log" && grep -q "step 2/2" "$W/log" && run info ft.st && grep -q "fine_tune_of" "$W/log"'
 check "train-all --config replaces the tokenizer config" 'run train-all --recipe recipe --data data --val val --work work-carry --only 1 --config carry.json --fps 25 --threads 1 && run info work-carry/proxy.safetensors && grep -q "name: *evatok-test-carry" "$W/log"'
 check "search warns about a proxy without reward statistics" 'run eval --model carry.st --data val --wq 1 --search separable --fps 25 && grep -q "no reward statistics" "$W/log"'
