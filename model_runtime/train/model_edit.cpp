@@ -61,35 +61,40 @@ std::vector<std::string> widen_pixel_head(Model& dst, const Model& src) {
 // nothing to the stream it reads: x + 0 + 0 + 0. Its other weights keep their
 // fresh init, so the gradients into the zeroed projections are not zero and
 // the layer starts learning at once.
-int deepen_decoder(Model& dst, const Model& src) {
-  const auto &d = dst.cfg, &s = src.cfg;
-  if (d.dec_layers <= s.dec_layers || d.dec_dim != s.dec_dim || d.dec_heads != s.dec_heads ||
-      d.mlp_ratio != s.mlp_ratio)
-    return 0;
+static int pass_through_layers(torch::nn::ModuleList& layers, int from) {
   torch::NoGradGuard ng;
-  auto& layers = *dst.net->decoder->layers;
-  for (int i = s.dec_layers; i < d.dec_layers; ++i) {
+  for (size_t i = from; i < layers->size(); ++i) {
     auto* b = layers[i]->as<Block>();
     for (auto* lin : {b->self_attn->out.get(), b->cross_attn->out.get(), b->mlp->fc2.get()}) {
       lin->weight.zero_();
       lin->bias.zero_();
     }
   }
-  return d.dec_layers - s.dec_layers;
+  return (int)layers->size() - from;
 }
 
-double decode_difference(Model& a, Model& b) {
+Deepened deepen(Model& dst, const Model& src) {
+  const auto &d = dst.cfg, &s = src.cfg;
+  Deepened r;
+  if (d.enc_layers > s.enc_layers && d.enc_dim == s.enc_dim && d.enc_heads == s.enc_heads &&
+      d.mlp_ratio == s.mlp_ratio)
+    r.encoder = pass_through_layers(dst.net->encoder->layers, s.enc_layers);
+  if (d.dec_layers > s.dec_layers && d.dec_dim == s.dec_dim && d.dec_heads == s.dec_heads &&
+      d.mlp_ratio == s.mlp_ratio)
+    r.decoder = pass_through_layers(dst.net->decoder->layers, s.dec_layers);
+  return r;
+}
+
+double picture_difference(Model& a, Model& b) {
   const auto &x = a.cfg, &y = b.cfg;
   if (!x.same_assignments(y) || x.clip_frames != y.clip_frames || x.clip_height != y.clip_height ||
-      x.clip_width != y.clip_width || x.codebook_size != y.codebook_size)
-    throw std::runtime_error("the two models do not decode the same tokens into the same frames");
+      x.clip_width != y.clip_width)
+    throw std::runtime_error("the two models do not code clips of the same shape the same way");
   // Its own generator: a check must not move the training run's random stream.
   auto gen = at::detail::createCPUGenerator(1);
-  const Assignment richest(x.num_blocks(), 0);  // choice 0 is the largest
-  const auto n = a.lengths()[0].item<int64_t>();
-  auto t = torch::randint(x.codebook_size, {n}, gen, torch::kLong);
-  const std::vector<std::vector<int64_t>> tokens{std::vector<int64_t>(t.data_ptr<int64_t>(), t.data_ptr<int64_t>() + n)};
-  auto pa = a.decode({richest}, tokens).cpu(), pb = b.decode({richest}, tokens).cpu();
+  auto clip = torch::rand({1, 3, x.clip_frames, x.clip_height, x.clip_width}, gen) - 0.5;
+  const std::vector<Assignment> richest{Assignment(x.num_blocks(), 0)};  // choice 0 is the largest
+  auto pa = a.reconstruct(clip, richest).cpu(), pb = b.reconstruct(clip, richest).cpu();
   return (pa - pb).abs().max().item<double>();
 }
 

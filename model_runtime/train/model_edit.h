@@ -17,14 +17,17 @@ std::vector<std::string> copy_matching(Model& dst, const Model& src);
 // stay src's. Returns the names of the tensors it filled (none if it does not
 // apply).
 std::vector<std::string> widen_pixel_head(Model& dst, const Model& src);
-// After copy_matching: decoder layers beyond src's (same width, heads and MLP)
-// start as the identity, so the pictures stay src's. Returns how many layers
-// were added (0 if it does not apply).
-int deepen_decoder(Model& dst, const Model& src);
-// Largest difference between the two models' decoded pictures of the same
-// random tokens, every block at the richest choice (same choices, blocks,
-// geometry and codebook size; throws otherwise).
-double decode_difference(Model& a, Model& b);
+// After copy_matching: encoder or decoder layers beyond src's (same width,
+// heads and MLP) start as the identity, so the codes and pictures stay src's.
+// Returns how many layers each got (0 where it does not apply).
+struct Deepened {
+  int encoder = 0, decoder = 0;
+};
+Deepened deepen(Model& dst, const Model& src);
+// Largest difference between the two models' reconstructions of the same
+// random clip, every block at the richest choice (same choices, blocks and
+// geometry; throws otherwise).
+double picture_difference(Model& a, Model& b);
 // Takes the proxy reward's z-scoring statistics and metric of `src`, which
 // must have the same choices and blocks (throws otherwise).
 void copy_reward_stats(Model& dst, const Model& src);

@@ -33,17 +33,18 @@ std::unique_ptr<Model> open_or_create(const TokenizerOptions& o, torch::Device d
     auto fresh = copy_matching(*m, *src);
     const auto widened = widen_pixel_head(*m, *src);
     for (const auto& n : widened) fresh.erase(std::remove(fresh.begin(), fresh.end(), n), fresh.end());
-    const int deepened = deepen_decoder(*m, *src);
+    const auto deepened = deepen(*m, *src);
     printf("warm start from %s: %zu tensors new or reshaped\n", o.init.c_str(), fresh.size());
     std::string grown;
-    if (!widened.empty())
-      grown = "pixel head widened from " + std::to_string(src->cfg.head_channels) + " to " +
-              std::to_string(m->cfg.head_channels) + " channels";
-    if (deepened)
-      grown += (grown.empty() ? "" : ", ") + std::string("decoder deepened from ") +
-               std::to_string(src->cfg.dec_layers) + " to " + std::to_string(m->cfg.dec_layers) + " layers";
+    const auto add = [&grown](const char* part, int from, int to, const char* unit) {
+      grown += (grown.empty() ? "" : ", ") + std::string(part) + " from " + std::to_string(from) + " to " +
+               std::to_string(to) + unit;
+    };
+    if (!widened.empty()) add("pixel head widened", src->cfg.head_channels, m->cfg.head_channels, " channels");
+    if (deepened.encoder) add("encoder deepened", src->cfg.enc_layers, m->cfg.enc_layers, " layers");
+    if (deepened.decoder) add("decoder deepened", src->cfg.dec_layers, m->cfg.dec_layers, " layers");
     if (!grown.empty())
-      printf("warm start: %s; largest change to its pictures %.3g\n", grown.c_str(), decode_difference(*m, *src));
+      printf("warm start: %s; largest change to its pictures %.3g\n", grown.c_str(), picture_difference(*m, *src));
     auto state = m->state();
     int64_t fresh_n = 0, all_n = 0;
     for (const auto& [name, t] : state) all_n += t.numel();
