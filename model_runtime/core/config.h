@@ -51,6 +51,9 @@ struct ModelConfig {
   // Same candidate assignments (choices and blocks): routers and reward
   // statistics carry over between such configs.
   bool same_assignments(const ModelConfig& o) const { return choices == o.choices && num_blocks() == o.num_blocks(); }
+  bool same_clip_geometry(const ModelConfig& o) const {
+    return clip_frames == o.clip_frames && clip_height == o.clip_height && clip_width == o.clip_width;
+  }
 
   // Throws std::runtime_error with a readable message on an invalid config.
   void validate() const;

@@ -157,8 +157,7 @@ int evaluate(const EvalOptions& o) {
   }
   for (const auto& b : o.baselines) {
     auto bm = Model::load(b, dev);
-    if (bm->cfg.clip_frames != cfg.clip_frames || bm->cfg.clip_height != cfg.clip_height ||
-        bm->cfg.clip_width != cfg.clip_width)
+    if (!bm->cfg.same_clip_geometry(cfg))
       throw std::runtime_error("baseline " + b + " has another clip geometry");
     auto kind = bm->info.count("train.kind") ? bm->info["train.kind"] : "";
     const int k = kind.rfind("uniform-", 0) == 0 ? std::stoi(kind.substr(8)) : bm->cfg.choices.front();

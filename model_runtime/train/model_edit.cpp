@@ -86,9 +86,8 @@ Deepened deepen(Model& dst, const Model& src) {
 }
 
 double picture_difference(Model& a, Model& b) {
-  const auto &x = a.cfg, &y = b.cfg;
-  if (!x.same_assignments(y) || x.clip_frames != y.clip_frames || x.clip_height != y.clip_height ||
-      x.clip_width != y.clip_width)
+  const auto& x = a.cfg;
+  if (!x.same_assignments(b.cfg) || !x.same_clip_geometry(b.cfg))
     throw std::runtime_error("the two models do not code clips of the same shape the same way");
   // Its own generator: a check must not move the training run's random stream.
   auto gen = at::detail::createCPUGenerator(1);
@@ -120,8 +119,7 @@ void rebuild_router(Model& m, uint64_t seed) {
 
 void adopt_router(Model& dst, const Model& src) {
   auto& cfg = dst.cfg;
-  if (cfg.clip_frames != src.cfg.clip_frames || cfg.clip_height != src.cfg.clip_height ||
-      cfg.clip_width != src.cfg.clip_width)
+  if (!cfg.same_clip_geometry(src.cfg))
     throw std::runtime_error("a router trained for another clip geometry does not fit this model");
   copy_reward_stats(dst, src);  // checks the assignments match
   cfg.router_dim = src.cfg.router_dim;
