@@ -499,6 +499,22 @@ static void test_v2_garbage(void **state)
     assert_true(refused > 1900);
 }
 
+/* A few bytes claiming the largest frame are refused as truncated: the
+ * parser stops once it has read past the data (hardening.md). */
+static void test_v2_huge_claim(void **state)
+{
+    (void)state;
+    EvbsParams p = small_params();
+    uint8_t buf[19] = {EVBS_PACKET_MAGIC, 2, 0x40, 0x00, 0x40, 0x00, 16, 0};
+    for (int i = 8; i < 15; i++)
+        buf[i] = (uint8_t)(0x5a + 31 * i);
+    reseal(buf, sizeof buf);
+    EvbsHeader h;
+    char err[160] = "";
+    assert_int_not_equal(evbs_parse_header(&p, buf, sizeof buf, &h, err, sizeof err), EVBS_OK);
+    assert_non_null(strstr(err, "truncated"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -517,6 +533,7 @@ int main(void)
         cmocka_unit_test(test_v2_tables),
         cmocka_unit_test(test_table_checks),
         cmocka_unit_test(test_v2_garbage),
+        cmocka_unit_test(test_v2_huge_claim),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
