@@ -201,6 +201,11 @@ colour)
     [ -n "$off" ] || die "colour_shift.sh printed no shift: $(cat shift.log)"
     awk -v m="$off" 'BEGIN { exit !(m <= 3) }' && ok "mean colour within $off levels (source $src, decoded $dec)" ||
         fail "mean colour off by $off levels (source $src, decoded $dec)"
+    # the folder version: one clip, so its mean is that clip's shift
+    mkdir -p set && ln -s "$HERE/../../samples/clips/pan-192x144.mkv" set/pan.mkv
+    FFMPEG=$FFMPEG "$HERE/../../experiments/colour_shift_set.sh" "$MODEL" set > set.log 2>&1 &&
+        grep -q "^mean shift $(printf '%.2f' "$off") levels over 1 clips; $(printf '%.2f' "$off") over the 1 unsaturated" set.log &&
+        ok "colour_shift_set.sh: mean of one clip is its shift" || fail "colour_shift_set.sh: $(cat set.log)"
     bad=$("$HERE/../../experiments/colour_shift.sh" /nonexistent.safetensors 2>&1) && fail "colour_shift.sh took a missing model" ||
         { echo "$bad" | grep -q "no such model" && ok "colour_shift.sh: missing model refused" || fail "colour_shift.sh: $bad"; }
     ;;
