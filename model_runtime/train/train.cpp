@@ -123,6 +123,7 @@ void TokenizerOptions::validate() const {
   if (!(mean_loss >= 0 && mean_loss <= 100)) throw std::runtime_error("--mean-loss must be between 0 and 100");
   if (!(inter_carry >= 0 && inter_carry <= 1)) throw std::runtime_error("--inter-carry must be between 0 and 1");
   if (!(wq_max > kWqMin)) throw std::runtime_error("--wq-max must be above " + std::to_string(kWqMin));
+  if (!(ema == 0 || (ema >= 0.5 && ema < 1))) throw std::runtime_error("--ema must be 0 (off) or in [0.5, 1)");
 }
 
 void LabelOptions::validate() const {
@@ -181,10 +182,26 @@ int train_tokenizer(const TokenizerOptions& o) {
   for (auto& p : gate_params) params.push_back(p);  // for gradient clipping
   const std::string state_path = o.out + ".optim";
   int step = info_int(*model, "train.step");
+  // With --ema the model file holds the average; the weights being trained
+  // (the "raw" ones) are kept beside the optimizer state.
+  auto net_params = net->parameters();
+  std::vector<Tensor> ema;
+  if (o.ema > 0)
+    for (auto& p : net_params) ema.push_back(p.detach().clone());
   if (step > 0 && file_exists(state_path)) {
     torch::serialize::InputArchive ar;
     ar.load_from(state_path);
     opt.load(ar);
+    Tensor raw;
+    if (o.ema > 0 && ar.try_read("ema_raw_0", raw)) {
+      torch::NoGradGuard ng;
+      for (size_t i = 0; i < net_params.size(); ++i) {
+        if (!ar.try_read("ema_raw_" + std::to_string(i), raw) || !raw.sizes().equals(net_params[i].sizes()))
+          throw std::runtime_error(state_path + ": its raw weights do not match the model");
+        net_params[i].copy_(raw);
+      }
+      printf("resuming the raw weights from %s (%s holds their average)\n", state_path.c_str(), o.out.c_str());
+    }
   }
   std::mt19937_64 rng(o.seed * 7919 + step);  // resumed runs continue with a fresh but fixed stream
   torch::manual_seed(o.seed + step);
@@ -204,17 +221,32 @@ int train_tokenizer(const TokenizerOptions& o) {
   }
   Clock::time_point t0;
   bool done = false;
+  std::vector<Tensor> raw_at_end;  // with --ema, once the run is over and the model holds the average
   auto save = [&]() {
     model->info["train.step"] = std::to_string(step);
     model->info["train.seconds"] = std::to_string(prior_seconds + seconds_since(t0));
     model->info["train.done"] = done ? "1" : "0";
     if (o.mean_loss > 0) model->info["train.mean_loss"] = std::to_string(o.mean_loss);
     if (o.inter_carry > 0) model->info["train.inter_carry"] = std::to_string(o.inter_carry);
+    if (o.ema > 0) model->info["train.ema"] = std::to_string(o.ema);
     model->info["train.kind"] = o.uniform_tokens ? "uniform-" + std::to_string(o.uniform_tokens)
                                 : router_model ? "router-assignment" : "random-assignment";
-    model->save(o.out);
     torch::serialize::OutputArchive ar;
     opt.save(ar);
+    if (!ema.empty()) {
+      torch::NoGradGuard ng;
+      std::vector<Tensor> raw;
+      for (size_t i = 0; i < net_params.size(); ++i) {
+        raw.push_back(net_params[i].detach().clone());
+        ar.write("ema_raw_" + std::to_string(i), raw.back());
+        net_params[i].copy_(ema[i]);
+      }
+      model->save(o.out);
+      for (size_t i = 0; i < net_params.size(); ++i) net_params[i].copy_(raw[i]);
+    } else {
+      model->save(o.out);
+    }
+    for (size_t i = 0; i < raw_at_end.size(); ++i) ar.write("ema_raw_" + std::to_string(i), raw_at_end[i]);
     ar.save_to(state_path);
   };
   t0 = Clock::now();
@@ -307,6 +339,12 @@ int train_tokenizer(const TokenizerOptions& o) {
           }
         (void)revived;
       }
+      // The average follows after every step, with a shorter memory at first
+      // so that a fresh run's early weights do not linger.
+      if (!ema.empty()) {
+        const double d = std::min<double>(o.ema, (1.0 + step) / (10.0 + step));
+        for (size_t i = 0; i < net_params.size(); ++i) ema[i].mul_(d).add_(net_params[i].detach(), 1 - d);
+      }
     }
     loss_acc += loss.item<double>();
     psnr_acc += psnr_from_mse(mse.item<double>());
@@ -325,6 +363,14 @@ int train_tokenizer(const TokenizerOptions& o) {
     if (step % o.ckpt_every == 0) save();
   }
   net->eval();
+  if (!ema.empty()) {  // the run is over: report on, and save, the average alone
+    torch::NoGradGuard ng;
+    for (size_t i = 0; i < net_params.size(); ++i) {
+      raw_at_end.push_back(net_params[i].detach().clone());
+      net_params[i].copy_(ema[i]);
+    }
+    ema.clear();
+  }
   if (val) {
     auto vx = val->fixed(32);
     for (int c = 0; c < nc; ++c) {

@@ -28,6 +28,9 @@ struct TokenizerOptions : RunOptions {
   float inter_carry = 0;     // share of steps whose clips continue a previous packet: the decoder's
                              // first block may carry from that packet's last decoded frame
                              // (inter packets, bitstream 3); 0 = every clip a keyframe
+  float ema = 0;             // >0: the saved model is an exponential moving average of the
+                             // weights with this decay per step (the raw weights go on in the
+                             // .optim file); 0 = the last step's weights
   void validate() const;     // RunOptions' checks plus this stage's ranges
 };
 

@@ -117,6 +117,17 @@ check "zero log interval refused, not a crash" 'bad train-tokenizer --config "$H
 check "negative steps refused" 'bad train-tokenizer --config "$HERE/tiny.json" --data data --out l1.st --steps -1 && grep -q "must be at least 1" "$W/log" && [ ! -e l1.st ]'
 check "NaN learning rate refused" 'bad train-router --init work/proxy.safetensors --labels work/labels.safetensors --data data --val val --out l2.st --lr nan && grep -q "lr must be a positive number" "$W/log"'
 check "mean-colour loss recorded" 'run train-tokenizer --config "$HERE/tiny.json" --data data --out ml.st --steps 1 --batch 2 --mean-loss 2 --fps 25 --threads 1 && run info ml.st && grep -q "train.mean_loss *2.0" "$W/log"'
+# --ema: the file holds the average of the weights (so not the last step's), the
+# raw weights resume from the .optim file. st_done.py FILE clears train.done so the run resumes.
+cat > st_done.py <<'PY'
+import json, struct, sys
+b = open(sys.argv[1], 'rb').read(); n = struct.unpack('<Q', b[:8])[0]; h = json.loads(b[8:8 + n])
+h['__metadata__']['train.done'] = '0'; t = json.dumps(h).encode()
+open(sys.argv[1], 'wb').write(struct.pack('<Q', len(t)) + t + b[8 + n:])
+PY
+check "--ema saves the average, not the last weights" 'run train-tokenizer --config "$HERE/tiny.json" --data data --out na.st --steps 3 --batch 2 --fps 25 --threads 1 --seed 3 && run train-tokenizer --config "$HERE/tiny.json" --data data --out ea.st --steps 3 --batch 2 --fps 25 --threads 1 --seed 3 --ema 0.99 && run info ea.st && grep -q "train.ema *0.99" "$W/log" && [ "$(fpr na.st fingerprint 2)" != "$(fpr ea.st fingerprint 2)" ]'
+check "--ema resumes the raw weights" 'python3 st_done.py ea.st && run train-tokenizer --config "$HERE/tiny.json" --data data --out ea.st --steps 5 --batch 2 --fps 25 --threads 1 --seed 3 --ema 0.99 && grep -q "resuming the raw weights from ea.st.optim" "$W/log" && grep -q "step 5/5" "$W/log"'
+check "--ema out of range" 'bad train-tokenizer --config "$HERE/tiny.json" --data data --out ex.st --steps 1 --ema 1 --fps 25 && grep -q "ema must be 0 (off) or in \[0.5, 1)" "$W/log" && [ ! -e ex.st ]'
 check "mean-colour loss out of range" 'bad train-tokenizer --config "$HERE/tiny.json" --data data --out ml2.st --steps 1 --mean-loss -1 --fps 25 && grep -q "mean-loss must be between 0 and 100" "$W/log"'
 check "router mix out of range" 'bad train-tokenizer --config "$HERE/tiny.json" --router work/final.safetensors --router-mix 2 --data data --out l3.st --steps 1 && grep -q "router-mix must be between 0 and 1" "$W/log"'
 check "eval: wq must be positive" 'bad eval --model work/final.safetensors --data val --wq 1,-2 && grep -q "wq values must be positive" "$W/log"'

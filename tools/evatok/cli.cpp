@@ -49,6 +49,7 @@ void add_tokenizer_options(CLI::App* c, TokenizerOptions& o) {
   c->add_option("--mean-loss", o.mean_loss, "weight of the error of each patch's mean colour in the loss");
   c->add_option("--inter-carry", o.inter_carry,
                 "share of steps whose clips continue a previous packet (first block carries from its last frame)");
+  c->add_option("--ema", o.ema, "save an exponential moving average of the weights with this decay per step (0 = off)");
 }
 
 void add_label_options(CLI::App* c, LabelOptions& o) {
