@@ -219,9 +219,17 @@ int train_tokenizer(const TokenizerOptions& o) {
     printf("%s is a finished run (train.done); nothing to do\n", o.out.c_str());
     return 0;
   }
+  // Exchanges the weights being trained with their average (--ema).
+  auto swap_average = [&]() {
+    torch::NoGradGuard ng;
+    for (size_t i = 0; i < net_params.size(); ++i) {
+      auto raw = net_params[i].detach().clone();
+      net_params[i].copy_(ema[i]);
+      ema[i].copy_(raw);
+    }
+  };
   Clock::time_point t0;
   bool done = false;
-  std::vector<Tensor> raw_at_end;  // with --ema, once the run is over and the model holds the average
   auto save = [&]() {
     model->info["train.step"] = std::to_string(step);
     model->info["train.seconds"] = std::to_string(prior_seconds + seconds_since(t0));
@@ -233,20 +241,10 @@ int train_tokenizer(const TokenizerOptions& o) {
                                 : router_model ? "router-assignment" : "random-assignment";
     torch::serialize::OutputArchive ar;
     opt.save(ar);
-    if (!ema.empty()) {
-      torch::NoGradGuard ng;
-      std::vector<Tensor> raw;
-      for (size_t i = 0; i < net_params.size(); ++i) {
-        raw.push_back(net_params[i].detach().clone());
-        ar.write("ema_raw_" + std::to_string(i), raw.back());
-        net_params[i].copy_(ema[i]);
-      }
-      model->save(o.out);
-      for (size_t i = 0; i < net_params.size(); ++i) net_params[i].copy_(raw[i]);
-    } else {
-      model->save(o.out);
-    }
-    for (size_t i = 0; i < raw_at_end.size(); ++i) ar.write("ema_raw_" + std::to_string(i), raw_at_end[i]);
+    for (size_t i = 0; i < ema.size(); ++i) ar.write("ema_raw_" + std::to_string(i), net_params[i].detach().clone());
+    if (!ema.empty()) swap_average();  // the model file holds the average
+    model->save(o.out);
+    if (!ema.empty()) swap_average();
     ar.save_to(state_path);
   };
   t0 = Clock::now();
@@ -363,15 +361,8 @@ int train_tokenizer(const TokenizerOptions& o) {
     if (step % o.ckpt_every == 0) save();
   }
   net->eval();
-  if (!ema.empty()) {  // the run is over: report on, and save, the average alone
-    torch::NoGradGuard ng;
-    for (size_t i = 0; i < net_params.size(); ++i) {
-      raw_at_end.push_back(net_params[i].detach().clone());
-      net_params[i].copy_(ema[i]);
-    }
-    ema.clear();
-  }
   if (val) {
+    if (!ema.empty()) swap_average();  // the held-out figures are the average's, the saved model's
     auto vx = val->fixed(32);
     for (int c = 0; c < nc; ++c) {
       auto rec = model->reconstruct(vx, std::vector<Assignment>(vx.size(0), Assignment(nb, c))).clamp(-0.5, 0.5);
@@ -379,6 +370,7 @@ int train_tokenizer(const TokenizerOptions& o) {
       printf("held-out uniform %d tokens/block: PSNR %.2f dB\n", cfg.choices[c], psnr_from_mse(m));
       model->info["train.val_psnr_uniform_" + std::to_string(cfg.choices[c])] = std::to_string(psnr_from_mse(m));
     }
+    if (!ema.empty()) swap_average();
   }
   done = true;
   save();

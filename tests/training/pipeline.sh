@@ -117,16 +117,17 @@ check "zero log interval refused, not a crash" 'bad train-tokenizer --config "$H
 check "negative steps refused" 'bad train-tokenizer --config "$HERE/tiny.json" --data data --out l1.st --steps -1 && grep -q "must be at least 1" "$W/log" && [ ! -e l1.st ]'
 check "NaN learning rate refused" 'bad train-router --init work/proxy.safetensors --labels work/labels.safetensors --data data --val val --out l2.st --lr nan && grep -q "lr must be a positive number" "$W/log"'
 check "mean-colour loss recorded" 'run train-tokenizer --config "$HERE/tiny.json" --data data --out ml.st --steps 1 --batch 2 --mean-loss 2 --fps 25 --threads 1 && run info ml.st && grep -q "train.mean_loss *2.0" "$W/log"'
-# --ema: the file holds the average of the weights (so not the last step's), the
-# raw weights resume from the .optim file. st_done.py FILE clears train.done so the run resumes.
-cat > st_done.py <<'PY'
+# st_meta.py FILE KEY VALUE: sets one metadata entry of a safetensors file (to fake an unfinished run).
+cat > st_meta.py <<'PY'
 import json, struct, sys
 b = open(sys.argv[1], 'rb').read(); n = struct.unpack('<Q', b[:8])[0]; h = json.loads(b[8:8 + n])
-h['__metadata__']['train.done'] = '0'; t = json.dumps(h).encode()
+h['__metadata__'][sys.argv[2]] = sys.argv[3]; t = json.dumps(h).encode()
 open(sys.argv[1], 'wb').write(struct.pack('<Q', len(t)) + t + b[8 + n:])
 PY
+# --ema: the file holds the average of the weights (so not the last step's), the
+# raw weights resume from the .optim file (train.done cleared so that the run resumes).
 check "--ema saves the average, not the last weights" 'run train-tokenizer --config "$HERE/tiny.json" --data data --out na.st --steps 3 --batch 2 --fps 25 --threads 1 --seed 3 && run train-tokenizer --config "$HERE/tiny.json" --data data --out ea.st --steps 3 --batch 2 --fps 25 --threads 1 --seed 3 --ema 0.99 && run info ea.st && grep -q "train.ema *0.99" "$W/log" && [ "$(fpr na.st fingerprint 2)" != "$(fpr ea.st fingerprint 2)" ]'
-check "--ema resumes the raw weights" 'python3 st_done.py ea.st && run train-tokenizer --config "$HERE/tiny.json" --data data --out ea.st --steps 5 --batch 2 --fps 25 --threads 1 --seed 3 --ema 0.99 && grep -q "resuming the raw weights from ea.st.optim" "$W/log" && grep -q "step 5/5" "$W/log"'
+check "--ema resumes the raw weights" 'python3 st_meta.py ea.st train.done 0 && run train-tokenizer --config "$HERE/tiny.json" --data data --out ea.st --steps 5 --batch 2 --fps 25 --threads 1 --seed 3 --ema 0.99 && grep -q "resuming the raw weights from ea.st.optim" "$W/log" && grep -q "step 5/5" "$W/log"'
 check "--ema out of range" 'bad train-tokenizer --config "$HERE/tiny.json" --data data --out ex.st --steps 1 --ema 1 --fps 25 && grep -q "ema must be 0 (off) or in \[0.5, 1)" "$W/log" && [ ! -e ex.st ]'
 check "mean-colour loss out of range" 'bad train-tokenizer --config "$HERE/tiny.json" --data data --out ml2.st --steps 1 --mean-loss -1 --fps 25 && grep -q "mean-loss must be between 0 and 100" "$W/log"'
 check "router mix out of range" 'bad train-tokenizer --config "$HERE/tiny.json" --router work/final.safetensors --router-mix 2 --data data --out l3.st --steps 1 && grep -q "router-mix must be between 0 and 1" "$W/log"'
@@ -182,25 +183,22 @@ check "set-router refuses a router of another geometry" 'run init --config small
 tiny_with '{"router_input": "edges"}' > bad-router.json
 check "config router_input validated" 'bad init --config bad-router.json --out x.st && grep -q "router_input (train-router --router-input) must be pixels, motion or stats" "$W/log"'
 # Labels: a run asking for more clips reuses an earlier run's; an interrupted run resumes from L.part.
-# st.py FILE: prints "rows, first quality value, metadata keys"; st.py FILE --partial rewrites it as a .part file.
+# st.py FILE: prints "rows, first quality value, metadata keys"; st_meta.py (above) marks a .part file.
 cat > st.py <<'PY'
 import json, struct, sys
 b = open(sys.argv[1], 'rb').read(); n = struct.unpack('<Q', b[:8])[0]; h = json.loads(b[8:8 + n])
-if len(sys.argv) > 2:
-    h['__metadata__']['labels.partial'] = '1'; t = json.dumps(h).encode()
-    open(sys.argv[1], 'wb').write(struct.pack('<Q', len(t)) + t + b[8 + n:]); sys.exit()
 q = h['quality']; o = 8 + n + q['data_offsets'][0]
 print(q['shape'][0], round(struct.unpack('<f', b[o:o + 4])[0], 4), ','.join(sorted(h)))
 PY
 lab() { run label --init work/proxy.safetensors --data data --val val --fps 25 --threads 1 --label-batch 3 --val-clips 1 "$@"; }
 check "labels extend an earlier run" 'lab --labels l4.st --label-clips 4 && lab --labels l6.st --label-clips 6 --reuse-labels l4.st && grep -q "reused: 4 of 6 training and 1 of 1 held-out" "$W/log" && [ "$(python3 st.py l6.st | cut -d" " -f1,2)" = "6 $(python3 st.py l4.st | cut -d" " -f2)" ] && python3 st.py l6.st | grep -q val_specs && [ ! -e l6.st.part ]'
 check "extended labels train a router" 'run train-router --init work/proxy.safetensors --labels l6.st --data data --val val --out l6r.st --steps 2 --batch 2 --fps 25 --threads 1'
-check "labels resume from L.part" 'cp l4.st r6.st.part && python3 st.py r6.st.part --partial && lab --labels r6.st --label-clips 6 && grep -q "resuming from r6.st.part" "$W/log" && grep -q "reused: 4 of 6" "$W/log" && [ "$(python3 st.py r6.st | cut -d" " -f1)" = 6 ] && [ ! -e r6.st.part ]'
+check "labels resume from L.part" 'cp l4.st r6.st.part && python3 st_meta.py r6.st.part labels.partial 1 && lab --labels r6.st --label-clips 6 && grep -q "resuming from r6.st.part" "$W/log" && grep -q "reused: 4 of 6" "$W/log" && [ "$(python3 st.py r6.st | cut -d" " -f1)" = 6 ] && [ ! -e r6.st.part ]'
 check "a part file of other labels is not resumed" 'cp l4.st s6.st.part && lab --labels s6.st --label-clips 6 --quality ssim && grep -q "not resuming from s6.st.part: made with metric psnr" "$W/log" && ! grep -q "reused:" "$W/log"'
 check "a truncated part file is scored anew" 'head -c 100 l4.st > t6.st.part && lab --labels t6.st --label-clips 6 && grep -q "not resuming from t6.st.part" "$W/log" && [ "$(python3 st.py t6.st | cut -d" " -f1)" = 6 ] && [ ! -e t6.st.part ]'
 check "held-out rows are reused across training folders" 'mkdir -p data2 && ln -sf "$W"/data/a.y4m "$W"/data/b.y4m data2/ && run label --init work/proxy.safetensors --data data2 --val val --fps 25 --threads 1 --label-batch 3 --val-clips 1 --labels d2.st --label-clips 3 --reuse-labels l4.st && grep -q "another training folder: only its held-out rows" "$W/log" && grep -q "reused: 0 of 3 training and 1 of 1 held-out" "$W/log" && [ "$(python3 st.py d2.st | cut -d" " -f1)" = 3 ]'
 check "reuse refuses labels of another metric" 'bad label --init work/proxy.safetensors --data data --val val --fps 25 --labels x.st --label-clips 6 --quality ssim --reuse-labels l4.st && grep -q "reuse-labels l4.st: made with metric psnr" "$W/log" && [ ! -e x.st ]'
-check "router refuses an unfinished labels file" 'cp l4.st p4.st && python3 st.py p4.st --partial && bad train-router --init work/proxy.safetensors --labels p4.st --data data --val val --out x.st --fps 25 && grep -q "unfinished label run" "$W/log"'
+check "router refuses an unfinished labels file" 'cp l4.st p4.st && python3 st_meta.py p4.st labels.partial 1 && bad train-router --init work/proxy.safetensors --labels p4.st --data data --val val --out x.st --fps 25 && grep -q "unfinished label run" "$W/log"'
 check "info describes a labels file" 'run info l6.st && grep -q "^training clips: 6$" "$W/log" && grep -q "^held-out clips: 1$" "$W/log" && grep -q "^metric: *psnr, exact" "$W/log" && run info p4.st && grep -q "unfinished" "$W/log"'
 LBK="$HERE/../../experiments/labels_by_kind.py"
 check "labels_by_kind sums a labels file by kind" 'python3 "$LBK" l6.st data --choices 16,4 --wq 2 > lbk.txt && grep -q "^wq 2 wl 0.8" lbk.txt && [ "$(awk "NR > 2 { n += \$2 } END { print n }" lbk.txt)" = 6 ]'
