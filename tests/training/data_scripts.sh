@@ -3,7 +3,9 @@
 # clips (count, names, frames kept, pictures changed, deterministic) and the
 # bad inputs of augment_clips.sh and the two real-footage scripts (no clips,
 # an ffmpeg without the filters, a .deb folder without the packages), and
-# make_motion_set.sh on generated pictures, and experiments/tokens_by_kind.sh.
+# make_motion_set.sh and photo_motion.sh's seven motions on generated
+# pictures, make_texture_clips.sh's missing packages, and
+# experiments/tokens_by_kind.sh.
 #
 #   data_scripts.sh FFMPEG
 # Exit status: 0 pass, 1 fail.
@@ -41,6 +43,11 @@ check "motion set: the still clip is static, the others move" '[ "$(frame motion
 check "motion set: still and slow pan start on the same frame" '[ "$(frame motion/picB-still.y4m 0)" = "$(frame motion/picB-panslow.y4m 0)" ]'
 check "motion set: one picture is refused" '! "$DATA/make_motion_set.sh" "$FF" m2 picA.png > log 2>&1 && grep -q "at least two images" log'
 check "motion set: a missing picture is named" '! "$DATA/make_motion_set.sh" "$FF" m3 picA.png nope.png > log 2>&1 && grep -q "no such image: nope.png" log'
+check "texture clips: missing .debs are named" '! "$DATA/make_texture_clips.sh" "$FF" out5 debs > log 2>&1 && grep -q "no supertuxkart-data_\*.deb in debs" log'
+# photo_motion.sh (make_corpus.sh's and make_texture_clips.sh's motions) on the
+# two pictures: seven 48-frame 128x128 clips each; picture 0 is held out.
+check "photo motions: seven clips per picture, every fifth held out" '(ff=$FF tmp=$PWD; . "$DATA/photo_motion.sh"; mkdir -p pt pv; shrink_all s picA.png picB.png && photo_set pt pv x "${small[@]}") > log 2>&1 && [ $(ls pv | wc -l) -eq 7 ] && [ $(ls pt | wc -l) -eq 7 ] && [ -f pv/x00-zoom.y4m ] && [ -f pt/x01-cut.y4m ]'
+check "photo motions: 48 frames of 128x128, the still clip static, the pan moving" '(for f in pt/*.y4m pv/*.y4m; do [ $(frames "$f") -eq 48 ] && head -c 40 "$f" | grep -q "W128 H128" || exit 1; done) && [ "$(frame pt/x01-still.y4m 0)" = "$(frame pt/x01-still.y4m 47)" ] && [ "$(frame pt/x01-panslow.y4m 0)" != "$(frame pt/x01-panslow.y4m 47)" ]'
 # experiments/tokens_by_kind.sh: means per method, wq and kind; uniform rows left out
 TBK=$(cd "$(dirname "$0")/../../experiments" && pwd)/tokens_by_kind.sh
 printf '%s\n' method,setting,clip,assignment,tokens,psnr,ssim uniform,128,d/a-still.y4m,128-128-128-128,512,30,0.9 \
