@@ -19,6 +19,7 @@
 #
 # In a fixed order; the picture of index k goes to OUT/val (held out: no
 # training stage reads it) when k is a multiple of 5, the rest to OUT/train.
+# An interrupted run resumes: pictures whose clips exist are skipped.
 #
 # usage: data/make_texture_clips.sh FFMPEG OUT [DEB_DIR]
 #   FFMPEG: this project's build/ffmpeg_build/ffmpeg or Debian's. The packages
@@ -48,6 +49,13 @@ mapfile -t pics < <(
   } | awk -F/ -v re="$not_photo" 'tolower($NF) !~ re' | LC_ALL=C sort)
 [ ${#pics[@]} -ge 100 ] || { echo "only ${#pics[@]} pictures in ${pkgs[*]}" >&2; exit 1; }
 printf '%s\n' "${pics[@]#$tmp/x}" > "$out/pictures.txt"
-shrink_all t "${pics[@]}"
+# Textures come in strips too (2048x256): the centre at most 3:2 either way,
+# so that every motion's crop window fits.
+k=0 cropped=()
+for f in "${pics[@]}"; do
+  "$ff" -nostdin -hide_banner -loglevel error -y -i "$f" -vf "crop='min(iw,ih*3/2)':'min(ih,iw*3/2)'" "$tmp/c$k.png"
+  cropped+=("$tmp/c$k.png"); k=$((k + 1))
+done
+shrink_all t "${cropped[@]}"
 photo_set "$out/train" "$out/val" tex "${small[@]}"
 echo "texture clips: ${#pics[@]} pictures (list in $out/pictures.txt), $(ls "$out/train" | wc -l) training and $(ls "$out/val" | wc -l) held-out clips in $out"

@@ -3,9 +3,11 @@
 # The sourcing script sets ff (the ffmpeg to run) and tmp (a scratch folder).
 S=128 N=48
 # enc ARGS... OUTPUT: inputs/filters in ARGS, a 48-frame yuv420p Y4M in OUTPUT
+# (written under another name first, so an OUTPUT that exists is complete)
 enc() {
   local o=${*: -1}
-  "$ff" -nostdin -hide_banner -loglevel error -y "${@:1:$#-1}" -frames:v $N -pix_fmt yuv420p -f yuv4mpegpipe "$o"
+  "$ff" -nostdin -hide_banner -loglevel error -y "${@:1:$#-1}" -frames:v $N -pix_fmt yuv420p -f yuv4mpegpipe "$o.part"
+  mv "$o.part" "$o"
 }
 
 # shrink_all TAG PATH...: every photo once at 960 px wide (-loop 1 decodes its
@@ -42,12 +44,14 @@ photo_clips() {
 }
 
 # photo_set TRAIN_DIR VAL_DIR NAME PHOTO...: clips of every photo; index k goes
-# to VAL_DIR when k is a multiple of 5.
+# to VAL_DIR when k is a multiple of 5. A photo whose last clip (-cut) exists is
+# skipped, so an interrupted run resumes.
 photo_set() {
   local tdir=$1 vdir=$2 name=$3 i dir; shift 3
   local photos=("$@")
   for i in "${!photos[@]}"; do
     dir=$tdir; [ $((i % 5)) -eq 0 ] && dir=$vdir
+    [ -f "$dir/$name$(printf %02d "$i")-cut.y4m" ] && continue
     photo_clips "$dir/$name$(printf %02d "$i")" "${photos[$i]}" \
       "${photos[$(( (i + 1) % ${#photos[@]} ))]}" $(( (i * 37) % 100 ))
   done
