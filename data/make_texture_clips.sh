@@ -14,8 +14,8 @@
 #   extremetuxracer-data    terrains/: snow, ice, rock, grass, mud photographs
 #   palapeli-data           the jigsaw puzzles: five photographs
 #   python3-sklearn         datasets/images: china.jpg, flower.jpg
-# Left out: the two packages reserved for acceptance (mate-backgrounds,
-# opencv-doc), and images under 100 KB (icons, small sprites).
+# Left out: the two packages reserved for acceptance (never in training), and
+# images under 100 KB (icons, small sprites).
 #
 # In a fixed order; the picture of index k goes to OUT/val (held out: no
 # training stage reads it) when k is a multiple of 5, the rest to OUT/train.

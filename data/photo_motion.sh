@@ -47,12 +47,13 @@ photo_clips() {
 # to VAL_DIR when k is a multiple of 5. A photo whose last clip (-cut) exists is
 # skipped, so an interrupted run resumes.
 photo_set() {
-  local tdir=$1 vdir=$2 name=$3 i dir; shift 3
+  local tdir=$1 vdir=$2 name=$3 i o; shift 3
   local photos=("$@")
   for i in "${!photos[@]}"; do
-    dir=$tdir; [ $((i % 5)) -eq 0 ] && dir=$vdir
-    [ -f "$dir/$name$(printf %02d "$i")-cut.y4m" ] && continue
-    photo_clips "$dir/$name$(printf %02d "$i")" "${photos[$i]}" \
+    o=$tdir; [ $((i % 5)) -eq 0 ] && o=$vdir
+    o=$o/$name$(printf %02d "$i")
+    [ -f "$o-cut.y4m" ] && continue
+    photo_clips "$o" "${photos[$i]}" \
       "${photos[$(( (i + 1) % ${#photos[@]} ))]}" $(( (i * 37) % 100 ))
   done
 }
