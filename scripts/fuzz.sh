@@ -2,13 +2,13 @@
 # libFuzzer runs of every parser (docs/hardening.md):
 #   scripts/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]    (default 60 s, every target)
 # Targets: bitstream token_dataset (plain code, built here with clang) and
-# model_file ar_model_file decode (through LibTorch: a meson build of the
-# library with clang, -Dlibfuzzer=true and ASan + UBSan in build-fuzz/meson,
-# about 20 minutes the first time on 2 cores). Each run seeds a working corpus
-# from tests/fuzz/corpus/TARGET, runs on one core for the given time and prints
-# the executions reached. A crash, leak, timeout or out-of-memory stops the run
+# model_file ar_model_file decode (through LibTorch: the clang ASan + UBSan
+# build of scripts/sanitize.sh in build-sanitize/, with -Dlibfuzzer=true).
+# Each run seeds a working corpus from tests/fuzz/corpus/TARGET, runs on one
+# core for the given time and prints the executions reached. A crash, leak, timeout or out-of-memory stops the run
 # with libFuzzer's report and a reproducer file in build-fuzz/. The meson tests
-# `fuzz_*` run deterministic drivers of the same targets on every test run.
+# `fuzz_*` run deterministic drivers of the same targets on every test run
+# (and short libFuzzer runs in scripts/sanitize.sh's build).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 secs=${1:-60}
@@ -17,7 +17,7 @@ targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(bitstream token_dataset model_file ar_model_file decode)
 out=$root/build-fuzz
 mkdir -p "$out"
-command -v clang > /dev/null || { echo "fuzz.sh: needs clang (apt-get install clang)" >&2; exit 1; }
+command -v clang > /dev/null || { echo "fuzz.sh: needs clang (apt-get install clang libclang-rt-14-dev)" >&2; exit 1; }
 san="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -DEVATOK_LIBFUZZER"
 bs=("$root"/model_runtime/bitstream/{bitstream,range_coder,token_model}.c)
 for t in "${targets[@]}"; do
@@ -26,12 +26,9 @@ for t in "${targets[@]}"; do
     token_dataset) clang++ -std=c++17 $san -I"$root/model_runtime" "$root/tests/fuzz/fuzz_token_dataset.cpp" \
                      "$root/model_runtime/data/token_dataset.cpp" -o "$out/fuzz_$t" ;;
     model_file|ar_model_file|decode)
-      if [ ! -f "$out/meson/build.ninja" ]; then
-        CC=clang CXX=clang++ meson setup "$out/meson" "$root" -Dlibfuzzer=true -Db_sanitize=address,undefined \
-          -Db_lundef=false -Dffmpeg=disabled -Dlibav=disabled -Dbuildtype=debugoptimized > "$out/meson-setup.log"
-      fi
-      ninja -C "$out/meson" "tests/fuzz_$t" > "$out/meson-build.log" || { tail -n 30 "$out/meson-build.log"; exit 1; }
-      ln -sf "$out/meson/tests/fuzz_$t" "$out/fuzz_$t" ;;
+      "$root/scripts/sanitize.sh" --build-only "$root/build-sanitize" > "$out/build-sanitize.log" \
+        || { tail -n 30 "$out/build-sanitize.log"; exit 1; }
+      ln -sf "$root/build-sanitize/tests/fuzz_$t" "$out/fuzz_$t" ;;
     *) echo "fuzz.sh: unknown target $t (bitstream, token_dataset, model_file, ar_model_file, decode)" >&2; exit 2 ;;
   esac
   corpus=$out/corpus-$t

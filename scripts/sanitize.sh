@@ -1,22 +1,40 @@
 #!/usr/bin/env bash
 # libevatok, the evatok tool and the unit tests built with AddressSanitizer
-# and UndefinedBehaviorSanitizer (docs/hardening.md):
+# and UndefinedBehaviorSanitizer (docs/hardening.md); CI runs it:
 #   scripts/sanitize.sh [BUILD_DIR] [meson test arguments, default: --suite unit]
-# Configures BUILD_DIR (default build-sanitize) with -Db_sanitize=address,undefined
-# and without the patched FFmpeg (the ffmpeg end-to-end tests need their own
-# sanitized FFmpeg build, which this does not make), builds it and runs the
-# tests. Debian's LibTorch is not instrumented; the reports inside it that are
-# not ours are suppressed by name in tests/sanitize/*.supp.
+#   scripts/sanitize.sh --build-only [BUILD_DIR]      (scripts/fuzz.sh uses this)
+# Configures BUILD_DIR (default build-sanitize) with clang, ASan + UBSan and
+# -Dlibfuzzer=true (so the same build holds the libFuzzer targets; their unit
+# tests are short libFuzzer runs from the seed corpus), without the patched
+# FFmpeg (scripts/sanitize_ffmpeg.sh covers the ffmpeg path). A unity build:
+# LibTorch's headers are parsed once per few sources, which makes the build
+# several times faster. Debian's LibTorch is not instrumented; reports inside
+# it that are not ours would be suppressed by name in tests/sanitize/*.supp.
+# Installs clang and its sanitizer runtimes from Debian when run as root.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
+build_only=0
+[ "${1:-}" = --build-only ] && { build_only=1; shift; }
 build=${1:-$root/build-sanitize}
 shift || true
 [ $# -gt 0 ] || set -- --suite unit
+
+need=()
+command -v clang++ > /dev/null || need+=(clang)
+compgen -G "/usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a" > /dev/null || need+=(libclang-rt-14-dev)
+if [ ${#need[@]} -gt 0 ]; then
+  [ "$(id -u)" = 0 ] || { echo "sanitize.sh: needs ${need[*]} (apt-get install ${need[*]})" >&2; exit 1; }
+  apt-get update -q > /dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${need[@]}" > /dev/null
+fi
+
 if [ ! -f "$build/build.ninja" ]; then
-  meson setup "$build" "$root" -Db_sanitize=address,undefined -Db_lundef=false -Dffmpeg=disabled \
-    -Dbuildtype=debugoptimized
+  CC=clang CXX=clang++ meson setup "$build" "$root" -Db_sanitize=address,undefined -Db_lundef=false \
+    -Dffmpeg=disabled -Dlibav=disabled -Dlibfuzzer=true -Dunity=on -Dbuildtype=debugoptimized > "$build.setup.log" \
+    || { cat "$build.setup.log" >&2; exit 1; }
 fi
 ninja -C "$build"
+[ $build_only = 1 ] && exit 0
 supp=$root/tests/sanitize
 # allocator_may_return_null: a failed huge allocation reaches our bad_alloc path
 # (test cpu_runtime asks for 2^62 bytes on purpose) instead of ending the run.

@@ -182,8 +182,11 @@ EvatokStatus encode_options(const EvatokModel* m, const EvatokEncodeOptions* opt
   return EVATOK_OK;
 }
 
+// The caller's pixel format is taken by reference until check_images has
+// seen its value: a C caller may pass any int, and loading one outside the
+// enum's range as the enum is undefined behaviour in C++.
 EvatokStatus check_frames_args(const EvatokModel* m, const EvatokImage* frames, int nb_frames, int width, int height,
-                               EvatokPixelFormat fmt, char* err, size_t es) {
+                               const EvatokPixelFormat& fmt, char* err, size_t es) {
   const auto& cfg = m->model->cfg;
   if (nb_frames < 1 || nb_frames > cfg.clip_frames)
     return set_err(err, es, EVATOK_ERR_INVALID_ARGUMENT, "frame count %d not in 1..%d", nb_frames, cfg.clip_frames);
@@ -269,8 +272,8 @@ void set_reference(EvatokReference* ref, const EvatokModel* m, int w, int h, con
 // carrying tiles of an inter packet apart, with the reference's last frame).
 // No block is decoded yet. keep = false: ref is private (keyframes only).
 EvatokStatus decode_begin(EvatokModel* m, const uint8_t* pkt, size_t size, EvatokReference* ref, bool keep,
-                          const EvatokImage* frames, int max_frames, EvatokPixelFormat fmt, int* nb_frames, char* err,
-                          size_t es) {
+                          const EvatokImage* frames, int max_frames, const EvatokPixelFormat& fmt, int* nb_frames,
+                          char* err, size_t es) {
   *nb_frames = 0;
   ref->pending.reset();  // abandons an unfinished packet
   EvbsHeader h;
@@ -455,14 +458,6 @@ const EvatokModelInfo* evatok_model_get_info(const EvatokModel* m) { return m ? 
 
 void evatok_free(void* p) { free(p); }
 
-EvatokStatus evatok_encode_block(EvatokModel* m, const EvatokImage* frames, int nb_frames, int width, int height,
-                                 EvatokPixelFormat fmt, const EvatokEncodeOptions* opts, uint8_t** packet,
-                                 size_t* packet_size, char* err, size_t es) {
-  if (!m || !frames || !packet || !packet_size)
-    return set_err(err, es, EVATOK_ERR_INVALID_ARGUMENT, "NULL argument to evatok_encode_block");
-  return evatok_encode_packet(m, frames, nb_frames, width, height, fmt, opts, nullptr, 1, packet, packet_size, err, es);
-}
-
 EvatokStatus evatok_reference_new(EvatokReference** out) {
   if (!out) return EVATOK_ERR_INVALID_ARGUMENT;
   *out = new (std::nothrow) EvatokReference();
@@ -481,11 +476,10 @@ void evatok_reference_free(EvatokReference** ref) {
 
 int evatok_packet_is_keyframe(const uint8_t* pkt, size_t size) { return evbs_packet_is_keyframe(pkt, size); }
 
-EvatokStatus evatok_encode_packet(EvatokModel* m, const EvatokImage* frames, int nb_frames, int width, int height,
-                                  EvatokPixelFormat fmt, const EvatokEncodeOptions* opts, EvatokReference* ref,
-                                  int keyframe, uint8_t** packet, size_t* packet_size, char* err, size_t es) {
-  if (!m || !frames || !packet || !packet_size)
-    return set_err(err, es, EVATOK_ERR_INVALID_ARGUMENT, "NULL argument to evatok_encode_packet");
+static EvatokStatus encode_packet_impl(EvatokModel* m, const EvatokImage* frames, int nb_frames, int width, int height,
+                                       const EvatokPixelFormat& fmt, const EvatokEncodeOptions* opts,
+                                       EvatokReference* ref, int keyframe, uint8_t** packet, size_t* packet_size,
+                                       char* err, size_t es) {
   *packet = nullptr;
   *packet_size = 0;
   if (EvatokStatus st = check_frames_args(m, frames, nb_frames, width, height, fmt, err, es)) return st;
@@ -575,6 +569,22 @@ EvatokStatus evatok_encode_packet(EvatokModel* m, const EvatokImage* frames, int
     if (st == EVATOK_OK) set_reference(ref, m, width, height, out, nb_frames);
     return st;
   });
+}
+
+EvatokStatus evatok_encode_packet(EvatokModel* m, const EvatokImage* frames, int nb_frames, int width, int height,
+                                  EvatokPixelFormat fmt, const EvatokEncodeOptions* opts, EvatokReference* ref,
+                                  int keyframe, uint8_t** packet, size_t* packet_size, char* err, size_t es) {
+  if (!m || !frames || !packet || !packet_size)
+    return set_err(err, es, EVATOK_ERR_INVALID_ARGUMENT, "NULL argument to evatok_encode_packet");
+  return encode_packet_impl(m, frames, nb_frames, width, height, fmt, opts, ref, keyframe, packet, packet_size, err, es);
+}
+
+EvatokStatus evatok_encode_block(EvatokModel* m, const EvatokImage* frames, int nb_frames, int width, int height,
+                                 EvatokPixelFormat fmt, const EvatokEncodeOptions* opts, uint8_t** packet,
+                                 size_t* packet_size, char* err, size_t es) {
+  if (!m || !frames || !packet || !packet_size)
+    return set_err(err, es, EVATOK_ERR_INVALID_ARGUMENT, "NULL argument to evatok_encode_block");
+  return encode_packet_impl(m, frames, nb_frames, width, height, fmt, opts, nullptr, 1, packet, packet_size, err, es);
 }
 
 EvatokStatus evatok_packet_probe(const EvatokModel* m, const uint8_t* pkt, size_t size, EvatokPacketInfo* info,
@@ -692,18 +702,9 @@ EvatokStatus evatok_packet_build(const EvatokModel* m, int width, int height, in
   });
 }
 
-EvatokStatus evatok_decode_block(EvatokModel* m, const uint8_t* pkt, size_t size, const EvatokImage* frames,
-                                 int max_frames, EvatokPixelFormat fmt, int* nb_frames, char* err, size_t es) {
-  if (!m || !pkt || !frames || !nb_frames)
-    return set_err(err, es, EVATOK_ERR_INVALID_ARGUMENT, "NULL argument to evatok_decode_block");
-  return evatok_decode_packet(m, pkt, size, nullptr, frames, max_frames, fmt, nb_frames, err, es);
-}
-
-EvatokStatus evatok_decode_packet(EvatokModel* m, const uint8_t* pkt, size_t size, EvatokReference* ref,
-                                  const EvatokImage* frames, int max_frames, EvatokPixelFormat fmt, int* nb_frames,
-                                  char* err, size_t es) {
-  if (!m || !pkt || !frames || !nb_frames)
-    return set_err(err, es, EVATOK_ERR_INVALID_ARGUMENT, "NULL argument to evatok_decode_packet");
+static EvatokStatus decode_packet_impl(EvatokModel* m, const uint8_t* pkt, size_t size, EvatokReference* ref,
+                                       const EvatokImage* frames, int max_frames, const EvatokPixelFormat& fmt,
+                                       int* nb_frames, char* err, size_t es) {
   // Without a reference (keyframes only) a private one holds the packet.
   EvatokReference own;
   EvatokReference* r = ref ? ref : &own;
@@ -712,6 +713,21 @@ EvatokStatus evatok_decode_packet(EvatokModel* m, const uint8_t* pkt, size_t siz
   while (st == EVATOK_OK && ready < n) st = evatok_decode_next(m, r, &ready, err, es);
   *nb_frames = st == EVATOK_OK ? n : 0;
   return st;
+}
+
+EvatokStatus evatok_decode_block(EvatokModel* m, const uint8_t* pkt, size_t size, const EvatokImage* frames,
+                                 int max_frames, EvatokPixelFormat fmt, int* nb_frames, char* err, size_t es) {
+  if (!m || !pkt || !frames || !nb_frames)
+    return set_err(err, es, EVATOK_ERR_INVALID_ARGUMENT, "NULL argument to evatok_decode_block");
+  return decode_packet_impl(m, pkt, size, nullptr, frames, max_frames, fmt, nb_frames, err, es);
+}
+
+EvatokStatus evatok_decode_packet(EvatokModel* m, const uint8_t* pkt, size_t size, EvatokReference* ref,
+                                  const EvatokImage* frames, int max_frames, EvatokPixelFormat fmt, int* nb_frames,
+                                  char* err, size_t es) {
+  if (!m || !pkt || !frames || !nb_frames)
+    return set_err(err, es, EVATOK_ERR_INVALID_ARGUMENT, "NULL argument to evatok_decode_packet");
+  return decode_packet_impl(m, pkt, size, ref, frames, max_frames, fmt, nb_frames, err, es);
 }
 
 EvatokStatus evatok_decode_begin(EvatokModel* m, const uint8_t* pkt, size_t size, EvatokReference* ref,

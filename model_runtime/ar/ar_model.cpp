@@ -26,39 +26,39 @@ int ArConfig::class_index(const std::string& n) const {
   return -1;
 }
 
-static void check(bool ok, const std::string& what) {
+static void check_ar(bool ok, const std::string& what) {
   if (!ok) throw std::runtime_error("invalid AR model config: " + what);
 }
 
 void ArConfig::validate() const {
-  check(dim >= 8 && dim <= 4096 && heads >= 1 && dim % heads == 0 && (dim / heads) % 2 == 0,
+  check_ar(dim >= 8 && dim <= 4096 && heads >= 1 && dim % heads == 0 && (dim / heads) % 2 == 0,
         "dim must be in 8..4096, divisible by heads, with an even head size");
-  check(layers >= 1 && layers <= 64, "layers must be in 1..64");
-  check(mlp_hidden >= 8 && mlp_hidden <= 16384, "mlp_hidden must be in 8..16384");
-  check(rope_theta > 1, "rope_theta must be > 1");
-  check(codebook_size >= 2 && codebook_size <= (1 << 20), "codebook_size must be in 2..2^20");
-  check(num_blocks >= 1 && num_blocks <= 16 && patch_t >= 1 && clip_frames == num_blocks * patch_t,
+  check_ar(layers >= 1 && layers <= 64, "layers must be in 1..64");
+  check_ar(mlp_hidden >= 8 && mlp_hidden <= 16384, "mlp_hidden must be in 8..16384");
+  check_ar(rope_theta > 1, "rope_theta must be > 1");
+  check_ar(codebook_size >= 2 && codebook_size <= (1 << 20), "codebook_size must be in 2..2^20");
+  check_ar(num_blocks >= 1 && num_blocks <= 16 && patch_t >= 1 && clip_frames == num_blocks * patch_t,
         "clip_frames must be num_blocks * patch_t (at most 16 blocks)");
-  check(clip_height >= 1 && clip_width >= 1 && clip_height <= 1024 && clip_width <= 1024, "bad clip size");
-  check(!choices.empty() && choices.size() <= 8, "1..8 choices");
+  check_ar(clip_height >= 1 && clip_width >= 1 && clip_height <= 1024 && clip_width <= 1024, "bad clip size");
+  check_ar(!choices.empty() && choices.size() <= 8, "1..8 choices");
   for (size_t i = 0; i < choices.size(); ++i) {
-    check(choices[i] >= 1 && choices[i] <= 4096, "choices must be in 1..4096");
-    if (i) check(choices[i] < choices[i - 1], "choices must be strictly descending");
+    check_ar(choices[i] >= 1 && choices[i] <= 4096, "choices must be in 1..4096");
+    if (i) check_ar(choices[i] < choices[i - 1], "choices must be strictly descending");
   }
-  check(classes.size() <= 1024, "at most 1024 classes");
+  check_ar(classes.size() <= 1024, "at most 1024 classes");
   std::set<std::string> uniq(classes.begin(), classes.end());
-  check(uniq.size() == classes.size(), "class names must be unique");
-  check(prefix_choices.size() >= 1 && (int)prefix_choices.size() < num_blocks,
+  check_ar(uniq.size() == classes.size(), "class names must be unique");
+  check_ar(prefix_choices.size() >= 1 && (int)prefix_choices.size() < num_blocks,
         "prefix must cover 1..num_blocks-1 blocks");
-  for (int c : prefix_choices) check(c >= 0 && c < (int)choices.size(), "prefix choice out of range");
-  check(cond_frames >= 1 && cond_frames <= prefix_blocks() * patch_t,
+  for (int c : prefix_choices) check_ar(c >= 0 && c < (int)choices.size(), "prefix choice out of range");
+  check_ar(cond_frames >= 1 && cond_frames <= prefix_blocks() * patch_t,
         "cond_frames must fit into the prefix blocks");
-  check(max_seq_len() <= 65536, "sequence too long");
+  check_ar(max_seq_len() <= 65536, "sequence too long");
 }
 
 // Every stored field, once (core/json_fields.h).
 template <class C, class F>
-static void visit(C& c, F&& f) {
+static void visit_ar_fields(C& c, F&& f) {
   f("name", c.name), f("dim", c.dim), f("layers", c.layers), f("heads", c.heads), f("mlp_hidden", c.mlp_hidden);
   f("rope_theta", c.rope_theta), f("codebook_size", c.codebook_size), f("num_blocks", c.num_blocks);
   f("patch_t", c.patch_t), f("clip_frames", c.clip_frames), f("clip_height", c.clip_height);
@@ -68,7 +68,7 @@ static void visit(C& c, F&& f) {
 
 std::string ArConfig::to_json() const {
   json j = json::object();
-  visit(*this, JsonFieldWriter{j});
+  visit_ar_fields(*this, JsonFieldWriter{j});
   return j.dump();
 }
 
@@ -77,7 +77,7 @@ ArConfig ArConfig::from_json(const std::string& text) {
   try {
     json j = json::parse(text);
     if (!j.is_object()) throw std::runtime_error("AR config is not a JSON object");
-    visit(c, JsonFieldReader{j});
+    visit_ar_fields(c, JsonFieldReader{j});
   } catch (const json::exception& e) {
     throw std::runtime_error(std::string("invalid AR model config JSON: ") + e.what());
   }

@@ -84,7 +84,7 @@ int64_t sample_from_logits(const float* logits, int lo, int hi, const SamplePara
 
 namespace {
 
-struct State {
+struct SampleState {
   int block = 0, choice = -1, filled = 0;  // choice -1: a length token is due
   bool done = false;
 };
@@ -136,7 +136,7 @@ SampleOutput ar_sample(ArModel& m, const std::vector<std::vector<int64_t>>& pref
   SampleOutput out;
   out.choices.assign(N, std::vector<int>(nb, 0));
   out.tokens.assign(N, {});
-  std::vector<State> st(N);
+  std::vector<SampleState> st(N);
   std::vector<float> row(cfg.vocab_size());
   Tensor logits = run(0);
   const float* L = logits.data_ptr<float>();
@@ -144,7 +144,7 @@ SampleOutput ar_sample(ArModel& m, const std::vector<std::vector<int64_t>>& pref
     const size_t fed = seqs[0].tokens.size();
     const int V = cfg.vocab_size();
     for (int i = 0; i < N; ++i) {
-      State& s = st[i];
+      SampleState& s = st[i];
       int64_t tok = 0, sg = 0, ps = 0, chs = nc;
       if (!s.done) {
         const float* c = L + (size_t)i * V;

@@ -103,7 +103,7 @@ void ModelConfig::validate() const {
 
 // Every stored field, once (core/json_fields.h).
 template <class C, class F>
-static void visit(C& c, F&& f) {
+static void visit_model_fields(C& c, F&& f) {
   f("name", c.name);
   f("clip_frames", c.clip_frames), f("clip_height", c.clip_height), f("clip_width", c.clip_width);
   f("patch_t", c.patch_t), f("patch_s", c.patch_s), f("choices", c.choices);
@@ -123,7 +123,7 @@ static void visit(C& c, F&& f) {
 
 std::string ModelConfig::to_json() const {
   json j = json::object();
-  visit(*this, JsonFieldWriter{j});
+  visit_model_fields(*this, JsonFieldWriter{j});
   return j.dump();
 }
 
@@ -140,7 +140,7 @@ ModelConfig ModelConfig::from_json(const std::string& text) {
   try {
     json j = json::parse(text);
     if (!j.is_object()) throw std::runtime_error("config is not a JSON object");
-    visit(c, JsonFieldReader{j});
+    visit_model_fields(c, JsonFieldReader{j});
   } catch (const json::exception& e) {
     throw std::runtime_error(std::string("invalid model config JSON: ") + e.what());
   }

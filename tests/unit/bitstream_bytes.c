@@ -15,7 +15,7 @@ static uint32_t lcg(uint32_t *x)
     return *x >> 8;
 }
 
-static uint32_t token_cum[20][4097], weights[3][20], assign_cum[25][6];
+static uint32_t token_cum[20][4097], weights[3][20], assign_tab[25][6];
 
 int main(void)
 {
@@ -35,10 +35,10 @@ int main(void)
     }
     for (int r = 0; r < 25; r++)
         for (int i = 0; i <= 5; i++)
-            assign_cum[r][i] = i == 5 ? (1u << 16) : (uint32_t)(i * (3000 + 500 * r));
+            assign_tab[r][i] = i == 5 ? (1u << 16) : (uint32_t)(i * (3000 + 500 * r));
     EvbsEntropy e = {.num_blocks = 4, .num_choices = 5, .codebook_size = 4096, .base_total = 1u << 18,
                      .token_cum = &token_cum[0][0], .count_w = weights[0], .prev_w = weights[1],
-                     .coloc_w = weights[2], .assign_cum = &assign_cum[0][0]};
+                     .coloc_w = weights[2], .assign_cum = &assign_tab[0][0]};
     char err[200];
     if (evtm_check(&p, &e, err, sizeof err)) {
         fprintf(stderr, "tables: %s\n", err);
