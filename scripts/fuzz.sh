@@ -5,8 +5,9 @@
 # model_file ar_model_file decode (through LibTorch: the clang ASan + UBSan
 # build of scripts/sanitize.sh in build-sanitize/, with -Dlibfuzzer=true).
 # Each run seeds a working corpus from tests/fuzz/corpus/TARGET, runs on one
-# core for the given time and prints the executions reached. A crash, leak, timeout or out-of-memory stops the run
-# with libFuzzer's report and a reproducer file in build-fuzz/. The meson tests
+# core for the given time and prints the executions reached. A crash, leak,
+# timeout or out-of-memory stops the run with libFuzzer's report and a
+# reproducer file in build-fuzz/. The meson tests
 # `fuzz_*` run deterministic drivers of the same targets on every test run
 # (and short libFuzzer runs in scripts/sanitize.sh's build).
 set -euo pipefail

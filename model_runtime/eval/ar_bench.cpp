@@ -1,19 +1,13 @@
 #include "eval/ar_bench.h"
 
-#include <chrono>
 #include <cstdio>
 
 #include "data/ar_data.h"
 #include "ar/ar_predict.h"
 #include "ar/ar_step.h"
+#include "train/train_util.h"
 
 namespace evatok {
-
-namespace {
-double now() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-}  // namespace
 
 int bench_ar(const std::string& tok_path, const std::string& ar_path, const std::string& data_dir, int runs,
              const std::string& device) {
@@ -51,12 +45,12 @@ int bench_ar(const std::string& tok_path, const std::string& ar_path, const std:
       p.fast_step = mode == 0;
       int64_t tokens = 0;
       if (kv) ar_sample(*ar, prefix, p);  // warm-up
-      const double t0 = now();
+      const auto t0 = Clock::now();
       for (int r = 0; r < n_runs; ++r) {
         p.seed = (uint64_t)r;
         tokens += ar_sample(*ar, prefix, p).sampled;
       }
-      const double dt = now() - t0;
+      const double dt = seconds_since(t0);
       const std::string what = force < 0 ? "sampled by the model" : "every block " + std::to_string(c.choices[force]);
       const char* how = mode == 0 ? "yes (ArStep)" : mode == 1 ? "yes (LibTorch)" : "no";
       printf("%-28s %-15s %10.1f %12.1f %10.3f\n", what.c_str(), how, (double)tokens / n_runs, tokens / dt,
@@ -101,7 +95,7 @@ int bench_ar(const std::string& tok_path, const std::string& ar_path, const std:
   // End to end: condition frames -> prefix -> sampling -> decoded clip.
   SampleParams p;
   predict_clips(*ar, *tok, cond, p);
-  const double t0 = now();
+  const auto t0 = Clock::now();
   int64_t tokens = 0;
   for (int r = 0; r < runs; ++r) {
     int64_t n = 0;
@@ -109,7 +103,7 @@ int bench_ar(const std::string& tok_path, const std::string& ar_path, const std:
     predict_clips(*ar, *tok, cond, p, &n);
     tokens += n;
   }
-  const double dt = (now() - t0) / runs;
+  const double dt = seconds_since(t0) / runs;
   printf("predicted clip end to end (encode prefix, sample %.1f tokens, decode %d frames): %.3f s per clip, "
          "%.1f predicted frames/s\n",
          (double)tokens / runs, c.clip_frames, dt, (c.clip_frames - c.cond_frames) / dt);

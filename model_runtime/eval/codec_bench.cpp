@@ -4,7 +4,6 @@
 #include <torch/csrc/autograd/profiler_legacy.h>
 
 #include <algorithm>
-#include <chrono>
 #include <map>
 #include <string>
 #include <vector>
@@ -14,11 +13,10 @@
 #include "core/cpu_runtime.h"
 #include "data/data.h"
 #include "evatok/evatok.h"
+#include "train/train_util.h"
 
 namespace evatok {
 namespace {
-
-double wall_seconds() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
 
 // fp32 matrix product of two n x n matrices on every core (OpenBLAS's pool),
 // the best of `reps` timed runs: the machine's peak.
@@ -29,9 +27,9 @@ double gemm_gflops(int n = 1024, int reps = 10) {
   for (int i = 0; i < 2; ++i) torch::mm_out(c, a, b);
   double best = 1e30;
   for (int i = 0; i < reps; ++i) {
-    const double t0 = wall_seconds();
+    const auto t0 = Clock::now();
     torch::mm_out(c, a, b);
-    best = std::min(best, wall_seconds() - t0);
+    best = std::min(best, seconds_since(t0));
   }
   set_blas_threads(1);
   return 2.0 * n * n * n / best / 1e9;
@@ -52,10 +50,10 @@ Profile profile(F&& f) {
   using torch::profiler::impl::ProfilerState;
   prof::enableProfilerLegacy(ProfilerConfig(ProfilerState::CPU, /*report_input_shapes=*/true, false, false,
                                             /*with_flops=*/true));
-  const double t0 = wall_seconds();
+  const auto t0 = Clock::now();
   f();
   Profile p;
-  p.total_us = (wall_seconds() - t0) * 1e6;
+  p.total_us = seconds_since(t0) * 1e6;
   for (auto& list : prof::disableProfilerLegacy()) {
     struct Open {
       const prof::LegacyEvent* e;
@@ -111,9 +109,9 @@ int bench_codec(const CodecBenchOptions& o) {
   evatok_open_options_default(&oo);
   oo.threads = o.threads;
   EvatokModel* m = nullptr;
-  const double t_open = wall_seconds();
+  const auto t_open = Clock::now();
   check(evatok_model_open(o.model.empty() ? nullptr : o.model.c_str(), &oo, &m, err, sizeof err), "open", err);
-  const double open_s = wall_seconds() - t_open;
+  const double open_s = seconds_since(t_open);
   const EvatokModelInfo* info = evatok_model_get_info(m);
   EvatokEncodeOptions eo;
   evatok_encode_options_default(&eo);
@@ -157,30 +155,30 @@ int bench_codec(const CodecBenchOptions& o) {
     EvatokReference* ref = nullptr;
     check(evatok_reference_new(&ref), "reference", "out of memory");
     int nb = 0, ready = 0;
-    const double t0 = wall_seconds();
+    const auto t0 = Clock::now();
     check(evatok_decode_begin(m, packets[0].data(), packets[0].size(), ref, out.data(), T, EVATOK_PIX_RGB24, &nb, err,
                               sizeof err),
           "decode", err);
     while (ready < nb) {
       check(evatok_decode_next(m, ref, &ready, err, sizeof err), "decode", err);
-      if (first_frame_s == 0) first_frame_s = wall_seconds() - t0;
+      if (first_frame_s == 0) first_frame_s = seconds_since(t0);
     }
     evatok_reference_free(&ref);
   }
-  const double t_first = wall_seconds();
+  const auto t_first = Clock::now();
   decode(0);
-  const double first_decode_s = wall_seconds() - t_first;
+  const double first_decode_s = seconds_since(t_first);
   const Profile enc_prof = profile([&] { encode(0); }), dec_prof = profile([&] { decode(0); });
   const double enc_flops = enc_prof.flops / tiles, dec_flops = dec_prof.flops / tiles;
 
   double enc_s = 1e30, dec_s = 1e30;
   for (int r = 0; r < std::max(1, o.runs); ++r) {
-    double t0 = wall_seconds();
+    auto t0 = Clock::now();
     for (int g = 0; g < groups; ++g) encode(g);
-    enc_s = std::min(enc_s, wall_seconds() - t0);
-    t0 = wall_seconds();
+    enc_s = std::min(enc_s, seconds_since(t0));
+    t0 = Clock::now();
     for (int g = 0; g < groups; ++g) decode(g);
-    dec_s = std::min(dec_s, wall_seconds() - t0);
+    dec_s = std::min(dec_s, seconds_since(t0));
   }
   size_t bytes = 0;
   for (auto& p : packets) bytes += p.size();
