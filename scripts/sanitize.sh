@@ -32,6 +32,7 @@ if [ ! -f "$build/build.ninja" ]; then
   CC=clang CXX=clang++ meson setup "$build" "$root" -Db_sanitize=address,undefined -Db_lundef=false \
     -Dffmpeg=disabled -Dlibav=disabled -Dlibfuzzer=true -Dunity=on -Dbuildtype=debugoptimized > "$build.setup.log" \
     || { cat "$build.setup.log" >&2; exit 1; }
+  mv "$build.setup.log" "$build/meson-logs/setup-output.txt"  # not left beside the build folder
 fi
 ninja -C "$build"
 [ $build_only = 1 ] && exit 0
