@@ -104,26 +104,30 @@ TileCodes encode_tiles(EvatokModel* m, const torch::Tensor& tiles, const EvatokE
                        const std::vector<Assignment>& given = {}) {
   const auto& cfg = m->model->cfg;
   const int64_t n = tiles.size(0);
-  TileCodes c;
-  for (int64_t s = 0; s < n; s += kTileBatch) {
-    auto batch = tiles.slice(0, s, std::min(n, s + kTileBatch));
-    std::vector<Assignment> as;
+  const int batches = (int)((n + kTileBatch - 1) / kTileBatch);
+  std::vector<std::vector<Assignment>> as(batches);
+  std::vector<std::vector<std::vector<int64_t>>> toks(batches);
+  for_each_parallel(m->workers, batches, [&](int j) {
+    const int64_t s = (int64_t)j * kTileBatch, e = std::min(n, s + kTileBatch);
+    auto batch = tiles.slice(0, s, e);
     if (!given.empty()) {
-      as.assign(given.begin() + s, given.begin() + std::min(n, s + kTileBatch));
+      as[j].assign(given.begin() + s, given.begin() + e);
     } else if (o.mode == EVATOK_ASSIGN_ROUTER) {
-      as = m->model->route(batch, o.wq);
+      as[j] = m->model->route(batch, o.wq);
     } else if (o.mode == EVATOK_ASSIGN_SEARCH || o.mode == EVATOK_ASSIGN_EXACT) {
-      as = m->model->search(batch, o.wq, o.wl, o.mode == EVATOK_ASSIGN_EXACT);
+      as[j] = m->model->search(batch, o.wq, o.wl, o.mode == EVATOK_ASSIGN_EXACT);
     } else {
-      as.assign(batch.size(0), Assignment(cfg.num_blocks(), cfg.choice_index(o.uniform_tokens)));
+      as[j].assign(batch.size(0), Assignment(cfg.num_blocks(), cfg.choice_index(o.uniform_tokens)));
     }
-    auto toks = m->model->encode(batch, as);
-    for (size_t i = 0; i < as.size(); ++i) {
-      for (int ch : as[i]) c.ci.push_back((uint8_t)ch);
-      for (int64_t t : toks[i]) c.tokens.push_back((uint32_t)t);
+    toks[j] = m->model->encode(batch, as[j]);
+  });
+  TileCodes c;
+  for (int j = 0; j < batches; ++j)
+    for (size_t i = 0; i < as[j].size(); ++i) {
+      for (int ch : as[j][i]) c.ci.push_back((uint8_t)ch);
+      for (int64_t t : toks[j][i]) c.tokens.push_back((uint32_t)t);
       c.off.push_back(c.tokens.size());
     }
-  }
   return c;
 }
 
@@ -135,22 +139,23 @@ torch::Tensor decode_tiles(EvatokModel* m, const uint8_t* ci, long tiles, const 
                            const torch::Tensor& before = {}) {
   const auto& cfg = m->model->cfg;
   const int nb = cfg.num_blocks();
-  std::vector<torch::Tensor> outs;
+  const int batches = (int)((tiles + kTileBatch - 1) / kTileBatch);
+  std::vector<std::vector<Assignment>> as(batches);
+  std::vector<std::vector<std::vector<int64_t>>> toks(batches);
   size_t tpos = 0;
-  for (long s = 0; s < tiles; s += kTileBatch) {
-    std::vector<Assignment> as;
-    std::vector<std::vector<int64_t>> toks;
-    for (long t = s; t < std::min(tiles, s + kTileBatch); ++t) {
-      Assignment a(ci + t * nb, ci + (t + 1) * nb);
-      int len = 0;
-      for (int c : a) len += cfg.choices[c];
-      toks.emplace_back(tokens + tpos, tokens + tpos + len);
-      tpos += len;
-      as.push_back(a);
-    }
-    const long e = std::min(tiles, s + kTileBatch);
-    outs.push_back(m->model->decode(as, toks, before.defined() ? before.slice(0, s, e) : before).cpu());
+  for (long t = 0; t < tiles; ++t) {
+    Assignment a(ci + t * nb, ci + (t + 1) * nb);
+    int len = 0;
+    for (int c : a) len += cfg.choices[c];
+    toks[t / kTileBatch].emplace_back(tokens + tpos, tokens + tpos + len);
+    tpos += len;
+    as[t / kTileBatch].push_back(a);
   }
+  std::vector<torch::Tensor> outs(batches);
+  for_each_parallel(m->workers, batches, [&](int j) {
+    const long s = (long)j * kTileBatch, e = std::min(tiles, s + kTileBatch);
+    outs[j] = m->model->decode(as[j], toks[j], before.defined() ? before.slice(0, s, e) : before).cpu();
+  });
   return torch::cat(outs, 0);
 }
 
@@ -316,6 +321,12 @@ EvatokStatus decode_begin(EvatokModel* m, const uint8_t* pkt, size_t size, Evato
     // Skipped tiles hold the reference's mean frame in every frame.
     p->out = inter ? ref->mean.unsqueeze(2).expand({n, 3, cfg.clip_frames, cfg.clip_height, cfg.clip_width}).clone()
                    : torch::empty({n, 3, cfg.clip_frames, cfg.clip_height, cfg.clip_width});
+    struct Spec {
+      std::vector<Assignment> as;
+      std::vector<std::vector<int64_t>> toks;
+      torch::Tensor where, before;
+    };
+    std::vector<Spec> specs;
     for (int pass = 0; pass < (inter ? 2 : 1); ++pass) {
       std::vector<Assignment> as;
       std::vector<std::vector<int64_t>> toks;
@@ -324,7 +335,7 @@ EvatokStatus decode_begin(EvatokModel* m, const uint8_t* pkt, size_t size, Evato
       auto flush = [&]() {
         if (where.empty()) return;
         auto idx = torch::tensor(where, torch::kInt64);
-        p->groups.push_back({idx, m->model->block_decoder(as, toks, pass ? ref->last.index_select(0, idx) : torch::Tensor())});
+        specs.push_back({std::move(as), std::move(toks), idx, pass ? ref->last.index_select(0, idx) : torch::Tensor()});
         as.clear(), toks.clear(), where.clear();
       };
       for (long t = 0, k = 0; t < n; ++t) {
@@ -343,6 +354,12 @@ EvatokStatus decode_begin(EvatokModel* m, const uint8_t* pkt, size_t size, Evato
       }
       flush();
     }
+    // A decoder's setup already runs the tokens through the cross-attention
+    // projections: worth spreading over the threads too.
+    p->groups.resize(specs.size());
+    for_each_parallel(m->workers, (int)specs.size(), [&](int j) {
+      p->groups[j] = {specs[j].where, m->model->block_decoder(specs[j].as, specs[j].toks, specs[j].before)};
+    });
     ref->pending = std::move(p);
     *nb_frames = h.nb_frames;
     return EVATOK_OK;
@@ -442,6 +459,7 @@ EvatokStatus evatok_model_open(const char* path, const EvatokOpenOptions* opts, 
     }
     snprintf(info.entropy_fingerprint_hex, sizeof info.entropy_fingerprint_hex, "%s",
              to_hex(info.entropy_fingerprint, 16).c_str());
+    h->workers = opts && opts->threads > 0 ? opts->threads : available_cores();
     h->model = std::move(m);
     *out = h.release();
     return EVATOK_OK;
@@ -749,7 +767,9 @@ EvatokStatus evatok_decode_next(EvatokModel* m, EvatokReference* ref, int* nb_re
     c10::InferenceMode inference;
     const int64_t pt = m->model->cfg.patch_t, b = p->block;
     auto frames = p->out.narrow(2, b * pt, pt);
-    for (auto& grp : p->groups) frames.index_copy_(0, grp.where, grp.dec->next().cpu());
+    std::vector<torch::Tensor> outs(p->groups.size());
+    for_each_parallel(m->workers, (int)outs.size(), [&](int j) { outs[j] = p->groups[j].dec->next().cpu(); });
+    for (size_t j = 0; j < outs.size(); ++j) frames.index_copy_(0, p->groups[j].where, outs[j]);
     const int first = (int)(b * pt), shown = std::min<int>((int)pt, p->h.nb_frames - first);
     tiles_to_frames(frames, p->frames.data() + first, shown, p->fmt, p->grid);
     ++p->block;

@@ -20,6 +20,7 @@ struct EvatokModel {
   EvatokModelInfo info{};
   EvbsParams params{};      // params.entropy points at entropy below, or is NULL
   EvbsEntropy entropy{};    // view of model->entropy (bitstream v2's tables)
+  int workers = 1;  // threads over a packet's batches of tiles (set_codec_threads)
   std::mutex lock;  // one inference at a time per handle
 };
 
@@ -77,7 +78,7 @@ EvatokStatus load_network(const char* path, const char* what, const char* hint, 
   torch::Device device(torch::kCPU);
   if (EvatokStatus st = open_device(opts, &device, err, es)) return st;
   init_cpu_runtime();
-  set_cpu_threads(opts ? opts->threads : 0);
+  set_codec_threads(opts ? opts->threads : 0);
   try {
     *out = M::load(path, device);
   } catch (const c10::Error& e) {

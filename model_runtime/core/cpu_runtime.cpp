@@ -6,11 +6,14 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
+#include <exception>
 #include <cstring>
 #include <mutex>
 #include <new>
 #include <map>
+#include <thread>
 #include <vector>
 
 namespace evatok {
@@ -163,6 +166,41 @@ void set_blas_threads(int n) {
 void set_cpu_threads(int n) {
   torch::set_num_threads(n > 0 ? n : available_cores());
   set_blas_threads(1);
+}
+
+int set_codec_threads(int n) {
+  torch::set_num_threads(1);
+  set_blas_threads(1);
+  return n > 0 ? n : available_cores();
+}
+
+void for_each_parallel(int workers, int n, const std::function<void(int)>& fn) {
+  const int w = std::max(1, std::min(workers, n));
+  std::atomic<int> next{0};
+  std::exception_ptr failed;
+  std::mutex failed_lock;
+  auto work = [&] {
+    c10::InferenceMode inference;  // thread-local, like grad mode
+    for (int i; (i = next.fetch_add(1)) < n;) {
+      try {
+        fn(i);
+      } catch (...) {
+        std::lock_guard<std::mutex> g(failed_lock);
+        if (!failed) failed = std::current_exception();
+        next = n;  // no new items
+      }
+    }
+  };
+  std::vector<std::thread> extra;
+  extra.reserve((size_t)w - 1);
+  try {
+    for (int k = 1; k < w; ++k) extra.emplace_back(work);
+  } catch (const std::system_error&) {
+    // no more threads: the ones started and this one do the work
+  }
+  work();
+  for (auto& t : extra) t.join();
+  if (failed) std::rethrow_exception(failed);
 }
 
 }  // namespace evatok

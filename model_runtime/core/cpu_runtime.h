@@ -5,6 +5,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 
 namespace evatok {
 
@@ -30,8 +31,24 @@ CpuAllocatorStats cpu_allocator_stats();
 // the calling thread, so that two pools never compete for the same cores.
 // Measured on 2 cores (320x240 through the C API): LibTorch 2 + BLAS 1 encode
 // 117 fps and decode 46; LibTorch 1 + BLAS 2, 86 and 36; both 2, 64 and 32.
-// Process-wide, like the settings it wraps.
+// Process-wide, like the settings it wraps. Training and the CLI's
+// evaluations use it; the C API's handles use set_codec_threads.
 void set_cpu_threads(int n);
+// The codec's thread setting (the C API's `threads`): LibTorch and OpenBLAS
+// both compute in the calling thread, and the codec runs its batches of
+// tiles on n threads of its own (n = 0: every core; returned). LibTorch's
+// intra-op threads are libgomp threads that spin between parallel regions:
+// with another busy process on the machine they took the core from the
+// thread that had work (an exact search took 3x longer with 2 threads than
+// with 1, docs/benchmarks.md). Threads that each run a whole batch never wait
+// on one another inside a network. Process-wide, like set_cpu_threads.
+int set_codec_threads(int n);
+// Runs fn(i) for every i in 0..n-1 on up to `workers` threads (the calling
+// one among them), each in LibTorch's inference mode; in order on the calling
+// thread when workers or n is 1. fn writes its result by index, so the
+// results do not depend on which thread ran what. The first exception thrown
+// is rethrown once every thread has finished.
+void for_each_parallel(int workers, int n, const std::function<void(int)>& fn);
 // What set_cpu_threads(0) gives: the cores this process may run on.
 int available_cores();
 // OpenBLAS's own thread count alone (the benchmark's GEMM peak uses every core).

@@ -4,8 +4,13 @@
 #include <dlfcn.h>
 #include <torch/torch.h>
 
+#include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <stdexcept>
+#include <thread>
+#include <vector>
 
 #include "core/cpu_runtime.h"
 
@@ -66,6 +71,45 @@ int main() {
   evatok::set_cpu_threads(0);
   CHECK(torch::get_num_threads() == evatok::available_cores(), "set_cpu_threads(0): every core (%d)",
         evatok::available_cores());
+
+  // The codec's setting: LibTorch and OpenBLAS at one thread, the workers returned.
+  CHECK(evatok::set_codec_threads(3) == 3 && torch::get_num_threads() == 1, "set_codec_threads(3): 3 workers, LibTorch 1");
+  CHECK(evatok::set_codec_threads(0) == evatok::available_cores(), "set_codec_threads(0): every core");
+
+  // for_each_parallel: every index once, on more than one thread when asked,
+  // in inference mode, and the first exception comes back to the caller.
+  for (int workers : {1, 2, 5}) {
+    std::vector<std::atomic<int>> runs(7);
+    std::vector<std::thread::id> who(7);
+    bool inference = true;
+    evatok::for_each_parallel(workers, 7, [&](int i) {
+      ++runs[i];
+      who[i] = std::this_thread::get_id();
+      if (!c10::InferenceMode::is_enabled()) inference = false;
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    });
+    bool once = true, other = false;
+    for (int i = 0; i < 7; ++i) {
+      once = once && runs[i] == 1;
+      other = other || who[i] != std::this_thread::get_id();
+    }
+    CHECK(once && inference && (workers > 1) == other,
+          "for_each_parallel(%d workers, 7 items): each item once, in inference mode, %s", workers,
+          workers > 1 ? "some on another thread" : "all on the calling thread");
+  }
+  std::atomic<int> done{0};
+  bool caught = false;
+  try {
+    evatok::for_each_parallel(2, 6, [&](int i) {
+      if (i == 1) throw std::runtime_error("item 1");
+      ++done;
+    });
+  } catch (const std::runtime_error& e) {
+    caught = strcmp(e.what(), "item 1") == 0;
+  }
+  CHECK(caught && done < 6, "for_each_parallel: an item's exception reaches the caller (%d others ran)", done.load());
+  evatok::for_each_parallel(2, 0, [&](int) { caught = false; });
+  CHECK(caught, "for_each_parallel: no items, no calls");
 
   // OpenBLAS's kernels fit the CPU: not its SSE3 fallback where AVX2 exists.
   using Name = char* (*)();

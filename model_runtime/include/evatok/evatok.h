@@ -22,9 +22,10 @@
  * Threads: calls on different EvatokModel handles may run concurrently; calls
  * on one handle are serialised by a lock inside it (one inference at a time).
  * The *_default, *_string, *_get_info and evatok_version calls are
- * thread-safe. The `threads` open option sets LibTorch's intra-op thread
- * count (0 = every core) and makes OpenBLAS compute in the calling thread;
- * both are process-wide: they affect every handle of the process. The first
+ * thread-safe. The `threads` open option (0 = every core) is how many
+ * threads of its own a handle runs a packet's batches of tiles on; LibTorch
+ * and OpenBLAS then compute in those threads (one intra-op thread each, set
+ * process-wide at every open). The first
  * open also installs a caching allocator for LibTorch's CPU tensors and, where
  * OpenBLAS fell back to SSE3 kernels on a newer CPU, re-selects its kernels.
  *
@@ -112,7 +113,7 @@ typedef struct EvatokModelInfo {
 
 typedef struct EvatokOpenOptions {
     const char *device; /* "cpu" (default, NULL), "cuda", "cuda:N"               */
-    int threads;        /* CPU threads, process-wide; 0 = every core             */
+    int threads;        /* CPU threads over a packet's tiles; 0 = every core     */
     uint8_t reserved[32];
 } EvatokOpenOptions;
 
