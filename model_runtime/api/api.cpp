@@ -421,7 +421,8 @@ EvatokStatus evatok_model_open(const char* path, const EvatokOpenOptions* opts, 
   if (!path || !*path) path = evatok_default_model_path();
   return guarded(err, es, [&]() -> EvatokStatus {
     std::unique_ptr<Model> m;
-    if (EvatokStatus st = load_network(path, "model", "set the model option or EVATOK_MODEL", opts, &m, err, es))
+    int workers = 1;
+    if (EvatokStatus st = load_network(path, "model", "set the model option or EVATOK_MODEL", opts, &m, err, es, &workers))
       return st;
     auto h = std::make_unique<EvatokModel>();
     const auto& c = m->cfg;
@@ -459,7 +460,7 @@ EvatokStatus evatok_model_open(const char* path, const EvatokOpenOptions* opts, 
     }
     snprintf(info.entropy_fingerprint_hex, sizeof info.entropy_fingerprint_hex, "%s",
              to_hex(info.entropy_fingerprint, 16).c_str());
-    h->workers = opts && opts->threads > 0 ? opts->threads : available_cores();
+    h->workers = workers;
     h->model = std::move(m);
     *out = h.release();
     return EVATOK_OK;

@@ -70,15 +70,17 @@ bool file_exists(const char* path);
 // Loads a network file (Model or ArModel) for a handle: the file must exist,
 // device and threads come from opts, and a file that does not load is
 // EVATOK_ERR_MODEL_FORMAT. `what` names it in messages ("model", "AR model"),
-// `hint` says how a host chooses another file.
+// `hint` says how a host chooses another file. *workers (when given) gets
+// the thread count for the handle's batches (set_codec_threads).
 template <class M>
 EvatokStatus load_network(const char* path, const char* what, const char* hint, const EvatokOpenOptions* opts,
-                          std::unique_ptr<M>* out, char* err, size_t es) {
+                          std::unique_ptr<M>* out, char* err, size_t es, int* workers = nullptr) {
   if (!file_exists(path)) return set_err(err, es, EVATOK_ERR_IO, "%s file '%s' not found (%s)", what, path, hint);
   torch::Device device(torch::kCPU);
   if (EvatokStatus st = open_device(opts, &device, err, es)) return st;
   init_cpu_runtime();
-  set_codec_threads(opts ? opts->threads : 0);
+  const int w = set_codec_threads(opts ? opts->threads : 0);
+  if (workers) *workers = w;
   try {
     *out = M::load(path, device);
   } catch (const c10::Error& e) {
