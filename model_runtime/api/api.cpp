@@ -1,5 +1,6 @@
 // The C API (include/evatok/evatok.h): validates arguments, converts C
 // structs to clips, calls Model, packs packets. No exception crosses it.
+#include <algorithm>
 #include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
@@ -90,6 +91,13 @@ std::vector<int> all_tile_counts(const EvatokModel* m, const EvbsHeader& h, cons
 
 constexpr int kTileBatch = 4;  // tiles per network call: measured fastest on 2 cores (vs 1, 2, 8, 32) and bounds memory
 
+// Tiles per network call for a packet of `tiles` tiles: kTileBatch, or half
+// of a small packet's tiles so that two threads share it (a 128x128 frame is
+// 4 tiles: 2 batches of 2). It depends on the tile count only: a tile's
+// result can differ in its last bits with the size of its batch (measured: 1
+// against 2), and the output must not depend on -threads.
+int tile_batch(long tiles) { return (int)std::clamp<long>((tiles + 1) / 2, 1, kTileBatch); }
+
 // The assignment and tokens of tiles [n, 3, T, H, W]: tile t's blocks are
 // ci[t*nb ..], its tokens tokens[off[t] .. off[t+1]).
 struct TileCodes {
@@ -104,11 +112,12 @@ TileCodes encode_tiles(EvatokModel* m, const torch::Tensor& tiles, const EvatokE
                        const std::vector<Assignment>& given = {}) {
   const auto& cfg = m->model->cfg;
   const int64_t n = tiles.size(0);
-  const int batches = (int)((n + kTileBatch - 1) / kTileBatch);
+  const int tb = tile_batch(n);
+  const int batches = (int)((n + tb - 1) / tb);
   std::vector<std::vector<Assignment>> as(batches);
   std::vector<std::vector<std::vector<int64_t>>> toks(batches);
   for_each_parallel(m->workers, batches, [&](int j) {
-    const int64_t s = (int64_t)j * kTileBatch, e = std::min(n, s + kTileBatch);
+    const int64_t s = (int64_t)j * tb, e = std::min(n, s + tb);
     auto batch = tiles.slice(0, s, e);
     if (!given.empty()) {
       as[j].assign(given.begin() + s, given.begin() + e);
@@ -132,14 +141,15 @@ TileCodes encode_tiles(EvatokModel* m, const torch::Tensor& tiles, const EvatokE
 }
 
 // Decodes the tiles whose codes are ci (nb entries per tile) and tokens, in
-// order, kTileBatch at a time: [tiles, 3, T, H, W] on the CPU. before: each
+// order, tile_batch at a time: [tiles, 3, T, H, W] on the CPU. before: each
 // tile's previous frame [tiles, 3, H, W] for its first block's carry, or
 // undefined.
 torch::Tensor decode_tiles(EvatokModel* m, const uint8_t* ci, long tiles, const uint32_t* tokens,
                            const torch::Tensor& before = {}) {
   const auto& cfg = m->model->cfg;
   const int nb = cfg.num_blocks();
-  const int batches = (int)((tiles + kTileBatch - 1) / kTileBatch);
+  const int tb = tile_batch(tiles);
+  const int batches = (int)((tiles + tb - 1) / tb);
   std::vector<std::vector<Assignment>> as(batches);
   std::vector<std::vector<std::vector<int64_t>>> toks(batches);
   size_t tpos = 0;
@@ -147,13 +157,13 @@ torch::Tensor decode_tiles(EvatokModel* m, const uint8_t* ci, long tiles, const 
     Assignment a(ci + t * nb, ci + (t + 1) * nb);
     int len = 0;
     for (int c : a) len += cfg.choices[c];
-    toks[t / kTileBatch].emplace_back(tokens + tpos, tokens + tpos + len);
+    toks[t / tb].emplace_back(tokens + tpos, tokens + tpos + len);
     tpos += len;
-    as[t / kTileBatch].push_back(a);
+    as[t / tb].push_back(a);
   }
   std::vector<torch::Tensor> outs(batches);
   for_each_parallel(m->workers, batches, [&](int j) {
-    const long s = (long)j * kTileBatch, e = std::min(tiles, s + kTileBatch);
+    const long s = (long)j * tb, e = std::min(tiles, s + tb);
     outs[j] = m->model->decode(as[j], toks[j], before.defined() ? before.slice(0, s, e) : before).cpu();
   });
   return torch::cat(outs, 0);
@@ -230,7 +240,7 @@ namespace {
 // evatok_decode_next; evatok_decode_packet runs both). `out` holds every
 // tile's frames as they are decoded, the skipped tiles' from the start: the
 // next reference is made from it. Each group is a batch of coded tiles
-// decoded together (at most kTileBatch), `where` their tile indices.
+// decoded together (at most tile_batch), `where` their tile indices.
 struct PacketDecode {
   const EvatokModel* model = nullptr;
   EvbsHeader h{};
@@ -327,6 +337,9 @@ EvatokStatus decode_begin(EvatokModel* m, const uint8_t* pkt, size_t size, Evato
       torch::Tensor where, before;
     };
     std::vector<Spec> specs;
+    long coded = 0;
+    for (long t = 0; t < n; ++t) coded += !evbs_tile_skipped(&h, t);
+    const int tb = tile_batch(coded);
     for (int pass = 0; pass < (inter ? 2 : 1); ++pass) {
       std::vector<Assignment> as;
       std::vector<std::vector<int64_t>> toks;
@@ -347,7 +360,7 @@ EvatokStatus decode_begin(EvatokModel* m, const uint8_t* pkt, size_t size, Evato
           as.push_back(a);
           toks.emplace_back(tokens.begin() + (long)tpos, tokens.begin() + (long)(tpos + len));
           where.push_back(t);
-          if ((int)where.size() == kTileBatch) flush();
+          if ((int)where.size() == tb) flush();
         }
         tpos += len;
         ++k;
