@@ -41,6 +41,7 @@ typedef struct LibEvatokEncContext {
     int bitstream;        /* packet version: 0 auto, 1 fixed-width, 2, 3   */
     float inter_tol;      /* dB a skipped tile may lose against coding it   */
     int inter_carry;      /* inter tiles may carry from the previous packet */
+    int inter_motion;     /* inter tiles may show the previous frame, moved */
     char *device;
 
     EvatokModel *model;
@@ -134,6 +135,7 @@ static av_cold int libevatok_encode_init(AVCodecContext *avctx)
     s->enc_opts.bitstream_version = s->bitstream;
     s->enc_opts.inter_tolerance_db = s->inter_tol;
     s->enc_opts.inter_carry = s->inter_carry;
+    s->enc_opts.inter_motion = s->inter_motion;
     if (s->key_every > 1) {
         if ((st = evatok_reference_new(&s->ref)) != EVATOK_OK)
             return ff_evatok_averror(st);
@@ -352,6 +354,9 @@ static const AVOption options[] = {
     { "inter_carry", "with -g: a tile may code its first block with the fewest tokens, carried from the "
       "previous packet's last frame (experimental: the default model is not trained for it)",
       OFFSET(inter_carry), AV_OPT_TYPE_BOOL, { .i64 = 0 }, 0, 1, VE },
+    { "inter_motion", "with -g: a tile may show the previous packet's last frame moved at a constant "
+      "velocity (2 bytes, no tokens) within -inter_tol", OFFSET(inter_motion), AV_OPT_TYPE_BOOL,
+      { .i64 = 1 }, 0, 1, VE },
     { NULL },
 };
 

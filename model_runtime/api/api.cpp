@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "api/api_internal.h"
+#include "api/tile_motion.h"
 #include "bitstream/bitstream.h"
 #include "evatok/evatok.h"
 #include "core/frames.h"
@@ -190,6 +191,8 @@ EvatokStatus encode_options(const EvatokModel* m, const EvatokEncodeOptions* opt
     return set_err(err, es, EVATOK_ERR_INVALID_ARGUMENT, "reward weights must be in 0..100");
   if (!(o->inter_tolerance_db >= 0 && o->inter_tolerance_db <= 20))
     return set_err(err, es, EVATOK_ERR_INVALID_ARGUMENT, "inter tolerance must be in 0..20 dB");
+  if (o->inter_motion != 0 && o->inter_motion != 1)
+    return set_err(err, es, EVATOK_ERR_INVALID_ARGUMENT, "inter_motion must be 0 or 1, not %d", o->inter_motion);
   if (o->bitstream_version == 0) o->bitstream_version = EVBS_VERSION;
   if (o->bitstream_version < EVBS_MIN_VERSION || o->bitstream_version > EVBS_MAX_VERSION)
     return set_err(err, es, EVATOK_ERR_INVALID_ARGUMENT, "bitstream version %d: this build writes %d to %d",
@@ -331,6 +334,16 @@ EvatokStatus decode_begin(EvatokModel* m, const uint8_t* pkt, size_t size, Evato
     // Skipped tiles hold the reference's mean frame in every frame.
     p->out = inter ? ref->mean.unsqueeze(2).expand({n, 3, cfg.clip_frames, cfg.clip_height, cfg.clip_width}).clone()
                    : torch::empty({n, 3, cfg.clip_frames, cfg.clip_height, cfg.clip_width});
+    if (h.moved) {  // moved tiles: the reference's last frame, moved
+      auto canvas = reference_canvas(ref->last, h.tiles_x, h.tiles_y);
+      for (long t = 0, k = 0; t < n; ++t)
+        if (evbs_tile_moved(&h, t)) {
+          const int8_t* b = h.motion + EVBS_MOTION_BYTES * k;
+          p->out[t].copy_(moved_tile(canvas, h.width, h.height, cfg.clip_width, cfg.clip_height, (int)(t % h.tiles_x),
+                                     (int)(t / h.tiles_x), TileMotion{b[0], b[1], b[2], b[3]}, cfg.clip_frames));
+          ++k;
+        }
+    }
     struct Spec {
       std::vector<Assignment> as;
       std::vector<std::vector<int64_t>> toks;
@@ -425,6 +438,7 @@ void evatok_encode_options_default(EvatokEncodeOptions* o) {
   o->bitstream_version = EVBS_VERSION;
   o->inter_tolerance_db = 0.25f;
   o->inter_carry = 0;  // the shipped model is not trained to carry across packets (docs/benchmarks.md)
+  o->inter_motion = 1;
 }
 
 EvatokStatus evatok_model_open(const char* path, const EvatokOpenOptions* opts, EvatokModel** out, char* err,
@@ -540,14 +554,17 @@ static EvatokStatus encode_packet_impl(EvatokModel* m, const EvatokImage* frames
     auto rec = decode_tiles(m, c.ci.data(), n, c.tokens.data()).clamp(-0.5, 0.5);
     const bool inter = !keyframe && ref->valid(m, width, height);
     const size_t map_bytes = (size_t)(n + 7) / 8;
-    std::vector<uint8_t> skip_map(map_bytes, 0), carry_map(map_bytes, 0), ci;
+    std::vector<uint8_t> skip_map(map_bytes, 0), carry_map(map_bytes, 0), move_map(map_bytes, 0), ci;
+    std::vector<int8_t> motion;
     std::vector<uint32_t> tokens;
     auto out = rec;
-    long skipped = 0, carried = 0;
+    long skipped = 0, carried = 0, moved = 0;
     if (inter) {
       // Per tile, at most inter_tolerance_db worse than coding it afresh:
       // - skip: repeat the reference's mean frame (costs nothing; a still
       //   tile is never worse);
+      // - move: show the reference's last frame moved at the velocity that
+      //   predicts the tile best (two bytes; a pan);
       // - carry: its first block takes the fewest tokens and carries from
       //   the reference's last frame, as later blocks carry within a packet
       //   (taken when that spends fewer tokens);
@@ -572,11 +589,32 @@ static EvatokStatus encode_packet_impl(EvatokModel* m, const EvatokImage* frames
         carry_ok = (err_of(rec2) <= coded * tol).contiguous();
       }
       const bool* can_carry = carry_ok.defined() ? carry_ok.data_ptr<bool>() : nullptr;
+      std::vector<TileMotion> mv(n);
+      std::vector<char> can_move(n, 0);
+      torch::Tensor canvas;
+      if (o.inter_motion) {
+        canvas = reference_canvas(ref->last, h.tiles_x, h.tiles_y);
+        auto pc = coded.contiguous();
+        const float* ce = pc.data_ptr<float>();
+        for_each_parallel(m->workers, (int)n, [&](int t) {
+          if (ps[t]) return;
+          mv[t] = search_motion(canvas, width, height, (int)(t % h.tiles_x), (int)(t / h.tiles_x), src[t]);
+          can_move[t] = mv[t].mse <= ce[t] * tol;
+        });
+      }
       out = rec.clone();
       for (long t = 0; t < n; ++t) {
-        if (ps[t]) {
+        if (ps[t] || can_move[t]) {
           skip_map[(size_t)t / 8] |= (uint8_t)(0x80 >> (t % 8));
-          out[t].copy_(ref->mean[t].unsqueeze(1).expand_as(out[t]));
+          if (ps[t]) {
+            out[t].copy_(ref->mean[t].unsqueeze(1).expand_as(out[t]));
+          } else {
+            move_map[(size_t)t / 8] |= (uint8_t)(0x80 >> (t % 8));
+            for (int b : {mv[t].vx, mv[t].vy, mv[t].ox, mv[t].oy}) motion.push_back((int8_t)b);
+            out[t].copy_(moved_tile(canvas, width, height, cfg.clip_width, cfg.clip_height, (int)(t % h.tiles_x),
+                                    (int)(t / h.tiles_x), mv[t], cfg.clip_frames));
+            ++moved;
+          }
           ++skipped;
           continue;
         }
@@ -594,6 +632,7 @@ static EvatokStatus encode_packet_impl(EvatokModel* m, const EvatokImage* frames
     EvatokStatus st;
     if (skipped || carried) {
       evbs_set_inter(&h, skip_map.data(), carried ? carry_map.data() : nullptr);
+      if (moved) evbs_set_motion(&h, move_map.data(), motion.data());
       st = write_packet(m, h, ci.data(), tokens.data(), packet, packet_size, err, es);
     } else {
       st = write_packet(m, h, c.ci.data(), c.tokens.data(), packet, packet_size, err, es);

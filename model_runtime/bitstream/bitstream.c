@@ -82,8 +82,9 @@ int evbs_header_init(const EvbsParams *p, int width, int height, int nb_frames, 
     h->num_blocks = p->num_blocks;
     h->bits_per_token = evbs_bits_per_token(p->codebook_size);
     h->flags = 0;
-    h->skipped = h->carried = 0;
-    h->skip_map = h->carry_map = NULL;
+    h->skipped = h->carried = h->moved = 0;
+    h->skip_map = h->carry_map = h->move_map = NULL;
+    h->motion = NULL;
     return EVBS_OK;
 }
 
@@ -107,6 +108,11 @@ int evbs_tile_carried(const EvbsHeader *h, long t)
     return is_inter(h) && (h->flags & EVBS_FLAG_CARRY) && h->carry_map && map_bit(h->carry_map, t);
 }
 
+int evbs_tile_moved(const EvbsHeader *h, long t)
+{
+    return is_inter(h) && (h->flags & EVBS_FLAG_MOVE) && h->move_map && map_bit(h->move_map, t);
+}
+
 static long num_tiles(const EvbsHeader *h)
 {
     return (long)h->tiles_x * h->tiles_y;
@@ -117,10 +123,19 @@ static long map_size(const EvbsHeader *h)
     return (num_tiles(h) + 7) / 8;
 }
 
-/* Bytes of the maps after the fixed header: the skip map, then the carry map. */
+/* Tile maps of an inter packet with these flags: skip, carry, move. */
+static int num_maps(int flags)
+{
+    return 1 + !!(flags & EVBS_FLAG_CARRY) + !!(flags & EVBS_FLAG_MOVE);
+}
+
+/* Bytes after the fixed header: the skip map, the carry map, the move map,
+ * then the motion of each moved tile. */
 static long maps_size(const EvbsHeader *h)
 {
-    return is_inter(h) ? map_size(h) * ((h->flags & EVBS_FLAG_CARRY) ? 2 : 1) : 0;
+    if (!is_inter(h))
+        return 0;
+    return map_size(h) * num_maps(h->flags) + ((h->flags & EVBS_FLAG_MOVE) ? EVBS_MOTION_BYTES * h->moved : 0);
 }
 
 static long num_entries(const EvbsHeader *h)
@@ -197,21 +212,26 @@ static int header_ok(const EvbsHeader *h)
 {
     if (h->version != 3)
         return h->flags == 0;
-    if (h->flags & ~(EVBS_FLAG_INTER | EVBS_FLAG_CARRY))
+    if (h->flags & ~(EVBS_FLAG_INTER | EVBS_FLAG_CARRY | EVBS_FLAG_MOVE))
         return 0;
     if (!(h->flags & EVBS_FLAG_INTER))
         return h->flags == 0;
     if (!h->skip_map || (!(h->flags & EVBS_FLAG_CARRY) != !h->carry_map))
         return 0;
-    long skipped = 0, carried = 0;
+    if (!(h->flags & EVBS_FLAG_MOVE) != !h->move_map || (h->move_map && !h->motion))
+        return 0;
+    long skipped = 0, carried = 0, moved = 0;
     for (long t = 0; t < num_tiles(h); t++) {
         skipped += evbs_tile_skipped(h, t);
         carried += evbs_tile_carried(h, t);
+        moved += evbs_tile_moved(h, t);
         if (evbs_tile_skipped(h, t) && evbs_tile_carried(h, t))
             return 0;
+        if (evbs_tile_moved(h, t) && !evbs_tile_skipped(h, t))
+            return 0;
     }
-    return skipped + carried >= 1 && skipped == h->skipped && carried == h->carried &&
-           (!(h->flags & EVBS_FLAG_CARRY) || carried >= 1);
+    return skipped + carried >= 1 && skipped == h->skipped && carried == h->carried && moved == h->moved &&
+           (!(h->flags & EVBS_FLAG_CARRY) || carried >= 1) && (!(h->flags & EVBS_FLAG_MOVE) || moved >= 1);
 }
 
 int evbs_set_inter(EvbsHeader *h, const uint8_t *skip, const uint8_t *carry)
@@ -221,12 +241,33 @@ int evbs_set_inter(EvbsHeader *h, const uint8_t *skip, const uint8_t *carry)
     h->flags = EVBS_FLAG_INTER | (carry ? EVBS_FLAG_CARRY : 0);
     h->skip_map = skip;
     h->carry_map = carry;
-    h->skipped = h->carried = 0;
+    h->move_map = NULL;
+    h->motion = NULL;
+    h->skipped = h->carried = h->moved = 0;
     for (long t = 0; t < num_tiles(h); t++) {
         h->skipped += evbs_tile_skipped(h, t);
         h->carried += evbs_tile_carried(h, t);
     }
     return header_ok(h) ? EVBS_OK : EVBS_EINVAL;
+}
+
+int evbs_set_motion(EvbsHeader *h, const uint8_t *move, const int8_t *motion)
+{
+    if (!is_inter(h) || !move || !motion)
+        return EVBS_EINVAL;
+    h->flags |= EVBS_FLAG_MOVE;
+    h->move_map = move;
+    h->motion = motion;
+    h->moved = 0;
+    for (long t = 0; t < num_tiles(h); t++)
+        h->moved += evbs_tile_moved(h, t);
+    if (header_ok(h))
+        return EVBS_OK;
+    h->flags &= ~EVBS_FLAG_MOVE;
+    h->move_map = NULL;
+    h->motion = NULL;
+    h->moved = 0;
+    return EVBS_EINVAL;
 }
 
 static long v2_size(const EvbsParams *p, const EvbsHeader *h, const uint8_t *choice_idx,
@@ -273,12 +314,18 @@ static long write_v2(const EvbsParams *p, const EvbsHeader *h, const uint8_t *ch
     out[7] = (uint8_t)h->flags; /* version 2: none defined */
     if (off > PKT2_HEADER_SIZE) {
         const long mb = map_size(h);
-        memcpy(out + PKT2_HEADER_SIZE, h->skip_map, (size_t)mb);
-        if (h->carry_map)
-            memcpy(out + PKT2_HEADER_SIZE + mb, h->carry_map, (size_t)mb);
-        if (num_tiles(h) % 8) /* bits past the last tile are zero */
-            for (long k = PKT2_HEADER_SIZE + mb - 1; k < off; k += mb)
-                out[k] &= (uint8_t)(0xFF << (8 - num_tiles(h) % 8));
+        uint8_t *o = out + PKT2_HEADER_SIZE;
+        const uint8_t *maps[3] = {h->skip_map, h->carry_map, h->move_map};
+        for (int i = 0; i < 3; i++) {
+            if (!maps[i])
+                continue;
+            memcpy(o, maps[i], (size_t)mb);
+            if (num_tiles(h) % 8) /* bits past the last tile are zero */
+                o[mb - 1] &= (uint8_t)(0xFF << (8 - num_tiles(h) % 8));
+            o += mb;
+        }
+        if (h->move_map)
+            memcpy(o, h->motion, (size_t)(EVBS_MOTION_BYTES * h->moved));
     }
     long coded = payload_encode(p, h, choice_idx, tokens, out + off, out_size - (size_t)off - PKT_CRC_SIZE);
     if (coded < 0)
@@ -343,8 +390,9 @@ static int parse_v2(const EvbsParams *p, const uint8_t *buf, size_t size, EvbsHe
         return evbs_fail(err, err_size, EVBS_ECORRUPT, "packet too short (%zu bytes)", size);
     h->version = buf[1];
     h->flags = 0;
-    h->skipped = h->carried = 0;
-    h->skip_map = h->carry_map = NULL;
+    h->skipped = h->carried = h->moved = 0;
+    h->skip_map = h->carry_map = h->move_map = NULL;
+    h->motion = NULL;
     h->width = get16(buf + 2);
     h->height = get16(buf + 4);
     h->nb_frames = buf[6];
@@ -354,33 +402,45 @@ static int parse_v2(const EvbsParams *p, const uint8_t *buf, size_t size, EvbsHe
         return evbs_fail(err, err_size, EVBS_ECORRUPT, "frame count %d not in 1..%d", h->nb_frames, p->clip_frames);
     if (h->version == 2 && buf[7] != 0)
         return evbs_fail(err, err_size, EVBS_ECORRUPT, "packet flags 0x%02x: version 2 defines none", buf[7]);
-    if (h->version == 3 && ((buf[7] & ~(EVBS_FLAG_INTER | EVBS_FLAG_CARRY)) ||
-                            (buf[7] & (EVBS_FLAG_INTER | EVBS_FLAG_CARRY)) == EVBS_FLAG_CARRY))
+    if (h->version == 3 && ((buf[7] & ~(EVBS_FLAG_INTER | EVBS_FLAG_CARRY | EVBS_FLAG_MOVE)) ||
+                            (buf[7] && !(buf[7] & EVBS_FLAG_INTER))))
         return evbs_fail(err, err_size, EVBS_ECORRUPT,
-                         "packet flags 0x%02x: version 3 defines only 0x01 (inter) and 0x03 (inter with carry)", buf[7]);
+                         "packet flags 0x%02x: version 3 defines 0x01 (inter), and with it 0x02 (carry) and 0x04 (move)",
+                         buf[7]);
     h->flags = buf[7];
     h->tiles_x = evbs_tiles(h->width, p->tile_w);
     h->tiles_y = evbs_tiles(h->height, p->tile_h);
     h->num_blocks = p->num_blocks;
     h->bits_per_token = 0;
     if (h->flags & EVBS_FLAG_INTER) {
-        const long tiles = num_tiles(h), map = (tiles + 7) / 8, maps = map * ((h->flags & EVBS_FLAG_CARRY) ? 2 : 1);
+        const long tiles = num_tiles(h), map = (tiles + 7) / 8, maps = map * num_maps(h->flags);
         if (size < (size_t)(PKT2_HEADER_SIZE + maps + PKT_CRC_SIZE))
             return evbs_fail(err, err_size, EVBS_ECORRUPT, "inter packet truncated in its tile maps");
         h->skip_map = buf + PKT2_HEADER_SIZE;
         h->carry_map = (h->flags & EVBS_FLAG_CARRY) ? h->skip_map + map : NULL;
+        h->move_map = (h->flags & EVBS_FLAG_MOVE) ? h->skip_map + maps - map : NULL;
         for (long k = map - 1; tiles % 8 && k < maps; k += map)
             if (h->skip_map[k] & (0xFF >> (tiles % 8)))
                 return evbs_fail(err, err_size, EVBS_ECORRUPT, "tile map has bits set past its %ld tiles", tiles);
         for (long t = 0; t < tiles; t++) {
             if (evbs_tile_skipped(h, t) && evbs_tile_carried(h, t))
                 return evbs_fail(err, err_size, EVBS_ECORRUPT, "tile %ld both skipped and carrying", t);
+            if (h->move_map && map_bit(h->move_map, t) && !evbs_tile_skipped(h, t))
+                return evbs_fail(err, err_size, EVBS_ECORRUPT, "tile %ld moved but not skipped", t);
             h->skipped += evbs_tile_skipped(h, t);
             h->carried += evbs_tile_carried(h, t);
+            h->moved += evbs_tile_moved(h, t);
         }
         if (h->skipped + h->carried == 0 || ((h->flags & EVBS_FLAG_CARRY) && h->carried == 0))
             return evbs_fail(err, err_size, EVBS_ECORRUPT,
                              "inter packet neither skips nor carries a tile (it must be a keyframe)");
+        if ((h->flags & EVBS_FLAG_MOVE) && h->moved == 0)
+            return evbs_fail(err, err_size, EVBS_ECORRUPT, "inter packet with a move map that moves no tile");
+        if (h->moved) {
+            if (size < (size_t)(PKT2_HEADER_SIZE + maps + EVBS_MOTION_BYTES * h->moved + PKT_CRC_SIZE))
+                return evbs_fail(err, err_size, EVBS_ECORRUPT, "inter packet truncated in its motion vectors");
+            h->motion = (const int8_t *)(h->skip_map + maps);
+        }
     }
     if (get32(buf + size - PKT_CRC_SIZE) != evbs_crc32(buf, size - PKT_CRC_SIZE))
         return evbs_fail(err, err_size, EVBS_ECORRUPT, "packet checksum mismatch (corrupt data)");
@@ -413,8 +473,9 @@ int evbs_parse_header(const EvbsParams *p, const uint8_t *buf, size_t size, Evbs
         return evbs_fail(err, err_size, EVBS_ECORRUPT, "packet too short (%zu bytes)", size);
     h->version = buf[1];
     h->flags = 0;
-    h->skipped = h->carried = 0;
-    h->skip_map = h->carry_map = NULL;
+    h->skipped = h->carried = h->moved = 0;
+    h->skip_map = h->carry_map = h->move_map = NULL;
+    h->motion = NULL;
     h->width = get16(buf + 2);
     h->height = get16(buf + 4);
     h->nb_frames = buf[6];

@@ -20,6 +20,12 @@ extern "C" {
 #define EVBS_FLAG_CARRY 2         /* with EVBS_FLAG_INTER: a carry map follows the
                                      skip map (tiles whose first block carries
                                      from the previous packet's last frame)   */
+#define EVBS_FLAG_MOVE 4          /* with EVBS_FLAG_INTER: a move map and motion
+                                     follow (skipped tiles that show the
+                                     previous packet's last frame, moved)     */
+#define EVBS_MOTION_BYTES 4       /* per moved tile: velocity x, y in 1/16
+                                     pixel per frame, offset x, y in 1/4 pixel,
+                                     signed bytes                              */
 #define EVBS_MAX_DIM 16384       /* frame width/height limit                 */
 #define EVBS_MAX_CHOICES 8
 #define EVBS_MAX_BLOCKS 16
@@ -48,10 +54,16 @@ typedef struct EvbsHeader {
      * reference; carry_map (flags & EVBS_FLAG_CARRY, else NULL) the same for
      * coded tiles whose first block carries from the previous packet's last
      * frame. They point into the parsed packet, or at the writer's maps.
-     * skipped and carried count the set bits. Keyframes: flags 0, maps NULL. */
+     * skipped and carried count the set bits. Keyframes: flags 0, maps NULL.
+     * move_map (flags & EVBS_FLAG_MOVE, else NULL): skipped tiles that show the
+     * previous packet's last frame moved by a vector instead of repeating the
+     * reference's mean; motion holds EVBS_MOTION_BYTES per moved tile, raster
+     * order: (vx, vy, ox, oy), and frame f of the packet (from 0) is the last
+     * frame moved by (ox, oy) / 4 + (f + 1) * (vx, vy) / 16 pixels. */
     int flags;
-    long skipped, carried;
-    const uint8_t *skip_map, *carry_map;
+    long skipped, carried, moved;
+    const uint8_t *skip_map, *carry_map, *move_map;
+    const int8_t *motion;
 } EvbsHeader;
 
 /* Result codes; 0 is success. */
@@ -67,11 +79,16 @@ int evbs_header_init(const EvbsParams *p, int width, int height, int nb_frames, 
  * the previous packet (0 in keyframes). */
 int evbs_tile_skipped(const EvbsHeader *h, long t);
 int evbs_tile_carried(const EvbsHeader *h, long t);
+int evbs_tile_moved(const EvbsHeader *h, long t);
 
 /* Makes a version-3 header an inter packet's: skip and carry (NULL: none)
  * have one bit per tile (see EvbsHeader); no tile in both, at least one bit
  * set in all. The maps must outlive the writing. */
 int evbs_set_inter(EvbsHeader *h, const uint8_t *skip, const uint8_t *carry);
+/* After evbs_set_inter: moved tiles (a map like the others, only skipped
+ * tiles, at least one) and their motion (EVBS_MOTION_BYTES per moved tile,
+ * raster order). */
+int evbs_set_motion(EvbsHeader *h, const uint8_t *move, const int8_t *motion);
 
 /* Assignment entries of a packet: coded tiles times blocks (skipped tiles of
  * an inter packet have none). choice_idx arrays hold this many. */

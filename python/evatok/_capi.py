@@ -41,7 +41,8 @@ class EncodeOptions(ctypes.Structure):
     _fields_ = [("mode", ctypes.c_int), ("uniform_tokens", ctypes.c_int),
                 ("wq", ctypes.c_float), ("wl", ctypes.c_float),
                 ("bitstream_version", ctypes.c_int), ("inter_tolerance_db", ctypes.c_float),
-                ("inter_carry", ctypes.c_int), ("reserved", ctypes.c_uint8 * 20)]
+                ("inter_carry", ctypes.c_int), ("inter_motion", ctypes.c_int),
+                ("reserved", ctypes.c_uint8 * 16)]
 
 
 class Image(ctypes.Structure):

@@ -99,7 +99,7 @@ static void write_file(const char *dir, const char *name, const uint8_t *data, s
 }
 
 /* fuzz_bitstream [ITERATIONS] | fuzz_bitstream --write-seed DIR (the valid
- * v1 and v2 packets, a v3 inter packet and a v2 stream header:
+ * v1 and v2 packets, a v3 inter packet with a moved tile and a v2 stream header:
  * tests/fuzz/corpus/bitstream) */
 int main(int argc, char **argv)
 {
@@ -123,8 +123,10 @@ int main(int argc, char **argv)
     EvbsHeader h;
     evbs_header_init(&params, 130, 70, 16, &h); /* 3x2 tiles */
     h.version = version;
-    static const uint8_t skip[1] = {0x48}; /* v3: an inter packet, tiles 1 and 4 repeated */
-    if (version == 3 && evbs_set_inter(&h, skip, NULL) != EVBS_OK)
+    /* v3: an inter packet, tiles 1 and 4 skipped, tile 4 moved */
+    static const uint8_t skip[1] = {0x48}, move[1] = {0x08};
+    static const int8_t motion[EVBS_MOTION_BYTES] = {-6, 0, -12, 1};
+    if (version == 3 && (evbs_set_inter(&h, skip, NULL) != EVBS_OK || evbs_set_motion(&h, move, motion) != EVBS_OK))
         return 1;
     uint8_t ci[24];
     for (int i = 0; i < 24; i++)

@@ -426,6 +426,7 @@ static void test_inter_packets(void **state)
     EvatokEncodeOptions eo;
     evatok_encode_options_default(&eo);
     assert_true(eo.inter_tolerance_db > 0.2f && eo.inter_tolerance_db < 0.3f);
+    assert_int_equal(eo.inter_motion, 1);
     eo.mode = EVATOK_ASSIGN_UNIFORM;
     eo.uniform_tokens = info->choices[2 % info->num_choices];
     eo.bitstream_version = 3;
@@ -537,6 +538,11 @@ static void test_inter_packets(void **state)
     eo.inter_tolerance_db = -1;
     assert_int_equal(evatok_encode_packet(m, in, n, w, h, EVATOK_PIX_RGB24, &eo, enc_ref, 0, &pkt, &size, err,
                                           sizeof err), EVATOK_ERR_INVALID_ARGUMENT);
+    eo.inter_tolerance_db = 0.25f;
+    eo.inter_motion = 2; /* a flag: 0 or 1 */
+    assert_int_equal(evatok_encode_packet(m, in, n, w, h, EVATOK_PIX_RGB24, &eo, enc_ref, 0, &pkt, &size, err,
+                                          sizeof err), EVATOK_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(err, "inter_motion"));
     assert_int_equal(evatok_packet_is_keyframe((const uint8_t *)"nonsense", 8), -1);
     evatok_free(key);
     evatok_free(inter);

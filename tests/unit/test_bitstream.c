@@ -231,7 +231,8 @@ static void test_v3_inter(void **state)
     /* Fields that a valid checksum does not excuse. */
     uint8_t *bad = malloc((size_t)size);
     struct { int at; uint8_t value; const char *msg; } cases[] = {
-        {7, 0x05, "defines only"},        /* an unknown flag */
+        {7, 0x09, "version 3 defines"},   /* an unknown flag */
+        {7, 0x02, "version 3 defines"},   /* carry without the inter flag */
         {9, 0xA8, "past its"},            /* a map bit for tile 12 of 12 */
         {1, 2, "version 2 defines none"}, /* the inter flag in a version-2 packet */
     };
@@ -280,6 +281,59 @@ static void test_v3_inter(void **state)
     assert_int_equal(evbs_header_init(&p, 200, 150, 16, &h), EVBS_OK);
     h.version = 3;
     assert_int_not_equal(evbs_set_inter(&h, map, clash), EVBS_OK);
+    /* Motion: skipped tiles 2 and 7 show the last frame moved; the move map
+     * follows the skip map, then four signed bytes per moved tile. */
+    const uint8_t move[2] = {0x21, 0x00}, move_coded[2] = {0x80, 0x00}, no_move[2] = {0, 0};
+    const int8_t motion[8] = {3, -5, -128, 127, 0, 1, -1, 64};
+    assert_int_equal(evbs_header_init(&p, 200, 150, 16, &h), EVBS_OK);
+    h.version = 3;
+    assert_int_equal(evbs_set_inter(&h, map, NULL), EVBS_OK);
+    assert_int_not_equal(evbs_set_motion(&h, move_coded, motion), EVBS_OK); /* tile 0 is coded */
+    assert_int_equal(h.flags, EVBS_FLAG_INTER);
+    assert_int_not_equal(evbs_set_motion(&h, no_move, motion), EVBS_OK);
+    assert_int_equal(evbs_set_motion(&h, move, motion), EVBS_OK);
+    assert_int_equal(h.flags, EVBS_FLAG_INTER | EVBS_FLAG_MOVE);
+    assert_int_equal(h.moved, 2);
+    assert_int_equal(evbs_num_entries(&h), 16);
+    size = evbs_coded_packet_size(&p, &h, ci, tok);
+    uint8_t *mbuf = malloc((size_t)size);
+    assert_int_equal(evbs_write_packet(&p, &h, ci, tok, mbuf, (size_t)size), size);
+    assert_memory_equal(mbuf + 10, move, 2);
+    assert_memory_equal(mbuf + 12, motion, 8);
+    assert_int_equal(evbs_parse_header(&p, mbuf, (size_t)size, &h2, err, sizeof err), EVBS_OK);
+    assert_int_equal(h2.moved, 2);
+    assert_true(evbs_tile_moved(&h2, 2) && evbs_tile_moved(&h2, 7) && !evbs_tile_moved(&h2, 1));
+    assert_memory_equal(h2.motion, motion, 8);
+    assert_int_equal(evbs_read_payload(&p, &h2, mbuf, (size_t)size, ci2, t2, total, err, sizeof err), EVBS_OK);
+    assert_memory_equal(tok, t2, sizeof(uint32_t) * (size_t)total);
+    assert_damage_refused(&p, mbuf, size);
+    uint8_t *mbad = malloc((size_t)size);
+    memcpy(mbad, mbuf, (size_t)size);
+    mbad[10] = 0xA1; /* tile 0, coded, marked moved */
+    reseal(mbad, size);
+    assert_int_not_equal(evbs_parse_header(&p, mbad, (size_t)size, &h2, err, sizeof err), EVBS_OK);
+    assert_non_null(strstr(err, "moved but not skipped"));
+    memcpy(mbad, mbuf, (size_t)size);
+    mbad[10] = 0; /* a move flag that moves nothing */
+    reseal(mbad, size);
+    assert_int_not_equal(evbs_parse_header(&p, mbad, (size_t)size, &h2, err, sizeof err), EVBS_OK);
+    assert_non_null(strstr(err, "moves no tile"));
+    free(mbad);
+    free(mbuf);
+    /* Every tile skipped and one moved: maps and vectors, no payload; cut short, refused. */
+    assert_int_equal(evbs_header_init(&p, 200, 150, 16, &h), EVBS_OK);
+    h.version = 3;
+    assert_int_equal(evbs_set_inter(&h, all, NULL), EVBS_OK);
+    assert_int_equal(evbs_set_motion(&h, move_coded, motion), EVBS_OK);
+    size = evbs_write_packet(&p, &h, ci, tok, small, sizeof small);
+    assert_int_equal(size, 8 + 2 + 2 + 4 + 4);
+    assert_int_equal(evbs_parse_header(&p, small, (size_t)size, &h2, err, sizeof err), EVBS_OK);
+    assert_true(evbs_tile_moved(&h2, 0) && h2.motion[0] == 3 && h2.motion[1] == -5);
+    uint8_t cut[16];
+    memcpy(cut, small, 12);
+    reseal(cut, 16); /* 12 bytes of header and maps + CRC: the motion is missing */
+    assert_int_not_equal(evbs_parse_header(&p, cut, 16, &h2, err, sizeof err), EVBS_OK);
+    assert_non_null(strstr(err, "truncated in its motion"));
     /* An inter packet must skip or carry something; writers cannot make one that does not. */
     const uint8_t none[2] = {0, 0};
     assert_int_equal(evbs_header_init(&p, 200, 150, 16, &h), EVBS_OK);

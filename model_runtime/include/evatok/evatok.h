@@ -48,13 +48,14 @@ extern "C" {
 #define EVATOK_API
 #endif
 
-#define EVATOK_API_VERSION 5      /* 2: *_default() for every options struct, reserved bytes;
+#define EVATOK_API_VERSION 6      /* 2: *_default() for every options struct, reserved bytes;
                                      3: bitstream version 2 (entropy-coded), its option and calls;
                                         token access (evatok_packet_tokens, evatok_packet_build);
                                      4: bitstream version 3 (inter packets): EvatokReference,
                                         evatok_encode_packet, evatok_decode_packet,
                                         evatok_packet_is_keyframe, EVATOK_ERR_NO_REFERENCE;
-                                     5: progressive decoding: evatok_decode_begin, evatok_decode_next */
+                                     5: progressive decoding: evatok_decode_begin, evatok_decode_next;
+                                     6: moved tiles in inter packets: EvatokEncodeOptions.inter_motion */
 #define EVATOK_BITSTREAM_VERSION 2 /* what encoders write by default; 1 is still read and written */
 #define EVATOK_BITSTREAM_MAX_VERSION 3 /* 3: keyframes as in 2, plus inter packets               */
 #define EVATOK_MAX_CHOICES 8      /* token-count options per block            */
@@ -169,7 +170,12 @@ typedef struct EvatokEncodeOptions {
                               the previous packet's last frame (one more
                               encode and decode per packet); 0 (default): no,
                               as the shipped model was not trained for it    */
-    uint8_t reserved[20];
+    int inter_motion;     /* evatok_encode_packet: 1 (default): a tile of an
+                              inter packet may show the previous packet's last
+                              frame moved at a constant velocity (2 bytes, no
+                              tokens) when that costs at most
+                              inter_tolerance_db; 0: tiles only repeat it    */
+    uint8_t reserved[16];
 } EvatokEncodeOptions;
 
 /* Fills defaults: router, wq=1.2, wl=0.8, bitstream version 2, inter
