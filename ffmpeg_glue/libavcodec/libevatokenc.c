@@ -197,7 +197,7 @@ static void log_assignment(AVCodecContext *avctx, const uint8_t *data, size_t si
         return;
     av_bprint_init(&bp, 0, AV_BPRINT_SIZE_UNLIMITED);
     av_bprintf(&bp, "evatok: packet %"PRId64": %d frames%s", s->nb_packets, nb_frames,
-               key ? "" : " (inter: 0 = tile repeated)");
+               key ? "" : " (inter: 0 = tile repeated or moved)");
     for (int i = 0; i < count; i++) {
         if (i % blocks == 0)
             av_bprintf(&bp, ", tile %d: ", i / blocks);
@@ -354,8 +354,8 @@ static const AVOption options[] = {
     { "inter_carry", "with -g: a tile may code its first block with the fewest tokens, carried from the "
       "previous packet's last frame (experimental: the default model is not trained for it)",
       OFFSET(inter_carry), AV_OPT_TYPE_BOOL, { .i64 = 0 }, 0, 1, VE },
-    { "inter_motion", "with -g: a tile may show the previous packet's last frame moved at a constant "
-      "velocity (2 bytes, no tokens) within -inter_tol", OFFSET(inter_motion), AV_OPT_TYPE_BOOL,
+    { "inter_motion", "with -g: a tile may show the previous packet's last frame moved by an offset and a "
+      "constant velocity (4 bytes, no tokens) within -inter_tol", OFFSET(inter_motion), AV_OPT_TYPE_BOOL,
       { .i64 = 1 }, 0, 1, VE },
     { NULL },
 };

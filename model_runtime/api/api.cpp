@@ -90,14 +90,13 @@ std::vector<int> all_tile_counts(const EvatokModel* m, const EvbsHeader& h, cons
   return out;
 }
 
-constexpr int kTileBatch = 4;  // tiles per network call: measured fastest on 2 cores (vs 1, 2, 8, 32) and bounds memory
+// Tiles per network call: measured fastest on 2 cores (vs 1, 2, 8, 32) and
+// bounds memory. Also for small packets: splitting a 128x128 frame (4 tiles)
+// into two batches of 2 on two threads was slower (96 frames decoded in 1.57 s
+// against 1.36 s, 2026-12-06), and a tile's last bits can change with the size
+// of its batch.
+constexpr int kTileBatch = 4;
 
-// Tiles per network call for a packet of `tiles` tiles: kTileBatch, or half
-// of a small packet's tiles so that two threads share it (a 128x128 frame is
-// 4 tiles: 2 batches of 2). It depends on the tile count only: a tile's
-// result can differ in its last bits with the size of its batch (measured: 1
-// against 2), and the output must not depend on -threads.
-int tile_batch(long tiles) { return (int)std::clamp<long>((tiles + 1) / 2, 1, kTileBatch); }
 
 // The assignment and tokens of tiles [n, 3, T, H, W]: tile t's blocks are
 // ci[t*nb ..], its tokens tokens[off[t] .. off[t+1]).
@@ -113,7 +112,7 @@ TileCodes encode_tiles(EvatokModel* m, const torch::Tensor& tiles, const EvatokE
                        const std::vector<Assignment>& given = {}) {
   const auto& cfg = m->model->cfg;
   const int64_t n = tiles.size(0);
-  const int tb = tile_batch(n);
+  const int tb = kTileBatch;
   const int batches = (int)((n + tb - 1) / tb);
   std::vector<std::vector<Assignment>> as(batches);
   std::vector<std::vector<std::vector<int64_t>>> toks(batches);
@@ -142,14 +141,14 @@ TileCodes encode_tiles(EvatokModel* m, const torch::Tensor& tiles, const EvatokE
 }
 
 // Decodes the tiles whose codes are ci (nb entries per tile) and tokens, in
-// order, tile_batch at a time: [tiles, 3, T, H, W] on the CPU. before: each
+// order, kTileBatch at a time: [tiles, 3, T, H, W] on the CPU. before: each
 // tile's previous frame [tiles, 3, H, W] for its first block's carry, or
 // undefined.
 torch::Tensor decode_tiles(EvatokModel* m, const uint8_t* ci, long tiles, const uint32_t* tokens,
                            const torch::Tensor& before = {}) {
   const auto& cfg = m->model->cfg;
   const int nb = cfg.num_blocks();
-  const int tb = tile_batch(tiles);
+  const int tb = kTileBatch;
   const int batches = (int)((tiles + tb - 1) / tb);
   std::vector<std::vector<Assignment>> as(batches);
   std::vector<std::vector<std::vector<int64_t>>> toks(batches);
@@ -243,7 +242,7 @@ namespace {
 // evatok_decode_next; evatok_decode_packet runs both). `out` holds every
 // tile's frames as they are decoded, the skipped tiles' from the start: the
 // next reference is made from it. Each group is a batch of coded tiles
-// decoded together (at most tile_batch), `where` their tile indices.
+// decoded together (at most kTileBatch), `where` their tile indices.
 struct PacketDecode {
   const EvatokModel* model = nullptr;
   EvbsHeader h{};
@@ -350,9 +349,7 @@ EvatokStatus decode_begin(EvatokModel* m, const uint8_t* pkt, size_t size, Evato
       torch::Tensor where, before;
     };
     std::vector<Spec> specs;
-    long coded = 0;
-    for (long t = 0; t < n; ++t) coded += !evbs_tile_skipped(&h, t);
-    const int tb = tile_batch(coded);
+    const int tb = kTileBatch;
     for (int pass = 0; pass < (inter ? 2 : 1); ++pass) {
       std::vector<Assignment> as;
       std::vector<std::vector<int64_t>> toks;
@@ -598,7 +595,7 @@ static EvatokStatus encode_packet_impl(EvatokModel* m, const EvatokImage* frames
         const float* ce = pc.data_ptr<float>();
         for_each_parallel(m->workers, (int)n, [&](int t) {
           if (ps[t]) return;
-          mv[t] = search_motion(canvas, width, height, (int)(t % h.tiles_x), (int)(t / h.tiles_x), src[t]);
+          mv[t] = search_motion(canvas, width, height, (int)(t % h.tiles_x), (int)(t / h.tiles_x), src[t], ce[t] * tol);
           can_move[t] = mv[t].mse <= ce[t] * tol;
         });
       }

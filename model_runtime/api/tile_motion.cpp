@@ -100,7 +100,7 @@ torch::Tensor moved_tile(const torch::Tensor& canvas, int width, int height, int
 }
 
 TileMotion search_motion(const torch::Tensor& canvas, int width, int height, int tx, int ty,
-                         const torch::Tensor& src_in) {
+                         const torch::Tensor& src_in, double limit) {
   const auto src = src_in.to(torch::kCPU, torch::kFloat32).contiguous();
   const auto s = src.accessor<float, 4>();
   const int frames = (int)src.size(1), tile_h = (int)src.size(2), tile_w = (int)src.size(3);
@@ -111,6 +111,12 @@ TileMotion search_motion(const torch::Tensor& canvas, int width, int height, int
   auto b = best_shift(v, fb, s, 0, 0, (int64_t)(2 * frames + 4) * kSub, 2 * kSub);
   b = best_shift(v, fb, s, b.first, b.second, 2 * kSub, kSub / 2);
   b = best_shift(v, fb, s, b.first, b.second, kSub / 4, 1);
+  const double per_frame = (double)src.size(0) * tile_h * tile_w;
+  if (shift_error(v, b.first, b.second, fb, s) / per_frame > 2 * limit) {
+    TileMotion none;
+    none.mse = std::numeric_limits<double>::infinity();
+    return none;
+  }
   std::pair<int64_t, int64_t> a = b;
   if (fa < fb) {
     const double r = (double)(fa + 1) / (fb + 1);

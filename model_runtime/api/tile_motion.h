@@ -7,6 +7,8 @@
 #pragma once
 #include <torch/torch.h>
 
+#include <limits>
+
 namespace evatok {
 
 // The previous packet's last frame as one picture: [tiles, 3, H, W] in raster
@@ -32,7 +34,10 @@ torch::Tensor moved_tile(const torch::Tensor& canvas, int width, int height, int
 // The motion that best predicts src [3, nb_frames, H, W] (tile (tx, ty)) from
 // the canvas: the tile's displacement found at frame 4 and at the last frame
 // (coarse to fine), the velocity and offset through them, then refined.
-// Velocities up to 2 px per frame are searched.
-TileMotion search_motion(const torch::Tensor& canvas, int width, int height, int tx, int ty, const torch::Tensor& src);
+// Velocities up to 2 px per frame are searched. A tile whose last frame
+// matches no displacement within 2 x `limit` (mean squared error) is given up
+// early, with mse infinite: busy content costs a third of the search.
+TileMotion search_motion(const torch::Tensor& canvas, int width, int height, int tx, int ty, const torch::Tensor& src,
+                         double limit = std::numeric_limits<double>::infinity());
 
 }  // namespace evatok

@@ -10,7 +10,7 @@
 #include "api/tile_motion.h"
 
 static int failures = 0;
-#define CHECK(cond, ...)            \
+#define EXPECT(cond, ...)            \
   do {                              \
     printf((cond) ? "ok:   " : "FAIL: "); \
     printf(__VA_ARGS__);            \
@@ -36,16 +36,16 @@ int main() {
   // tiles [n, 3, th, tw] in raster order, as the codec holds them
   auto tiles = picture.reshape({3, ty_n, th, tx_n, tw}).permute({1, 3, 0, 2, 4}).reshape({ty_n * tx_n, 3, th, tw});
   auto canvas = evatok::reference_canvas(tiles, tx_n, ty_n);
-  CHECK(canvas.equal(picture), "reference_canvas reassembles %d x %d tiles", tx_n, ty_n);
+  EXPECT(canvas.equal(picture), "reference_canvas reassembles %d x %d tiles", tx_n, ty_n);
 
   // No motion repeats the picture; whole-pixel motion is the shifted picture.
   auto still = evatok::moved_tile(canvas, W, H, tw, th, 1, 1, evatok::TileMotion{}, T);
-  CHECK(still.select(1, 5).equal(picture.slice(1, th, 2 * th).slice(2, tw, 2 * tw)), "zero velocity repeats the tile");
+  EXPECT(still.select(1, 5).equal(picture.slice(1, th, 2 * th).slice(2, tw, 2 * tw)), "zero velocity repeats the tile");
   // 1 px per frame left and down, after an offset of 2 px right: frame 3 is
   // the picture moved by (-2, 4) px, out(y, x) = picture(y - 4, x + 2)
   auto moved = evatok::moved_tile(canvas, W, H, tw, th, 1, 1, evatok::TileMotion{-16, 16, 8, 0}, T);
   auto want = picture.slice(1, th - 4, 2 * th - 4).slice(2, tw + 2, 2 * tw + 2);
-  CHECK(moved.select(1, 3).equal(want), "offset and whole-pixel motion give the shifted picture");
+  EXPECT(moved.select(1, 3).equal(want), "offset and whole-pixel motion give the shifted picture");
 
   // The search on a picture that really moves: source frames from the texture
   // function at fractional offsets, the reference the picture at a time
@@ -66,7 +66,7 @@ int main() {
       auto m = evatok::search_motion(cv, W, H, 1, 1, src);
       // the offset that the lag asks for, in 1/4 px
       const double ox = c.lag * c.vx / 4.0, oy = c.lag * c.vy / 4.0;
-      CHECK(std::abs(m.vx - c.vx) <= 1 && std::abs(m.vy - c.vy) <= 1 && std::abs(m.ox - ox) <= 1.5 &&
+      EXPECT(std::abs(m.vx - c.vx) <= 1 && std::abs(m.vy - c.vy) <= 1 && std::abs(m.ox - ox) <= 1.5 &&
                 std::abs(m.oy - oy) <= 1.5 && m.mse < 1e-3 + noise * noise,
             "search: velocity (%d, %d)/16 px per frame, lag %.0f frames, noise %.2f: found (%d, %d), offset (%d, %d)/4 "
             "px (want %.1f, %.1f), mse %.5f",
