@@ -97,7 +97,6 @@ std::vector<int> all_tile_counts(const EvatokModel* m, const EvbsHeader& h, cons
 // of its batch.
 constexpr int kTileBatch = 4;
 
-
 // The assignment and tokens of tiles [n, 3, T, H, W]: tile t's blocks are
 // ci[t*nb ..], its tokens tokens[off[t] .. off[t+1]).
 struct TileCodes {
@@ -112,12 +111,11 @@ TileCodes encode_tiles(EvatokModel* m, const torch::Tensor& tiles, const EvatokE
                        const std::vector<Assignment>& given = {}) {
   const auto& cfg = m->model->cfg;
   const int64_t n = tiles.size(0);
-  const int tb = kTileBatch;
-  const int batches = (int)((n + tb - 1) / tb);
+  const int batches = (int)((n + kTileBatch - 1) / kTileBatch);
   std::vector<std::vector<Assignment>> as(batches);
   std::vector<std::vector<std::vector<int64_t>>> toks(batches);
   for_each_parallel(m->workers, batches, [&](int j) {
-    const int64_t s = (int64_t)j * tb, e = std::min(n, s + tb);
+    const int64_t s = (int64_t)j * kTileBatch, e = std::min(n, s + kTileBatch);
     auto batch = tiles.slice(0, s, e);
     if (!given.empty()) {
       as[j].assign(given.begin() + s, given.begin() + e);
@@ -148,8 +146,7 @@ torch::Tensor decode_tiles(EvatokModel* m, const uint8_t* ci, long tiles, const 
                            const torch::Tensor& before = {}) {
   const auto& cfg = m->model->cfg;
   const int nb = cfg.num_blocks();
-  const int tb = kTileBatch;
-  const int batches = (int)((tiles + tb - 1) / tb);
+  const int batches = (int)((tiles + kTileBatch - 1) / kTileBatch);
   std::vector<std::vector<Assignment>> as(batches);
   std::vector<std::vector<std::vector<int64_t>>> toks(batches);
   size_t tpos = 0;
@@ -157,13 +154,13 @@ torch::Tensor decode_tiles(EvatokModel* m, const uint8_t* ci, long tiles, const 
     Assignment a(ci + t * nb, ci + (t + 1) * nb);
     int len = 0;
     for (int c : a) len += cfg.choices[c];
-    toks[t / tb].emplace_back(tokens + tpos, tokens + tpos + len);
+    toks[t / kTileBatch].emplace_back(tokens + tpos, tokens + tpos + len);
     tpos += len;
-    as[t / tb].push_back(a);
+    as[t / kTileBatch].push_back(a);
   }
   std::vector<torch::Tensor> outs(batches);
   for_each_parallel(m->workers, batches, [&](int j) {
-    const long s = (long)j * tb, e = std::min(tiles, s + tb);
+    const long s = (long)j * kTileBatch, e = std::min(tiles, s + kTileBatch);
     outs[j] = m->model->decode(as[j], toks[j], before.defined() ? before.slice(0, s, e) : before).cpu();
   });
   return torch::cat(outs, 0);
@@ -349,8 +346,7 @@ EvatokStatus decode_begin(EvatokModel* m, const uint8_t* pkt, size_t size, Evato
       torch::Tensor where, before;
     };
     std::vector<Spec> specs;
-    const int tb = kTileBatch;
-    for (int pass = 0; pass < (inter ? 2 : 1); ++pass) {
+      for (int pass = 0; pass < (inter ? 2 : 1); ++pass) {
       std::vector<Assignment> as;
       std::vector<std::vector<int64_t>> toks;
       std::vector<int64_t> where;
@@ -370,7 +366,7 @@ EvatokStatus decode_begin(EvatokModel* m, const uint8_t* pkt, size_t size, Evato
           as.push_back(a);
           toks.emplace_back(tokens.begin() + (long)tpos, tokens.begin() + (long)(tpos + len));
           where.push_back(t);
-          if ((int)where.size() == tb) flush();
+          if ((int)where.size() == kTileBatch) flush();
         }
         tpos += len;
         ++k;
@@ -560,8 +556,8 @@ static EvatokStatus encode_packet_impl(EvatokModel* m, const EvatokImage* frames
       // Per tile, at most inter_tolerance_db worse than coding it afresh:
       // - skip: repeat the reference's mean frame (costs nothing; a still
       //   tile is never worse);
-      // - move: show the reference's last frame moved at the velocity that
-      //   predicts the tile best (two bytes; a pan);
+      // - move: show the reference's last frame moved by the offset and
+      //   velocity that predict the tile best (four bytes; a pan);
       // - carry: its first block takes the fewest tokens and carries from
       //   the reference's last frame, as later blocks carry within a packet
       //   (taken when that spends fewer tokens);
