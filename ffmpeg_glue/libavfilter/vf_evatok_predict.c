@@ -38,7 +38,7 @@ typedef struct EvatokPredictContext {
 
     /* options */
     char *model_path, *ar_model_path, *device, *class_name;
-    int frames, top_k, threads, passthrough, start;
+    int frames, top_k, threads, passthrough, start, sample_known;
     float temperature, top_p, cfg;
     int64_t seed;
 
@@ -83,6 +83,9 @@ static const AVOption evatok_predict_options[] = {
       OFFSET(start), AV_OPT_TYPE_INT, { .i64 = 0 }, 0, INT_MAX, FLAGS },
     { "passthrough", "output the input frames before the predicted ones (0 = predicted frames only)",
       OFFSET(passthrough), AV_OPT_TYPE_BOOL, { .i64 = 1 }, 0, 1, FLAGS },
+    { "sample_known", "also sample the first block, whose frames are all condition frames (the published "
+      "recipe; 0 = take it from the tokenizer's coding of those frames)",
+      OFFSET(sample_known), AV_OPT_TYPE_BOOL, { .i64 = 0 }, 0, 1, FLAGS },
     { NULL }
 };
 
@@ -109,6 +112,7 @@ static av_cold int init(AVFilterContext *ctx)
     s->so.top_k = s->top_k;
     s->so.top_p = s->top_p;
     s->so.cfg = s->cfg;
+    s->so.sample_known = s->sample_known;
     s->so.seed = s->seed < 0 ? av_get_random_seed() : (uint64_t)s->seed;
     if (s->class_name && *s->class_name) {
         s->so.class_id = evatok_ar_class_index(s->ar, s->class_name);

@@ -70,6 +70,7 @@ SampleParams to_params(const EvatokAr* ar, const EvatokSampleOptions* o) {
   p.cfg = o->cfg;
   p.class_id = o->class_id;
   p.kv_cache = !o->no_kv_cache;
+  p.sample_known = o->sample_known != 0;
   (void)ar;
   return p;
 }

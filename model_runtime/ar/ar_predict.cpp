@@ -1,5 +1,7 @@
 #include "ar/ar_predict.h"
 
+#include <algorithm>
+
 #include "core/safetensors.h"
 
 namespace evatok {
@@ -42,10 +44,31 @@ std::vector<std::vector<int64_t>> prefix_tokens(const ArConfig& cfg, Model& tok,
   return toks;
 }
 
+std::vector<KnownBlocks> known_blocks(const ArConfig& cfg, Model& tok, const Tensor& padded) {
+  const int nk = std::min(cfg.cond_frames / cfg.patch_t, cfg.num_blocks - 1);
+  const int64_t n = padded.size(0);
+  std::vector<KnownBlocks> out(n);
+  if (nk <= 0) return out;
+  std::vector<Assignment> as =
+      tok.has_router ? tok.route(padded, 1.2f) : std::vector<Assignment>(n, prefix_assignment(cfg));
+  for (auto& a : as) std::fill(a.begin() + nk, a.end(), cfg.num_choices() - 1);  // the rest is not used
+  auto toks = tok.encode(padded, as);
+  for (int64_t i = 0; i < n; ++i) {
+    size_t len = 0;
+    for (int b = 0; b < nk; ++b) len += cfg.choices[as[i][b]];
+    out[i].choices.assign(as[i].begin(), as[i].begin() + nk);
+    out[i].tokens.assign(toks[i].begin(), toks[i].begin() + len);
+  }
+  return out;
+}
+
 Tensor predict_clips(ArModel& ar, Model& tok, const Tensor& cond, const SampleParams& p, int64_t* sampled) {
   check_ar_tokenizer(ar, tok);
-  auto prefixes = prefix_tokens(ar.cfg, tok, pad_condition(ar.cfg, cond));
-  auto s = ar_sample(ar, prefixes, p);
+  const Tensor padded = pad_condition(ar.cfg, cond);
+  auto prefixes = prefix_tokens(ar.cfg, tok, padded);
+  std::vector<KnownBlocks> known;
+  if (!p.sample_known) known = known_blocks(ar.cfg, tok, padded);
+  auto s = ar_sample(ar, prefixes, p, p.sample_known ? nullptr : &known);
   if (sampled) *sampled = s.sampled;
   return tok.decode(s.choices, s.tokens).to(torch::kCPU);
 }

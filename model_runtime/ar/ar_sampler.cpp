@@ -91,7 +91,8 @@ struct SampleState {
 
 }  // namespace
 
-SampleOutput ar_sample(ArModel& m, const std::vector<std::vector<int64_t>>& prefixes, const SampleParams& p) {
+SampleOutput ar_sample(ArModel& m, const std::vector<std::vector<int64_t>>& prefixes, const SampleParams& p,
+                       const std::vector<KnownBlocks>* known) {
   torch::NoGradGuard ng;
   const ArConfig& cfg = m.cfg;
   const int N = (int)prefixes.size();
@@ -104,6 +105,20 @@ SampleOutput ar_sample(ArModel& m, const std::vector<std::vector<int64_t>>& pref
   std::vector<ArSequence> seqs;
   for (int r = 0; r < B; ++r) seqs.push_back(ar_prompt(cfg, r < N ? p.class_id : -1, prefixes[r % N]));
   const int K = cfg.codebook_size, nc = cfg.num_choices(), nb = cfg.num_blocks;
+  if (known) {
+    if ((int)known->size() != N) throw std::runtime_error("known blocks: one entry per sequence");
+    for (const auto& k : *known) {
+      if ((int)k.choices.size() >= nb) throw std::runtime_error("known blocks: at least one block must be sampled");
+      size_t n = 0;
+      for (int c : k.choices) {
+        if (c < 0 || c >= nc) throw std::runtime_error("known blocks: choice out of range");
+        n += cfg.choices[c];
+      }
+      if (k.tokens.size() != n) throw std::runtime_error("known blocks: token count differs from their choices");
+      for (int64_t t : k.tokens)
+        if (t < 0 || t >= K) throw std::runtime_error("known blocks: token out of range");
+    }
+  }
 
   auto dev = m.device;
   auto i64 = torch::TensorOptions().dtype(torch::kInt64);
@@ -154,15 +169,18 @@ SampleOutput ar_sample(ArModel& m, const std::vector<std::vector<int64_t>>& pref
           c = row.data();
         }
         sg = 1 + cfg.prefix_blocks() + s.block;
+        const KnownBlocks* kb = known && s.block < (int)(*known)[i].choices.size() ? &(*known)[i] : nullptr;
         if (s.choice < 0) {  // a length token is due
-          tok = p.force_choice >= 0 ? K + std::min(p.force_choice, nc - 1) : sample_from_logits(c, K, K + nc, p, rng);
+          tok = kb                      ? K + kb->choices[s.block]
+                : p.force_choice >= 0 ? K + std::min(p.force_choice, nc - 1)
+                                      : sample_from_logits(c, K, K + nc, p, rng);
           s.choice = (int)(tok - K);
           s.filled = 0;
           out.choices[i][s.block] = s.choice;
           ps = 0;
           chs = s.choice;
         } else {  // a visual token inside the block
-          tok = sample_from_logits(c, 0, K, p, rng);
+          tok = kb ? kb->tokens[out.tokens[i].size()] : sample_from_logits(c, 0, K, p, rng);
           out.tokens[i].push_back(tok);
           ps = ++s.filled;
           chs = s.choice;
@@ -174,7 +192,7 @@ SampleOutput ar_sample(ArModel& m, const std::vector<std::vector<int64_t>>& pref
             }
           }
         }
-        ++out.sampled;
+        if (!kb) ++out.sampled;
       }
       for (int r = i; r < B; r += N) {  // the guided copy takes the same token
         seqs[r].tokens.push_back(tok);

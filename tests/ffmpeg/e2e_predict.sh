@@ -91,6 +91,10 @@ seed)
     ff r6.log -i s.nut -vf evatok_predict=seed=7:top_k=100:threads=1 -f framemd5 r6.md5 &&
         cmp -s <(md5s r1.md5) <(md5s r6.md5) && ok "threads=1: the same output as every core" ||
         fail "threads=1 and the default give other frames"
+    # sample_known=1: the first block (frames the input holds) is sampled too, so other frames
+    ff r7.log -i s.nut -vf evatok_predict=seed=7:top_k=100:sample_known=1 -f framemd5 r7.md5 &&
+        ! cmp -s <(md5s r1.md5 | tail -n 11) <(md5s r7.md5 | tail -n 11) && ok "sample_known=1: other frames" ||
+        fail "sample_known=1 gives the same frames"
     ;;
 
 options)

@@ -342,9 +342,91 @@ static void test_predict_clips(void** state) {
   auto out = predict_clips(m, *tok, cond, p, &n);
   assert_int_equal(out.size(0), 2);
   assert_int_equal(out.size(2), m.cfg.clip_frames);
-  assert_true(n >= 2 * m.cfg.num_blocks * (1 + m.cfg.choices.back()));
+  // the first block comes from the condition frames, the other three are sampled
+  assert_true(n >= 2 * (m.cfg.num_blocks - 1) * (1 + m.cfg.choices.back()));
   auto again = predict_clips(m, *tok, cond, p);
   assert_true(torch::equal(out, again));
+}
+
+// Given blocks are fed, not sampled: the output starts with them, the rest
+// keeps the structure, and only the sampled tokens are counted.
+static void test_known_blocks(void** state) {
+  (void)state;
+  ArModel m(small_config(), 9);
+  const ArConfig& c = m.cfg;
+  auto pre = random_prefixes(c, 2, 3);
+  std::vector<KnownBlocks> known(2);
+  known[0].choices = {1};
+  known[1].choices = {c.num_choices() - 1};
+  for (auto& k : known)
+    for (int j = 0; j < c.choices[k.choices[0]]; ++j) k.tokens.push_back((j * 37 + 5) % c.codebook_size);
+  SampleParams p;
+  p.seed = 11;
+  for (bool cached : {true, false}) {
+    p.kv_cache = cached;
+    auto s = ar_sample(m, pre, p, &known);
+    int64_t sampled = 0;
+    for (int i = 0; i < 2; ++i) {
+      assert_int_equal(s.choices[i][0], known[i].choices[0]);
+      assert_true(std::equal(known[i].tokens.begin(), known[i].tokens.end(), s.tokens[i].begin()));
+      sampled += (int64_t)s.tokens[i].size() - (int64_t)known[i].tokens.size() + c.num_blocks - 1;
+    }
+    assert_int_equal(s.sampled, sampled);
+  }
+  // refused: wrong count of entries, of tokens, a token or choice out of range, every block given
+  auto refused = [&](std::vector<KnownBlocks> k) {
+    try {
+      ar_sample(m, pre, p, &k);
+    } catch (const std::runtime_error&) {
+      return true;
+    }
+    return false;
+  };
+  assert_true(refused({known[0]}));
+  auto k = known;
+  k[0].tokens.pop_back();
+  assert_true(refused(k));
+  k = known;
+  k[1].tokens[0] = c.codebook_size;
+  assert_true(refused(k));
+  k = known;
+  k[1].choices[0] = c.num_choices();
+  assert_true(refused(k));
+  k = known;
+  k[0].choices.assign(c.num_blocks, c.num_choices() - 1);
+  k[0].tokens.assign((size_t)c.num_blocks * c.choices.back(), 0);
+  assert_true(refused(k));
+}
+
+// A prediction's first block is the tokenizer's own coding of the condition
+// frames (block-causal decoder): the same for every seed, and equal to the
+// reconstruction of the padded condition; --sample-known samples it instead.
+static void test_prediction_keeps_known_frames(void** state) {
+  (void)state;
+  ArModel m(small_config(), 10);
+  const ArConfig& c = m.cfg;
+  torch::manual_seed(4);
+  auto cond = torch::rand({2, 3, c.cond_frames, c.clip_height, c.clip_width}) - 0.5;
+  SampleParams p;
+  p.seed = 1;
+  auto a = predict_clips(m, *tok, cond, p);
+  p.seed = 2;
+  auto b = predict_clips(m, *tok, cond, p);
+  auto first = [&](const torch::Tensor& x) { return x.slice(2, 0, c.patch_t); };
+  assert_true(torch::equal(first(a), first(b)));
+  auto padded = pad_condition(c, cond);
+  auto known = known_blocks(c, *tok, padded);
+  std::vector<Assignment> as;
+  for (const auto& k : known) {
+    Assignment x(c.num_blocks, c.num_choices() - 1);
+    x[0] = k.choices[0];
+    as.push_back(x);
+  }
+  auto rec = tok->reconstruct(padded, as).to(torch::kCPU);
+  assert_true(torch::allclose(first(a), first(rec), 1e-5, 1e-5));
+  p.sample_known = true;
+  auto s = predict_clips(m, *tok, cond, p);
+  assert_false(torch::equal(first(s), first(a)));
 }
 
 int main(int argc, char** argv) {
@@ -361,6 +443,7 @@ int main(int argc, char** argv) {
       cmocka_unit_test(test_kv_cache_equals_full), cmocka_unit_test(test_determinism),
       cmocka_unit_test(test_save_load),           cmocka_unit_test(test_prefix_is_block_causal),
       cmocka_unit_test(test_predict_clips),      cmocka_unit_test(test_step_matches_forward),
+      cmocka_unit_test(test_known_blocks),       cmocka_unit_test(test_prediction_keeps_known_frames),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
   tok.reset();

@@ -147,6 +147,9 @@ void add_ar_commands(CLI::App& app) {
   c->add_option("--strip-clips", ev->strip_clips, "clips in the strip");
   c->add_option("--class", ev->class_name, "class to condition on");
   add_sampling_options(c, ev->sp);
+  c->add_flag("--sample-known", ev->sp.sample_known,
+              "sample the blocks the condition frames fill too (the published recipe) instead of encoding them")
+      ->group("Sampling");
   c->add_option("--threads", ev->threads, "CPU threads (0 = every core)");
   c->add_option("--device", ev->device, "cpu, cuda or cuda:N");
   c->callback([ev] { exit_status = eval_ar(*ev); });

@@ -48,14 +48,16 @@ extern "C" {
 #define EVATOK_API
 #endif
 
-#define EVATOK_API_VERSION 6      /* 2: *_default() for every options struct, reserved bytes;
+#define EVATOK_API_VERSION 7      /* 2: *_default() for every options struct, reserved bytes;
                                      3: bitstream version 2 (entropy-coded), its option and calls;
                                         token access (evatok_packet_tokens, evatok_packet_build);
                                      4: bitstream version 3 (inter packets): EvatokReference,
                                         evatok_encode_packet, evatok_decode_packet,
                                         evatok_packet_is_keyframe, EVATOK_ERR_NO_REFERENCE;
                                      5: progressive decoding: evatok_decode_begin, evatok_decode_next;
-                                     6: moved tiles in inter packets: EvatokEncodeOptions.inter_motion */
+                                     6: moved tiles in inter packets: EvatokEncodeOptions.inter_motion;
+                                     7: EvatokSampleOptions.sample_known (prediction takes the blocks
+                                        that the condition frames fill from the tokenizer by default) */
 #define EVATOK_BITSTREAM_VERSION 2 /* what encoders write by default; 1 is still read and written */
 #define EVATOK_BITSTREAM_MAX_VERSION 3 /* 3: keyframes as in 2, plus inter packets               */
 #define EVATOK_MAX_CHOICES 8      /* token-count options per block            */

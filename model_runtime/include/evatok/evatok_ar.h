@@ -63,7 +63,10 @@ typedef struct EvatokSampleOptions {
     int class_id;      /* -1 = unconditional (null class)          default -1  */
     int no_kv_cache;   /* 1 = recompute the sequence every step in float (benchmark/reference;
                         * the cached step rounds weights to half, so samples may differ) */
-    uint8_t reserved[32];
+    int sample_known;  /* prediction: 1 = sample the blocks that the condition frames fill too
+                        * (the published recipe); 0 = take them from the tokenizer's coding of
+                        * the condition frames and sample only the rest  default 0 (API 7) */
+    uint8_t reserved[28];
 } EvatokSampleOptions;
 
 EVATOK_API void evatok_sample_options_default(EvatokSampleOptions *opts);
