@@ -25,6 +25,10 @@ namespace evatok {
 
 class Model;
 
+// The router rate (wq) of train-ar's target assignments by default; frame
+// prediction codes the known blocks and eval-ar the ceiling at the same rate.
+constexpr float kArTargetWq = 1.2f;
+
 struct ArConfig {
   std::string name = "evatok-ar";
   int dim = 256, layers = 6, heads = 4, mlp_hidden = 512;

@@ -50,7 +50,7 @@ std::vector<KnownBlocks> known_blocks(const ArConfig& cfg, Model& tok, const Ten
   std::vector<KnownBlocks> out(n);
   if (nk <= 0) return out;
   std::vector<Assignment> as =
-      tok.has_router ? tok.route(padded, 1.2f) : std::vector<Assignment>(n, prefix_assignment(cfg));
+      tok.has_router ? tok.route(padded, kArTargetWq) : std::vector<Assignment>(n, prefix_assignment(cfg));
   for (auto& a : as) std::fill(a.begin() + nk, a.end(), cfg.num_choices() - 1);  // the rest is not used
   auto toks = tok.encode(padded, as);
   for (int64_t i = 0; i < n; ++i) {

@@ -34,7 +34,7 @@ std::vector<int> prefix_assignment(const ArConfig& cfg);
 // The target blocks that the condition frames fill entirely (5 condition
 // frames, 4 frames per block: the first block), encoded the way the AR
 // model's training targets were: the router's assignment of the padded clip
-// (wq 1.2, train-ar's default), or the prefix's choices without a router. A
+// (kArTargetWq, train-ar's default), or the prefix's choices without a router. A
 // prediction takes these blocks as given instead of sampling them, so the
 // blocks it samples follow the tokenizer's own coding of the known frames.
 std::vector<KnownBlocks> known_blocks(const ArConfig& cfg, Model& tok, const torch::Tensor& padded);

@@ -39,7 +39,7 @@ struct TokenizeOptions {
   int samples = 4096;
   uint64_t seed = 1;
   std::string assign = "router";  // router | random (router falls back to random without one)
-  float wq = 1.2f;
+  float wq = kArTargetWq;
   int batch = 16;
 };
 

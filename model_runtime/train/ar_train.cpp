@@ -230,7 +230,7 @@ ArPredictEval ar_eval_prediction(ArModel& ar, Model& tok, const std::vector<Vide
     SampleParams ps = p;
     ps.seed = p.seed + done;
     auto pred = predict_clips(ar, tok, x.slice(2, 0, cf), ps).clamp(-0.5, 0.5);
-    auto rec = tok.reconstruct(x, tok.has_router ? tok.route(x, 1.2f)
+    auto rec = tok.reconstruct(x, tok.has_router ? tok.route(x, kArTargetWq)
                                                  : std::vector<Assignment>(n, Assignment(c.num_blocks, 0)))
                    .clamp(-0.5, 0.5)
                    .cpu();
